@@ -1,0 +1,1 @@
+"""Providers, one module each, behind the small ``Provider`` protocol of ``base``."""

@@ -1,0 +1,95 @@
+"""The provider protocol: one neutral rendered message in, a receipt or an error out.
+
+Channel modules (email, push, SMS, voice, in-app, webhook) implement ``Provider``;
+the dispatcher knows nothing else about them. Errors are mapped to the two
+exceptions below at the adapter's edge, so retry policy lives in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from clarion.core.model import Channel, JSONObject
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAddress:
+    """A device a push or in-app message goes to."""
+
+    id: str
+    platform: str
+    push_token: str | None = None
+    app_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message rendered in its recipient's locale, ready for a provider.
+
+    ``guid`` is stable across retries and is the idempotency key wherever the
+    provider accepts one. ``fields`` hold the localized copy per content field in
+    Clarion's copy markup (``**bold**``, ``[text](url)``, newlines); providers turn
+    it into their own format with ``clarion.core.markup``.
+    """
+
+    guid: str
+    channel: Channel
+    message: str
+    message_id: int
+    category: str
+    profile_id: str
+    locale: str
+    fields: Mapping[str, str]
+    email: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    devices: tuple[DeviceAddress, ...] = ()
+    attempt: int = 1
+    tracking: JSONObject = field(default_factory=dict)
+    options: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A provider accepted the message; ``ref`` is its own id for it, if any."""
+
+    provider: str
+    ref: str | None = None
+    delivered: bool = False  # True when acceptance already means delivery (sink, in-app)
+    detail: JSONObject = field(default_factory=dict)
+
+
+class ProviderError(Exception):
+    """A provider did not take the message."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+
+
+class TransientError(ProviderError):
+    """Worth retrying later (timeouts, 429, 5xx); ``retry_after`` seconds if the provider said."""
+
+    def __init__(self, code: str, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+class PermanentError(ProviderError):
+    """Never worth retrying (bad address, rejected content)."""
+
+
+class Provider(Protocol):
+    """Sends rendered messages on one or more channels."""
+
+    name: str
+
+    async def send(self, message: Outgoing) -> Receipt:
+        """Send one message; raise ``TransientError`` or ``PermanentError`` on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and files."""
+        ...

@@ -1,0 +1,247 @@
+"""``decide()``: given an event, the profiles it reaches, their recent messages, the
+catalog and the clock, which messages to create, on which channel, when, or why not.
+
+Pure: no I/O, no clock reads, no randomness. Adapters load its inputs and carry
+out its ``Outcome``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from clarion.core import reasons
+from clarion.core.caps import first_exceeded
+from clarion.core.ids import message_guid
+from clarion.core.model import PENDING, Channel, Event, PastMessage, Profile, Status
+from clarion.core.predicate import mapping_getter
+from clarion.core.spec import Audience, CatalogSpec, ChannelMode, ChannelStep, MessageSpec
+from clarion.core.timing import next_allowed, zone
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One message (a profile, a message definition, a channel step) and its fate."""
+
+    guid: str
+    event_id: str
+    profile_id: str
+    message: str
+    message_id: int
+    category: str
+    channel: Channel
+    step: int
+    status: Status  # SCHEDULED, SUPPRESSED or EXPIRED
+    reason: str | None
+    created_at: datetime
+    due_at: datetime | None = None
+    expires_at: datetime | None = None
+    dedup_key: str | None = None
+    cancel_on: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """A pending message that an event cancels."""
+
+    guid: str
+    profile_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    decisions: tuple[Decision, ...] = ()
+    cancellations: tuple[Cancellation, ...] = ()
+
+
+def audience_of(event: Event, catalog: CatalogSpec) -> Audience:
+    """Which profiles the orchestrator must load for ``event``: its own, or its account's."""
+    for spec in catalog.by_trigger.get(event.type, ()):
+        if spec.audience is Audience.ACCOUNT and event.account_id:
+            return Audience.ACCOUNT
+    return Audience.PROFILE
+
+
+def decide(
+    event: Event,
+    profiles: Mapping[str, Profile],
+    history: Mapping[str, Sequence[PastMessage]],
+    catalog: CatalogSpec,
+    now: datetime,
+) -> Outcome:
+    """Decide what ``event`` causes. ``profiles`` holds the event's profile (and, for
+    account audiences, every profile of its account); ``history`` their recent and
+    pending messages."""
+    own_history = history.get(event.profile_id, ())
+    cancellations = tuple(
+        Cancellation(m.guid, event.profile_id, reasons.cancelled(event.type))
+        for m in own_history
+        if m.status in PENDING and event.type in m.cancel_on
+    )
+    decisions: list[Decision] = []
+    for spec in catalog.by_trigger.get(event.type, ()):
+        if spec.condition is not None and not spec.condition(event.payload):
+            continue
+        for profile in _targets(spec, event, profiles):
+            past = list(history.get(profile.id, ()))
+            made = _decide_profile(spec, event, profile, past, catalog, now)
+            decisions.extend(made)
+    return Outcome(tuple(decisions), cancellations)
+
+
+def _targets(spec: MessageSpec, event: Event, profiles: Mapping[str, Profile]) -> list[Profile]:
+    if spec.audience is Audience.ACCOUNT and event.account_id:
+        return sorted(
+            (p for p in profiles.values() if p.account_id == event.account_id), key=lambda p: p.id
+        )
+    own = profiles.get(event.profile_id)
+    return [own] if own is not None else [Profile(id=event.profile_id)]
+
+
+def _dedup_key(spec: MessageSpec, event: Event) -> str | None:
+    if spec.dedup is None:
+        return None
+    value = mapping_getter(spec.dedup.key)(event.payload)
+    return None if isinstance(value, dict | list) or value is None else f"{spec.name}:{value}"
+
+
+def _message_block(
+    spec: MessageSpec,
+    profile: Profile,
+    past: Sequence[PastMessage],
+    dedup_key: str | None,
+    now: datetime,
+) -> str | None:
+    """The message-level reason that stops every channel of ``spec``, if any."""
+    if spec.segment is not None and not spec.segment(profile):
+        return reasons.NOT_IN_SEGMENT
+    if spec.category in profile.opt_out_categories:
+        return reasons.OPTED_OUT
+    if dedup_key is not None and spec.dedup is not None:
+        since = now - spec.dedup.window
+        for m in past:
+            if (
+                m.dedup_key == dedup_key
+                and m.created_at > since
+                and m.status is not Status.SUPPRESSED
+            ):
+                return reasons.DUPLICATE
+    if not spec.transactional:
+        cap = first_exceeded(past, now, spec.caps, lambda m: m.message == spec.name)
+        if cap is not None:
+            return reasons.capped(cap.name)
+    return None
+
+
+def _step_block(
+    spec: MessageSpec,
+    step: ChannelStep,
+    profile: Profile,
+    past: Sequence[PastMessage],
+    catalog: CatalogSpec,
+    now: datetime,
+) -> tuple[str | None, tuple[str, ...]]:
+    """The channel-level reason that stops ``step``, and the devices it would reach."""
+    channel = step.channel
+    if channel in profile.opt_out_channels:
+        return reasons.OPTED_OUT, ()
+    devices: tuple[str, ...] = ()
+    if channel is Channel.EMAIL and not profile.email:
+        return reasons.NO_ADDRESS, ()
+    if channel in (Channel.SMS, Channel.VOICE) and not profile.phone:
+        return reasons.NO_ADDRESS, ()
+    if channel in (Channel.PUSH, Channel.INAPP):
+        devices = tuple(
+            d.id
+            for d in profile.devices
+            if (d.push_token or channel is Channel.INAPP)
+            and (not step.platforms or d.platform in step.platforms)
+        )
+        if not devices and (channel is Channel.PUSH or step.platforms):
+            return reasons.NO_ELIGIBLE_DEVICE, ()
+    if not spec.transactional:
+        policy = catalog.policy
+        caps = policy.channel_caps.get(channel, ())
+        cap = first_exceeded(past, now, caps, lambda m: m.channel is channel)
+        if cap is None:
+            cap = first_exceeded(past, now, policy.global_caps, lambda m: True)
+        if cap is not None:
+            return reasons.capped(cap.name), ()
+    return None, devices
+
+
+def _schedule(
+    spec: MessageSpec, event: Event, profile: Profile, catalog: CatalogSpec, now: datetime
+) -> tuple[datetime | None, datetime | None, bool]:
+    """(due time, expiry, whether a window moved it); due is None when none exists."""
+    timing = spec.timing
+    wanted = max(now, event.occurred_at + timing.delay)
+    expires_at = event.occurred_at + timing.expires_after if timing.expires_after else None
+    quiet = timing.quiet_hours
+    if quiet is None and not (spec.transactional or timing.ignore_quiet_hours):
+        quiet = catalog.policy.quiet_hours
+    due = next_allowed(wanted, zone(profile.timezone), timing.window, quiet)
+    return due, expires_at, due is not None and due != wanted
+
+
+def _decide_profile(
+    spec: MessageSpec,
+    event: Event,
+    profile: Profile,
+    past: list[PastMessage],
+    catalog: CatalogSpec,
+    now: datetime,
+) -> list[Decision]:
+    dedup_key = _dedup_key(spec, event)
+    blocked = _message_block(spec, profile, past, dedup_key, now)
+    due, expires_at, moved = _schedule(spec, event, profile, catalog, now)
+    if blocked is None and (due is None or (expires_at is not None and due > expires_at)):
+        blocked = reasons.EXPIRED
+    made: list[Decision] = []
+    for step in spec.channels:
+        reason: str | None = blocked
+        devices: tuple[str, ...] = ()
+        if reason is None:
+            reason, devices = _step_block(spec, step, profile, past, catalog, now)
+        if reason is None:
+            status = Status.SCHEDULED
+            reason = reasons.OUTSIDE_WINDOW if moved else None
+        else:
+            status = Status.EXPIRED if reason == reasons.EXPIRED else Status.SUPPRESSED
+        decision = Decision(
+            guid=message_guid(event.id, spec.name, step.index, profile.id),
+            event_id=event.id,
+            profile_id=profile.id,
+            message=spec.name,
+            message_id=spec.id,
+            category=spec.category,
+            channel=step.channel,
+            step=step.index,
+            status=status,
+            reason=reason,
+            created_at=now,
+            due_at=due if status is Status.SCHEDULED else None,
+            expires_at=expires_at,
+            dedup_key=dedup_key,
+            cancel_on=spec.cancel_events,
+            devices=devices,
+        )
+        made.append(decision)
+        if status is Status.SCHEDULED:
+            past.append(
+                PastMessage(
+                    decision.guid,
+                    spec.name,
+                    step.channel,
+                    status,
+                    now,
+                    dedup_key,
+                    spec.cancel_events,
+                )
+            )
+            if spec.channel_mode is ChannelMode.FIRST:
+                break
+    return made

@@ -1,0 +1,93 @@
+"""Domain values shared by every layer: events, profiles, devices, message history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+JSONObject = Mapping[str, object]
+
+
+class Channel(StrEnum):
+    """A delivery channel. In-app is stored until a device fetches it."""
+
+    INAPP = "inapp"
+    PUSH = "push"
+    EMAIL = "email"
+    SMS = "sms"
+    VOICE = "voice"
+    WEBHOOK = "webhook"
+
+
+class Status(StrEnum):
+    """Where a message is in its life. Terminal states never change again."""
+
+    SCHEDULED = "scheduled"  # waiting for its due time (delay, send window)
+    SENDING = "sending"  # claimed by a dispatcher under a lease
+    SENT = "sent"  # accepted by the provider
+    DELIVERED = "delivered"  # confirmed by a delivery receipt
+    FAILED = "failed"  # dead-lettered after retries or a permanent provider error
+    SUPPRESSED = "suppressed"  # decided against; ``reason`` says which rule
+    CANCELLED = "cancelled"  # a cancel-on or goal event arrived while pending
+    EXPIRED = "expired"  # could not be sent before its expiry
+
+
+#: Statuses that count against frequency caps and dedup: the message is or will be out.
+COUNTED = frozenset({Status.SCHEDULED, Status.SENDING, Status.SENT, Status.DELIVERED})
+#: Statuses a message can still leave by cancellation.
+PENDING = frozenset({Status.SCHEDULED})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A product event, as accepted by intake."""
+
+    id: str
+    type: str
+    profile_id: str
+    occurred_at: datetime
+    payload: JSONObject = field(default_factory=dict)
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A device of a profile; push needs a token."""
+
+    id: str
+    platform: str
+    app_version: str | None = None
+    locale: str | None = None
+    push_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A person who receives messages, with their preferences and addresses."""
+
+    id: str
+    locale: str = "en"
+    timezone: str = "UTC"
+    country: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    account_id: str | None = None
+    attributes: JSONObject = field(default_factory=dict)
+    opt_out_channels: frozenset[str] = frozenset()
+    opt_out_categories: frozenset[str] = frozenset()
+    devices: tuple[Device, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PastMessage:
+    """What decide() needs to know about a message a profile already has."""
+
+    guid: str
+    message: str
+    channel: Channel
+    status: Status
+    created_at: datetime
+    dedup_key: str | None = None
+    cancel_on: tuple[str, ...] = ()

@@ -1,0 +1,31 @@
+"""Reason codes: why a message was not sent (DESIGN.md "Suppression reasons are first-class")."""
+
+from __future__ import annotations
+
+OPTED_OUT = "opted_out"
+NOT_IN_SEGMENT = "not_in_segment"
+NO_ELIGIBLE_DEVICE = "no_eligible_device"
+NO_ADDRESS = "no_address"
+DUPLICATE = "duplicate"
+OUTSIDE_WINDOW = "outside_window"
+EXPIRED = "expired"
+HELD_OUT = "held_out"
+LEASE_EXPIRED = "lease_expired"
+RETRYING = "retrying"
+DEAD_LETTERED = "dead_lettered"
+
+
+def capped(rule: str) -> str:
+    return f"frequency_capped:{rule}"
+
+
+def cancelled(event_type: str) -> str:
+    return f"cancelled:{event_type}"
+
+
+def suppressed(by: str) -> str:
+    return f"suppressed:{by}"
+
+
+def provider_rejected(code: str) -> str:
+    return f"provider_rejected:{code}"

@@ -1,0 +1,156 @@
+"""The catalog schema: what a message definition declares, as frozen values.
+
+The loader in ``clarion.catalog`` turns reviewed YAML files into these values;
+``decide()`` reads nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from enum import StrEnum
+
+from clarion.core.model import Channel, JSONObject
+from clarion.core.predicate import Predicate
+
+#: The category whose messages are transactional (bypass fatigue caps, never held out).
+TRANSACTIONAL_CATEGORY = "account"
+
+
+class Audience(StrEnum):
+    """Who receives a message triggered by an event."""
+
+    PROFILE = "profile"  # the event's own profile
+    ACCOUNT = "account"  # every profile of the event's account
+
+
+class ChannelMode(StrEnum):
+    """How a message uses its channel list (given in priority order)."""
+
+    FIRST = "first"  # the first eligible channel only
+    ALL = "all"  # every eligible channel
+
+
+@dataclass(frozen=True, slots=True)
+class LocalWindow:
+    """A daily span of local wall-clock time, possibly across midnight.
+
+    ``start == end`` means the whole day. ``days`` are ISO weekdays (1 = Monday)
+    on which the span *starts*.
+    """
+
+    start: time
+    end: time
+    days: frozenset[int] = frozenset(range(1, 8))
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """At most ``limit`` messages in any rolling ``window``; ``name`` appears in reasons."""
+
+    name: str
+    limit: int
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """When a message may go out, relative to its triggering event."""
+
+    delay: timedelta = timedelta(0)
+    window: LocalWindow | None = None
+    #: ``None`` means "the catalog's default quiet hours" (not for transactional messages).
+    quiet_hours: LocalWindow | None = None
+    ignore_quiet_hours: bool = False
+    expires_after: timedelta | None = None
+    cancel_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Dedup:
+    """Suppress a message whose key was already used by the same message recently."""
+
+    key: tuple[str, ...]  # a path into the event payload
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """The event a message exists to cause; it also cancels the message while pending."""
+
+    event: str
+    within: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStep:
+    """One channel of a message, with the string keys of its content fields."""
+
+    index: int
+    channel: Channel
+    content: Mapping[str, str]  # field -> localized string key
+    platforms: frozenset[str] = frozenset()  # eligible device platforms; empty = any
+    provider: str | None = None
+    options: JSONObject = field(default_factory=dict)  # channel-specific declarations
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    """One message definition of the catalog."""
+
+    name: str
+    id: int
+    category: str
+    trigger: str
+    channels: tuple[ChannelStep, ...]
+    condition: Predicate | None = None
+    audience: Audience = Audience.PROFILE
+    segment: Predicate | None = None
+    channel_mode: ChannelMode = ChannelMode.ALL
+    timing: Timing = Timing()
+    caps: tuple[Cap, ...] = ()
+    dedup: Dedup | None = None
+    goal: Goal | None = None
+    source: str = ""
+
+    @property
+    def transactional(self) -> bool:
+        return self.category == TRANSACTIONAL_CATEGORY
+
+    @property
+    def cancel_events(self) -> tuple[str, ...]:
+        goal = (self.goal.event,) if self.goal else ()
+        return tuple(dict.fromkeys(self.timing.cancel_on + goal))
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Catalog-wide rules: default locale, quiet hours, channel and global caps."""
+
+    default_locale: str = "en"
+    quiet_hours: LocalWindow | None = None
+    channel_caps: Mapping[Channel, tuple[Cap, ...]] = field(default_factory=dict)
+    global_caps: tuple[Cap, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSpec:
+    """All message definitions, indexed for ``decide()``."""
+
+    messages: Mapping[str, MessageSpec]
+    policy: Policy = Policy()
+    by_trigger: Mapping[str, tuple[MessageSpec, ...]] = field(init=False)
+    history_window: timedelta = field(init=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[MessageSpec]] = {}
+        for spec in sorted(self.messages.values(), key=lambda m: m.id):
+            index.setdefault(spec.trigger, []).append(spec)
+        object.__setattr__(self, "by_trigger", {k: tuple(v) for k, v in index.items()})
+        windows = [c.window for c in self.policy.global_caps]
+        windows += [c.window for caps in self.policy.channel_caps.values() for c in caps]
+        for spec in self.messages.values():
+            windows += [c.window for c in spec.caps]
+            windows += [spec.dedup.window] if spec.dedup else []
+        object.__setattr__(self, "history_window", max(windows, default=timedelta(days=1)))

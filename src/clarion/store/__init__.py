@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy Core over SQLite (embedded) and PostgreSQL (distributed)."""

@@ -1,0 +1,78 @@
+"""The operations the pipeline needs from a store; one implementation per SQL dialect family."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from clarion.core.decide import Outcome
+from clarion.core.model import Device, Event, PastMessage, Profile
+from clarion.store.records import (
+    Accepted,
+    Claimed,
+    LifecycleEntry,
+    MessageQuery,
+    MessageRecord,
+    Transition,
+)
+
+
+class Store(Protocol):
+    """Durable state of Clarion. Every method is one transaction; all are thread-safe."""
+
+    # Profiles and devices
+    def upsert_profile(self, profile: Profile, now: datetime) -> None:
+        """Create or replace a profile (its devices are kept)."""
+
+    def get_profile(self, profile_id: str) -> Profile | None:
+        """A profile with its devices, or None."""
+
+    def upsert_device(self, profile_id: str, device: Device, now: datetime) -> bool:
+        """Create or replace a device; False when the profile does not exist."""
+
+    def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
+        """The profiles (with devices) that exist among ``profile_ids``."""
+
+    def profiles_of_accounts(self, account_ids: Iterable[str]) -> dict[str, Profile]:
+        """Every profile (with devices) of the given accounts, by profile id."""
+
+    # Intake
+    def accept_events(self, events: Sequence[Event], now: datetime) -> list[Accepted]:
+        """Durably record events, in order; a known id is a no-op answered as before."""
+
+    def claim_events(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Event]:
+        """Claim unprocessed events (or ones whose lease expired), oldest first."""
+
+    # Orchestration
+    def history(self, profile_ids: Iterable[str], since: datetime) -> dict[str, list[PastMessage]]:
+        """Messages of each profile created since ``since``, plus all still pending."""
+
+    def apply_outcomes(
+        self, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime
+    ) -> int:
+        """Store decisions (a known guid is skipped), apply cancellations, append
+        lifecycle entries, and mark the events processed; events whose lease
+        ``owner`` lost are skipped. Returns the number of new messages."""
+
+    # Dispatch
+    def claim_due(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Claimed]:
+        """Claim scheduled messages that are due, and sending ones whose lease expired."""
+
+    def apply_transitions(self, transitions: Sequence[Transition], now: datetime) -> int:
+        """Apply dispatch verdicts held under a live lease; returns how many applied."""
+
+    # Reads
+    def get_message(self, guid: str) -> MessageRecord | None: ...
+
+    def timeline(self, guid: str) -> list[LifecycleEntry]: ...
+
+    def list_messages(self, query: MessageQuery) -> list[MessageRecord]: ...
+
+    def counts_by_status(self) -> Mapping[str, int]:
+        """Message counts by status, for metrics and readiness."""
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    def close(self) -> None: ...
