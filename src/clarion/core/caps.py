@@ -1,4 +1,8 @@
-"""Frequency caps over rolling windows: one fatigue budget across all channels."""
+"""Frequency caps over rolling windows: one fatigue budget across all channels.
+
+Channel and global caps count channel messages (each is a touch); a message cap
+counts occurrences of the message, however many channels each one used.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,17 @@ from clarion.core.spec import Cap
 
 
 def count_within(
-    history: Iterable[PastMessage], now: datetime, cap: Cap, match: Callable[[PastMessage], bool]
+    history: Iterable[PastMessage],
+    now: datetime,
+    cap: Cap,
+    match: Callable[[PastMessage], bool],
+    per_event: bool = False,
 ) -> int:
-    """How many counted messages matching ``match`` were created within the cap's window."""
+    """How many counted messages matching ``match`` were created within the cap's window
+    (distinct triggering events when ``per_event``)."""
     since = now - cap.window
-    return sum(1 for m in history if m.status in COUNTED and m.created_at > since and match(m))
+    hits = [m for m in history if m.status in COUNTED and m.created_at > since and match(m)]
+    return len({m.event_id for m in hits}) if per_event else len(hits)
 
 
 def first_exceeded(
@@ -22,10 +32,11 @@ def first_exceeded(
     now: datetime,
     caps: Iterable[Cap],
     match: Callable[[PastMessage], bool],
+    per_event: bool = False,
 ) -> Cap | None:
     """The first cap that one more message would exceed, if any."""
     recent = list(history)
     for cap in caps:
-        if count_within(recent, now, cap, match) >= cap.limit:
+        if count_within(recent, now, cap, match, per_event) >= cap.limit:
             return cap
     return None

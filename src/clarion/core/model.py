@@ -91,3 +91,4 @@ class PastMessage:
     created_at: datetime
     dedup_key: str | None = None
     cancel_on: tuple[str, ...] = ()
+    event_id: str = ""

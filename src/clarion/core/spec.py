@@ -113,15 +113,17 @@ class MessageSpec:
     dedup: Dedup | None = None
     goal: Goal | None = None
     source: str = ""
+    #: Derived: the category is transactional (bypasses caps and quiet hours).
+    transactional: bool = field(init=False)
+    #: Derived: events that cancel this message while pending (cancel-on, then the goal).
+    cancel_events: tuple[str, ...] = field(init=False)
 
-    @property
-    def transactional(self) -> bool:
-        return self.category == TRANSACTIONAL_CATEGORY
-
-    @property
-    def cancel_events(self) -> tuple[str, ...]:
+    def __post_init__(self) -> None:
         goal = (self.goal.event,) if self.goal else ()
-        return tuple(dict.fromkeys(self.timing.cancel_on + goal))
+        object.__setattr__(self, "transactional", self.category == TRANSACTIONAL_CATEGORY)
+        object.__setattr__(
+            self, "cancel_events", tuple(dict.fromkeys(self.timing.cancel_on + goal))
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,14 +72,15 @@ def next_allowed(
     local = due.astimezone(tz)
     if _allowed(local, window, quiet):
         return due
-    edges = [w.start for w in (window,) if w is not None] + [q.end for q in (quiet,) if q]
-    first = local.date() - timedelta(days=1)
-    candidates = sorted(
-        _at(first + timedelta(days=d), edge, tz) for d in range(_HORIZON_DAYS + 1) for edge in edges
+    edges = sorted(
+        [w.start for w in (window,) if w is not None] + [q.end for q in (quiet,) if q is not None]
     )
-    for candidate in candidates:
-        # Round-trip through UTC so that wall times in a DST gap land on a real instant.
-        real = candidate.astimezone(UTC).astimezone(tz)
-        if real >= local and _allowed(real, window, quiet):
-            return real.astimezone(UTC)
+    day = local.date() - timedelta(days=1)
+    for _ in range(_HORIZON_DAYS + 1):
+        for edge in edges:
+            # Round-trip through UTC so that wall times in a DST gap land on a real instant.
+            real = _at(day, edge, tz).astimezone(UTC).astimezone(tz)
+            if real >= local and _allowed(real, window, quiet):
+                return real.astimezone(UTC)
+        day += timedelta(days=1)
     return None

@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_KEY ?= dev-key-change-me
+DATABASE_URL ?= sqlite:///var/clarion.db
+
+.PHONY: run test lint typecheck unit bench venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)  ## migrate a SQLite database and start Clarion with the example catalog
+	mkdir -p var
+	CLARION_DATABASE_URL=$(DATABASE_URL) $(BIN)/clarion migrate
+	$(BIN)/clarion catalog check catalog
+	@echo "Clarion on http://127.0.0.1:8080 -- development API key: $(DEV_KEY)"
+	CLARION_DATABASE_URL=$(DATABASE_URL) CLARION_CATALOG=catalog CLARION_API_KEYS=$(DEV_KEY) \
+	  CLARION_LOG_JSON=$${CLARION_LOG_JSON:-false} $(BIN)/clarion serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck  ## lint, type checks and the whole test suite
+	$(BIN)/pytest
+
+bench: $(STAMP)  ## benchmarks; each prints one JSON object
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

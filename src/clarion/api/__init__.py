@@ -1,0 +1,1 @@
+"""The thin HTTP layer: request models, auth, routes, error format."""

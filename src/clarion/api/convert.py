@@ -1,0 +1,132 @@
+"""Conversions between API bodies and domain values."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+from clarion.api.schemas import (
+    AcceptedOut,
+    DeviceIn,
+    DeviceOut,
+    EventIn,
+    LifecycleOut,
+    MessageOut,
+    OptOuts,
+    ProfileIn,
+    ProfileOut,
+)
+from clarion.core.model import Channel, Device, Event, Profile
+from clarion.store.records import Accepted, LifecycleEntry, MessageRecord
+
+
+def to_event(body: EventIn, event_id: str, now: datetime) -> Event:
+    return Event(
+        id=event_id,
+        type=body.type,
+        profile_id=body.profile_id,
+        occurred_at=body.occurred_at.astimezone(UTC) if body.occurred_at else now,
+        payload=body.payload,
+        account_id=body.account_id,
+    )
+
+
+def accepted_out(accepted: Accepted) -> AcceptedOut:
+    return AcceptedOut(
+        id=accepted.event_id, duplicate=accepted.duplicate, received_at=accepted.received_at
+    )
+
+
+def to_profile(profile_id: str, body: ProfileIn) -> Profile:
+    return Profile(
+        id=profile_id,
+        locale=body.locale,
+        timezone=body.timezone,
+        country=body.country,
+        email=body.email,
+        phone=body.phone,
+        account_id=body.account_id,
+        attributes=body.attributes,
+        opt_out_channels=frozenset(c.value for c in body.opt_outs.channels),
+        opt_out_categories=frozenset(body.opt_outs.categories),
+    )
+
+
+def to_device(device_id: str, body: DeviceIn) -> Device:
+    return Device(
+        id=device_id,
+        platform=body.platform,
+        app_version=body.app_version,
+        locale=body.locale,
+        push_token=body.push_token,
+    )
+
+
+def device_out(device: Device) -> DeviceOut:
+    return DeviceOut(
+        id=device.id,
+        platform=device.platform,
+        app_version=device.app_version,
+        locale=device.locale,
+        push_token=device.push_token,
+    )
+
+
+def profile_out(profile: Profile) -> ProfileOut:
+    return ProfileOut(
+        id=profile.id,
+        locale=profile.locale,
+        timezone=profile.timezone,
+        country=profile.country,
+        email=profile.email,
+        phone=profile.phone,
+        account_id=profile.account_id,
+        attributes=dict(profile.attributes),
+        opt_outs=OptOuts(
+            channels=sorted(Channel(c) for c in profile.opt_out_channels),
+            categories=sorted(profile.opt_out_categories),
+        ),
+        devices=[device_out(d) for d in profile.devices],
+    )
+
+
+def message_out(m: MessageRecord) -> MessageOut:
+    return MessageOut(
+        guid=m.guid,
+        event_id=m.event_id,
+        profile_id=m.profile_id,
+        message=m.message,
+        message_id=m.message_id,
+        category=m.category,
+        channel=m.channel,
+        step=m.step,
+        status=m.status,
+        reason=m.reason,
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        due_at=m.due_at,
+        expires_at=m.expires_at,
+        attempts=m.attempts,
+        devices=list(m.devices),
+        provider=m.provider,
+        provider_ref=m.provider_ref,
+    )
+
+
+def lifecycle_out(entry: LifecycleEntry) -> LifecycleOut:
+    return LifecycleOut(
+        at=entry.at, status=entry.status, reason=entry.reason, detail=dict(entry.detail)
+    )
+
+
+def encode_cursor(created_at: datetime, guid: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.timestamp()!r}|{guid}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError for a cursor this API did not produce."""
+    raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+    stamp, _, guid = raw.partition("|")
+    if not guid:
+        raise ValueError("malformed cursor")
+    return datetime.fromtimestamp(float(stamp), UTC), guid

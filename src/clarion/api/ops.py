@@ -1,0 +1,41 @@
+"""Unauthenticated operational endpoints: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from clarion.observability import MESSAGES_BY_STATUS, REGISTRY
+from clarion.service import Service
+
+router = APIRouter()
+
+
+@router.get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", include_in_schema=False)
+async def readyz(request: Request) -> JSONResponse:
+    """The database answers and a catalog is loaded."""
+    svc: Service = request.app.state.service
+    try:
+        await run_in_threadpool(svc.store.ping)
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+    return JSONResponse(
+        {"status": "ready", "messages_in_catalog": len(svc.catalog.current.spec.messages)}
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    svc: Service = request.app.state.service
+    counts = await run_in_threadpool(svc.store.counts_by_status)
+    for status, n in counts.items():
+        MESSAGES_BY_STATUS.labels(status=status).set(n)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,267 @@
+"""One message file (``messages/<name>.yaml``) into a ``MessageSpec``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+from clarion.catalog import reader
+from clarion.catalog.reader import Read, Shape, T, Where
+from clarion.core.model import Channel
+from clarion.core.predicate import Compiler, Predicate, PredicateError, attribute_getter
+from clarion.core.spec import (
+    Audience,
+    ChannelMode,
+    ChannelStep,
+    Dedup,
+    Goal,
+    MessageSpec,
+    Timing,
+)
+
+NAME: Final = Shape(re.compile(r"[a-z0-9_]+"), "lowercase letters, digits and '_'")
+FIELD: Final = Shape(
+    re.compile(r"[a-z][a-z0-9_]*"), "lowercase letters, digits and '_', starting with a letter"
+)
+STRING_KEY: Final = Shape(
+    re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*"),
+    "a dotted string key such as payment_failed.title",
+)
+PAYLOAD_PATH: Final = Shape(STRING_KEY.regex, "a dotted path into the payload such as show.id")
+#: The profile fields a segment may read (``Profile`` attributes).
+SEGMENT_ROOTS: Final = frozenset(
+    {"locale", "timezone", "country", "account_id", "attributes", "email", "phone"}
+)
+
+_KEYS: Final = (
+    "name",
+    "id",
+    "category",
+    "trigger",
+    "audience",
+    "segment",
+    "channel_mode",
+    "channels",
+    "timing",
+    "caps",
+    "dedup",
+    "goal",
+)
+_STEP_KEYS: Final = ("channel", "content", "platforms", "provider", "options")
+_TIMING_KEYS: Final = ("delay", "window", "quiet_hours", "expires_after", "cancel_on")
+
+_conditions = Compiler()
+_segments = Compiler(getter=attribute_getter, roots=SEGMENT_ROOTS)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFile:
+    """What one message file declares: its spec when valid, and, valid or not, what
+    the checks across files need (so a file's own error hides none of theirs)."""
+
+    file: str
+    spec: MessageSpec | None
+    id: int | None
+    references: tuple[tuple[str, str], ...]  # (key path, string key) of content fields
+
+
+def read_message_file(where: Where, value: object, stem: str) -> MessageFile:
+    """One message file, with every problem in it recorded at ``where``."""
+    spec = read_message(where, value, stem)
+    data = value if isinstance(value, Mapping) else {}
+    raw_id = data.get("id")
+    spec_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
+    return MessageFile(where.file, spec, spec_id, _references(data.get("channels")))
+
+
+def _references(steps: object) -> tuple[tuple[str, str], ...]:
+    found: list[tuple[str, str]] = []
+    for index, step in enumerate(steps if isinstance(steps, list) else ()):
+        content = step.get("content") if isinstance(step, Mapping) else None
+        for field, key in content.items() if isinstance(content, Mapping) else ():
+            # Malformed keys are reported by ``_content``; looking them up adds nothing.
+            if isinstance(key, str) and STRING_KEY.regex.fullmatch(key):
+                found.append((f"channels[{index}].content.{field}", key))
+    return tuple(found)
+
+
+def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
+    """The message in one file, or ``None`` after recording every problem found in it."""
+    before = len(where.issues)
+    required = ("name", "id", "category", "trigger", "channels")
+    data = reader.mapping(where, value, _KEYS, required=required)
+    if data is None:
+        return None
+    name = _name(where.at("name"), data.get("name"), stem) if "name" in data else None
+    spec_id = reader.positive_int(where.at("id"), data["id"]) if "id" in data else None
+    category = reader.text(where.at("category"), data["category"]) if "category" in data else None
+    trigger, condition = (
+        _trigger(where.at("trigger"), data["trigger"]) if "trigger" in data else (None, None)
+    )
+    audience = _optional(where, data, "audience", lambda w, v: reader.choice(w, v, Audience))
+    segment = _optional(where, data, "segment", _segment)
+    mode = _optional(where, data, "channel_mode", lambda w, v: reader.choice(w, v, ChannelMode))
+    channels = _channels(where.at("channels"), data["channels"]) if "channels" in data else None
+    timing = _optional(where, data, "timing", _timing)
+    caps = _optional(where, data, "caps", lambda w, v: reader.caps(w, v, f"message:{stem}"))
+    dedup = _optional(where, data, "dedup", _dedup)
+    goal = _optional(where, data, "goal", _goal)
+    if len(where.issues) > before:
+        return None
+    # Every reader above succeeded, so the required values are present.
+    assert name is not None and spec_id is not None and category is not None
+    assert trigger is not None and channels is not None
+    return MessageSpec(
+        name=name,
+        id=spec_id,
+        category=category,
+        trigger=trigger,
+        channels=channels,
+        condition=condition,
+        audience=audience or Audience.PROFILE,
+        segment=segment,
+        channel_mode=mode or ChannelMode.ALL,
+        timing=timing or Timing(),
+        caps=caps or (),
+        dedup=dedup,
+        goal=goal,
+        source=where.file,
+    )
+
+
+def _optional(where: Where, data: Mapping[str, object], key: str, read: Read[T]) -> T | None:
+    """``read`` applied to an optional key, or ``None`` when the key is absent."""
+    return read(where.at(key), data[key]) if key in data else None
+
+
+def _name(where: Where, value: object, stem: str) -> str | None:
+    name = reader.text(where, value, NAME)
+    if name is not None and name != stem:
+        where.error(f"name {name!r} must equal the file name {stem!r}")
+        return None
+    return name
+
+
+def _trigger(where: Where, value: object) -> tuple[str | None, Predicate | None]:
+    data = reader.mapping(where, value, ("event", "condition"), required=("event",))
+    if data is None or "event" not in data:
+        return None, None
+    event = reader.text(where.at("event"), data["event"], reader.EVENT_NAME)
+    condition = None
+    if "condition" in data:
+        condition = _predicate(where.at("condition"), data["condition"], _conditions)
+    return event, condition
+
+
+def _segment(where: Where, value: object) -> Predicate | None:
+    return _predicate(where, value, _segments)
+
+
+def _predicate(where: Where, value: object, compiler: Compiler) -> Predicate | None:
+    try:
+        return compiler.compile(value)
+    except PredicateError as exc:
+        (where.at(exc.path) if exc.path else where).error(exc.problem)
+        return None
+
+
+def _channels(where: Where, value: object) -> tuple[ChannelStep, ...] | None:
+    if not isinstance(value, list) or not value:
+        where.error("expected a non-empty list of channel steps")
+        return None
+    steps = [_step(where.at(i), i, item) for i, item in enumerate(value)]
+    return tuple(s for s in steps if s is not None) if None not in steps else None
+
+
+def _step(where: Where, index: int, value: object) -> ChannelStep | None:
+    before = len(where.issues)
+    data = reader.mapping(where, value, _STEP_KEYS, required=("channel",))
+    if data is None or "channel" not in data:
+        return None
+    channel = reader.choice(where.at("channel"), data["channel"], Channel)
+    content: Mapping[str, str] | None = {}
+    if "content" in data:
+        content = _content(where.at("content"), data["content"])
+    elif channel is not Channel.WEBHOOK:
+        where.at("content").error("missing required key (field -> string key)")
+    platforms = _optional(where, data, "platforms", reader.text_list)
+    provider = _optional(where, data, "provider", reader.text)
+    options = _optional(where, data, "options", lambda w, v: reader.mapping(w, v, _keys_of(v)))
+    if len(where.issues) > before or channel is None or content is None:
+        return None
+    return ChannelStep(
+        index=index,
+        channel=channel,
+        content=content,
+        platforms=frozenset(platforms or ()),
+        provider=provider,
+        options=dict(options or {}),
+    )
+
+
+def _keys_of(value: object) -> tuple[str, ...]:
+    # Options are free-form: every string key is allowed.
+    return tuple(k for k in value if isinstance(k, str)) if isinstance(value, Mapping) else ()
+
+
+def _content(where: Where, value: object) -> Mapping[str, str] | None:
+    data = reader.mapping(where, value, _keys_of(value))
+    if data is None:
+        return None
+    content: dict[str, str] = {}
+    for field, key in data.items():
+        if not FIELD.regex.fullmatch(field):
+            where.at(field).error(f"invalid field name (use {FIELD.explained})")
+            continue
+        string_key = reader.text(where.at(field), key, STRING_KEY)
+        if string_key is not None:
+            content[field] = string_key
+    return content if len(content) == len(data) else None
+
+
+def _timing(where: Where, value: object) -> Timing | None:
+    before = len(where.issues)
+    data = reader.mapping(where, value, _TIMING_KEYS)
+    if data is None:
+        return None
+    delay = _optional(where, data, "delay", lambda w, v: reader.duration(w, v, allow_zero=True))
+    window = _optional(where, data, "window", reader.local_window)
+    quiet = None
+    ignore_quiet = data.get("quiet_hours") == "none"
+    if "quiet_hours" in data and not ignore_quiet:
+        quiet = reader.local_window(where.at("quiet_hours"), data["quiet_hours"], with_days=False)
+    expires = _optional(where, data, "expires_after", reader.duration)
+    cancel_on = _optional(
+        where, data, "cancel_on", lambda w, v: reader.text_list(w, v, reader.EVENT_NAME)
+    )
+    if len(where.issues) > before:
+        return None
+    return Timing(
+        delay=delay or timedelta(0),
+        window=window,
+        quiet_hours=quiet,
+        ignore_quiet_hours=ignore_quiet,
+        expires_after=expires,
+        cancel_on=cancel_on or (),
+    )
+
+
+def _dedup(where: Where, value: object) -> Dedup | None:
+    data = reader.mapping(where, value, ("key", "window"), required=("key", "window"))
+    if data is None or "key" not in data or "window" not in data:
+        return None
+    key = reader.text(where.at("key"), data["key"], PAYLOAD_PATH)
+    window = reader.duration(where.at("window"), data["window"])
+    return Dedup(tuple(key.split(".")), window) if key and window else None
+
+
+def _goal(where: Where, value: object) -> Goal | None:
+    data = reader.mapping(where, value, ("event", "within"), required=("event", "within"))
+    if data is None or "event" not in data or "within" not in data:
+        return None
+    event = reader.text(where.at("event"), data["event"], reader.EVENT_NAME)
+    within = reader.duration(where.at("within"), data["within"])
+    return Goal(event, within) if event and within else None

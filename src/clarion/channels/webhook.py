@@ -1,0 +1,140 @@
+"""A provider that POSTs each message as signed JSON to an HTTP endpoint.
+
+The signature follows Stripe's scheme: ``Clarion-Signature: t=<unix time>,v1=<hex>``
+where ``v1`` is HMAC-SHA256 of ``"<t>.<body>"`` under the shared secret. Signing the
+time lets receivers reject replays of an old, validly signed request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+
+import httpx
+import orjson
+
+from clarion import __version__
+from clarion.channels.base import Outgoing, PermanentError, Receipt, TransientError
+from clarion.channels.http_status import error_for_status
+from clarion.channels.wire import dumps, message_record
+
+SIGNATURE_HEADER = "Clarion-Signature"
+
+
+def _digest(secret: str, timestamp: str, body: bytes) -> str:
+    signed = timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Clarion-Signature`` value for ``body`` sent at Unix time ``timestamp``."""
+    return f"t={timestamp},v1={_digest(secret, str(timestamp), body)}"
+
+
+def verify_signature(
+    secret: str, header: str, body: bytes, now: float, tolerance: float = 300
+) -> bool:
+    """True when ``header`` signs ``body`` under ``secret`` within ``tolerance`` seconds of ``now``.
+
+    Several ``v1`` entries may appear (as when a sender rotates secrets); any one
+    matching is enough. Comparison is constant-time.
+    """
+    timestamp: str | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            timestamp = value
+        elif key == "v1":
+            candidates.append(value)
+    if timestamp is None or not (timestamp.isascii() and timestamp.isdigit()) or not candidates:
+        return False
+    if abs(now - int(timestamp)) > tolerance:
+        return False
+    expected = _digest(secret, timestamp, body).encode()
+    return any(hmac.compare_digest(expected, candidate.encode()) for candidate in candidates)
+
+
+def _receiver_ref(response: httpx.Response) -> str | None:
+    # The receiver's own id for the message, if it answered with {"id": ...}.
+    try:
+        payload = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    ref = payload.get("id") if isinstance(payload, dict) else None
+    if isinstance(ref, str):
+        return ref
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return str(ref)
+    return None
+
+
+class WebhookProvider:
+    """Delivers by POSTing the message as signed JSON to ``url``.
+
+    The message guid goes out as ``Idempotency-Key`` so receivers can drop retries
+    they already handled. A message's ``options["url"]`` overrides the endpoint.
+    Pass ``client`` to share a connection pool; the provider then leaves closing
+    it to the caller.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        *,
+        name: str = "webhook",
+        timeout: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self._secret = secret
+        self._timeout = timeout
+        self._clock = clock
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+
+    def _target(self, message: Outgoing) -> str:
+        url = message.options.get("url", self.url)
+        if not isinstance(url, str):
+            raise PermanentError("invalid_url", "options.url must be a string")
+        return url
+
+    async def send(self, message: Outgoing) -> Receipt:
+        """POST the message; map the response or transport failure to a receipt or error."""
+        url = self._target(message)
+        body = dumps(message_record(message))
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature_header(self._secret, int(self._clock()), body),
+            "Idempotency-Key": message.guid,
+            "User-Agent": f"clarion/{__version__}",
+        }
+        try:
+            response = await self._client.post(
+                url, content=body, headers=headers, timeout=self._timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise TransientError("timeout", str(exc)) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise PermanentError("invalid_url", str(exc)) from exc
+        except httpx.TransportError as exc:
+            raise TransientError("connection_error", str(exc)) from exc
+        except httpx.RequestError as exc:  # e.g. an undecodable response body
+            raise TransientError("request_error", str(exc)) from exc
+        status = response.status_code
+        error = error_for_status(status, response.headers.get("Retry-After"), self._clock())
+        if error is not None:
+            raise error
+        return Receipt(provider=self.name, ref=_receiver_ref(response), detail={"status": status})
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this provider created it."""
+        if self._owns_client:
+            await self._client.aclose()

@@ -1,0 +1,116 @@
+"""The ``clarion`` command: serve, worker, migrate, catalog check."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from clarion.catalog import CatalogError, check_catalog
+from clarion.config import Settings
+from clarion.observability import configure_logging
+
+
+def _fail_on_catalog(exc: CatalogError) -> None:
+    click.echo(f"refusing to start: the catalog has {len(exc.issues)} error(s):", err=True)
+    for issue in exc.issues:
+        click.echo(f"  {issue}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """Clarion: messaging orchestration."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (CLARION_HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (CLARION_PORT).")
+@click.option("--workers/--no-workers", default=None, help="Run the workers in this process.")
+def serve(host: str | None, port: int | None, workers: bool | None) -> None:
+    """Run the API (and, by default, every worker) in one process."""
+    import uvicorn
+
+    from clarion.api.app import create_app
+    from clarion.service import Service
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if workers is not None:
+        overrides["run_workers"] = workers
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings.log_level, settings.log_json)
+    try:
+        service = Service(settings)
+    except CatalogError as exc:
+        _fail_on_catalog(exc)
+        return
+    app = create_app(service)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.log_requests,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run only the workers (distributed mode: several processes on PostgreSQL)."""
+    from clarion.service import Service
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    try:
+        service = Service(settings)
+    except CatalogError as exc:
+        _fail_on_catalog(exc)
+        return
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await service.start()
+        await stop.wait()
+        await service.stop()
+
+    asyncio.run(run())
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (CLARION_DATABASE_URL)."""
+    from clarion.store import migrate as run_migrations
+
+    settings = Settings()
+    run_migrations(settings.database_url)
+    click.echo(f"migrated {settings.database_url.split('@')[-1]}")
+
+
+@main.group()
+def catalog() -> None:
+    """Work with message catalogs."""
+
+
+@catalog.command("check")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def catalog_check(directory: Path) -> None:
+    """Validate a catalog; print every error with its file and key."""
+    issues = check_catalog(directory)
+    for issue in issues:
+        click.echo(str(issue))
+    if issues:
+        click.echo(f"{len(issues)} error(s)", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {directory}")

@@ -1,0 +1,83 @@
+"""Configuration from ``CLARION_*`` environment variables and an optional TOML file.
+
+The TOML file is named by ``CLARION_CONFIG``; environment variables win over it.
+Secrets (API keys, provider credentials) come only from here and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from clarion.channels.registry import ProviderConfig, SinkConfig
+from clarion.core.model import Channel
+
+
+def _default_providers() -> dict[str, ProviderConfig]:
+    return {"sink": SinkConfig(type="sink", path=Path("var/sink.jsonl"))}
+
+
+class Settings(BaseSettings):
+    """Everything Clarion reads at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="CLARION_", env_nested_delimiter="__")
+
+    database_url: str = "sqlite:///var/clarion.db"
+    catalog: Path = Path("catalog")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Comma-separated in the environment (``CLARION_API_KEYS=k1,k2``).
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)
+    #: Which provider each channel uses unless a catalog step names one.
+    routes: dict[Channel, str] = Field(default_factory=lambda: dict.fromkeys(Channel, "sink"))
+    run_workers: bool = True
+    orchestrator_batch: int = 500
+    dispatcher_batch: int = 500
+    dispatcher_concurrency: int = 256
+    event_lease_seconds: float = 30.0
+    message_lease_seconds: float = 60.0
+    poll_interval_seconds: float = 0.05
+    retry_base_seconds: float = 1.0
+    retry_cap_seconds: float = 300.0
+    retry_max_attempts: int = 8
+    catalog_reload_seconds: float = 2.0
+    sqlite_synchronous: str = "NORMAL"
+    log_level: str = "INFO"
+    log_json: bool = True
+    log_requests: bool = False
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CLARION_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def key_values(self) -> list[str]:
+        return [k.get_secret_value() for k in self.api_keys]

@@ -1,0 +1,81 @@
+"""Structured logs (structlog, JSON) and Prometheus metrics shared by every component."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_ACCEPTED = Counter(
+    "clarion_events_accepted_total", "Events durably accepted by intake.", registry=REGISTRY
+)
+EVENTS_DUPLICATE = Counter(
+    "clarion_events_duplicate_total", "Repeated events answered idempotently.", registry=REGISTRY
+)
+EVENTS_PROCESSED = Counter(
+    "clarion_events_processed_total", "Events turned into decisions.", registry=REGISTRY
+)
+DECISIONS = Counter(
+    "clarion_decisions_total",
+    "Messages decided, by channel, status and reason.",
+    ["channel", "status", "reason"],
+    registry=REGISTRY,
+)
+CANCELLATIONS = Counter(
+    "clarion_cancellations_total", "Pending messages cancelled by events.", registry=REGISTRY
+)
+DISPATCHED = Counter(
+    "clarion_dispatch_total",
+    "Dispatch attempts, by channel, provider and outcome.",
+    ["channel", "provider", "outcome"],
+    registry=REGISTRY,
+)
+EVENT_TO_PROVIDER = Histogram(
+    "clarion_event_to_provider_seconds",
+    "From event acceptance to the provider's answer, for messages without delay.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+INTAKE_BATCH = Histogram(
+    "clarion_intake_commit_events",
+    "Events per intake group commit.",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+    registry=REGISTRY,
+)
+CATALOG_RELOADS = Counter(
+    "clarion_catalog_reloads_total", "Catalog reload attempts.", ["result"], registry=REGISTRY
+)
+CATALOG_MESSAGES = Gauge(
+    "clarion_catalog_messages", "Message definitions in the live catalog.", registry=REGISTRY
+)
+MESSAGES_BY_STATUS = Gauge(
+    "clarion_messages", "Stored messages by status.", ["status"], registry=REGISTRY
+)
+
+
+def configure_logging(level: str = "INFO", json: bool = True) -> None:
+    """JSON lines on stderr (or a console renderer for humans)."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
+    return logger

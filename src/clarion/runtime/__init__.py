@@ -1,0 +1,1 @@
+"""Workers and their plumbing: intake, orchestrator, dispatcher, leases, retries."""

@@ -1,0 +1,119 @@
+"""The orchestrator: claims accepted events, calls the pure ``decide()``, stores the outcome.
+
+A batch of events is decided against one load of profiles and history, and
+stored in one transaction together with marking the events done. Message ids
+are deterministic, so a batch that is retried after a crash stores nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+from clarion.catalog import Catalog
+from clarion.core.decide import Outcome, audience_of, decide
+from clarion.core.model import Event, PastMessage, Profile, Status
+from clarion.core.spec import Audience
+from clarion.observability import CANCELLATIONS, DECISIONS, EVENTS_PROCESSED, get_logger
+from clarion.runtime.clock import Clock
+from clarion.store.base import Store
+
+log = get_logger("clarion.orchestrator")
+
+
+class Orchestrator:
+    """Turns events into decided messages, one claimed batch at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        catalog: Callable[[], Catalog],
+        clock: Clock,
+        owner: str,
+        batch: int = 500,
+        lease: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+        self._owner = owner
+        self._batch = batch
+        self._lease = lease
+
+    def run_once(self) -> int:
+        """Process one batch; returns how many events it handled."""
+        now = self._clock()
+        events = self._store.claim_events(self._batch, now, self._lease, self._owner)
+        if not events:
+            return 0
+        spec = self._catalog().spec
+        profiles = self._load_profiles(
+            events, spec_audiences=[audience_of(e, spec) for e in events]
+        )
+        history = self._store.history(
+            profiles.keys() | {e.profile_id for e in events}, now - spec.history_window
+        )
+        results: list[tuple[Event, Outcome]] = []
+        for event in events:
+            outcome = decide(event, profiles, history, spec, now)
+            _remember(history, outcome)
+            results.append((event, outcome))
+        created = self._store.apply_outcomes(results, self._owner, now)
+        _count(results)
+        log.debug("events_processed", events=len(events), messages=created)
+        return len(events)
+
+    def _load_profiles(
+        self, events: Sequence[Event], spec_audiences: Sequence[Audience]
+    ) -> dict[str, Profile]:
+        profiles = self._store.get_profiles({e.profile_id for e in events})
+        accounts = {
+            e.account_id
+            for e, audience in zip(events, spec_audiences, strict=True)
+            if audience is Audience.ACCOUNT and e.account_id
+        }
+        if accounts:
+            profiles.update(self._store.profiles_of_accounts(accounts))
+        return profiles
+
+
+def _remember(history: dict[str, list[PastMessage]], outcome: Outcome) -> None:
+    """Fold an outcome into the in-memory history so later events of the batch see it."""
+    for d in outcome.decisions:
+        if d.status is Status.SCHEDULED:
+            history.setdefault(d.profile_id, []).append(
+                PastMessage(
+                    d.guid,
+                    d.message,
+                    d.channel,
+                    d.status,
+                    d.created_at,
+                    d.dedup_key,
+                    d.cancel_on,
+                    d.event_id,
+                )
+            )
+    if outcome.cancellations:
+        gone = {c.guid for c in outcome.cancellations}
+        for profile_id in {c.profile_id for c in outcome.cancellations}:
+            history[profile_id] = [
+                replace(m, status=Status.CANCELLED) if m.guid in gone else m
+                for m in history.get(profile_id, [])
+            ]
+
+
+def _count(results: Sequence[tuple[Event, Outcome]]) -> None:
+    EVENTS_PROCESSED.inc(len(results))
+    tally: dict[tuple[str, str, str], int] = {}
+    cancelled = 0
+    for _, outcome in results:
+        cancelled += len(outcome.cancellations)
+        for d in outcome.decisions:
+            reason = (d.reason or "").split(":", 1)[0]
+            key = (d.channel.value, d.status.value, reason)
+            tally[key] = tally.get(key, 0) + 1
+    for (channel, status, reason), n in tally.items():
+        DECISIONS.labels(channel=channel, status=status, reason=reason).inc(n)
+    if cancelled:
+        CANCELLATIONS.inc(cancelled)

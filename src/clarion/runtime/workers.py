@@ -1,0 +1,130 @@
+"""Running the workers: the orchestrator and the dispatcher, each on its own thread.
+
+In embedded mode they share the API's process; ``clarion worker`` runs them alone
+(distributed mode, several processes on PostgreSQL). Idle workers sleep for the
+poll interval, or less when intake or the orchestrator signals new work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+
+from clarion.channels.base import Provider
+from clarion.config import Settings
+from clarion.core.backoff import RetryPolicy
+from clarion.observability import get_logger
+from clarion.runtime.catalog_holder import CatalogHolder
+from clarion.runtime.clock import Clock
+from clarion.runtime.dispatcher import Dispatcher
+from clarion.runtime.orchestrator import Orchestrator
+from clarion.store.base import Store
+
+log = get_logger("clarion.workers")
+
+
+def worker_id() -> str:
+    """A lease owner name unique to this process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Workers:
+    """Owns the worker threads; ``wake()`` is safe to call from any thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        catalog: CatalogHolder,
+        providers: Mapping[str, Provider],
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        owner = worker_id()
+        self._catalog = catalog
+        self._settings = settings
+        self._stop = threading.Event()
+        self._events_waiting = threading.Event()
+        self._messages_waiting = threading.Event()
+        self.orchestrator = Orchestrator(
+            store,
+            lambda: catalog.current,
+            clock,
+            owner,
+            batch=settings.orchestrator_batch,
+            lease=timedelta(seconds=settings.event_lease_seconds),
+        )
+        self.dispatcher = Dispatcher(
+            store,
+            lambda: catalog.current,
+            providers,
+            settings.routes,
+            clock,
+            owner,
+            policy=RetryPolicy(
+                base=settings.retry_base_seconds,
+                cap=settings.retry_cap_seconds,
+                max_attempts=settings.retry_max_attempts,
+            ),
+            batch=settings.dispatcher_batch,
+            lease=timedelta(seconds=settings.message_lease_seconds),
+            concurrency=settings.dispatcher_concurrency,
+        )
+        self._threads = [
+            threading.Thread(target=self._orchestrate, name="clarion-orchestrator", daemon=True),
+            threading.Thread(target=self._dispatch, name="clarion-dispatcher", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+        log.info("workers_started", threads=[t.name for t in self._threads])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._events_waiting.set()
+        self._messages_waiting.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wake(self) -> None:
+        """New events were accepted."""
+        self._events_waiting.set()
+
+    def _pause(self, signal: threading.Event) -> None:
+        signal.wait(self._settings.poll_interval_seconds)
+        signal.clear()
+
+    def _orchestrate(self) -> None:
+        next_reload = time.monotonic() + self._settings.catalog_reload_seconds
+        while not self._stop.is_set():
+            if time.monotonic() >= next_reload:
+                next_reload = time.monotonic() + self._settings.catalog_reload_seconds
+                self._catalog.reload_if_changed()
+            try:
+                handled = self.orchestrator.run_once()
+            except Exception:
+                log.exception("orchestrator_failed")
+                handled = 0
+            if handled:
+                self._messages_waiting.set()
+                continue
+            self._pause(self._events_waiting)
+
+    def _dispatch(self) -> None:
+        asyncio.run(self._dispatch_loop())
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claimed = await self.dispatcher.run_once()
+            except Exception:
+                log.exception("dispatcher_failed")
+                claimed = 0
+            if not claimed:
+                await asyncio.to_thread(self._pause, self._messages_waiting)

@@ -1,0 +1,113 @@
+"""The database schema, one for SQLite and PostgreSQL.
+
+Times are epoch seconds in ``Double`` columns: both dialects compare and index
+them the same way, and converting at the edge (``clarion.store.sql.convert``) is
+cheaper than either dialect's datetime handling. JSON is ``sa.JSON`` so that
+PostgreSQL keeps a real ``json`` column (readable and queryable in psql); the
+engine serializes it with orjson (``clarion.store.sql.engine``). Ids that come
+from callers are unbounded strings, so both dialects accept the same values.
+
+The migrations in ``clarion.store.migrations`` create exactly these tables; this
+module is what the store's queries are written against.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+#: Event states: waiting for the orchestrator, claimed under a lease, processed.
+PENDING = "pending"
+PROCESSING = "processing"
+DONE = "done"
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("type", sa.String, nullable=False),
+    sa.Column("profile_id", sa.String, nullable=False),
+    sa.Column("account_id", sa.String),
+    sa.Column("occurred_at", sa.Double, nullable=False),
+    sa.Column("received_at", sa.Double, nullable=False),
+    # Intake order among events received at the same instant (see SqlStore).
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("lease_owner", sa.String),
+    sa.Column("lease_until", sa.Double),
+    sa.Column("processed_at", sa.Double),
+    sa.Index("ix_events_claim", "state", "received_at", "seq"),
+)
+
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("account_id", sa.String),
+    sa.Column("locale", sa.String, nullable=False),
+    sa.Column("timezone", sa.String, nullable=False),
+    sa.Column("country", sa.String),
+    sa.Column("email", sa.String),
+    sa.Column("phone", sa.String),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("opt_out_channels", sa.JSON, nullable=False),
+    sa.Column("opt_out_categories", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index("ix_profiles_account", "account_id"),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("profile_id", sa.String, primary_key=True),
+    sa.Column("device_id", sa.String, primary_key=True),
+    sa.Column("platform", sa.String, nullable=False),
+    sa.Column("app_version", sa.String),
+    sa.Column("locale", sa.String),
+    sa.Column("push_token", sa.String),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("guid", sa.String(40), primary_key=True),
+    sa.Column("event_id", sa.String, nullable=False),
+    sa.Column("profile_id", sa.String, nullable=False),
+    sa.Column("message", sa.String, nullable=False),
+    sa.Column("message_id", sa.Integer, nullable=False),
+    sa.Column("category", sa.String, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("due_at", sa.Double),
+    sa.Column("expires_at", sa.Double),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("devices", sa.JSON, nullable=False),
+    sa.Column("dedup_key", sa.String),
+    sa.Column("cancel_on", sa.JSON, nullable=False),
+    sa.Column("lease_owner", sa.String),
+    sa.Column("lease_until", sa.Double),
+    sa.Column("provider", sa.String),
+    sa.Column("provider_ref", sa.String),
+    sa.Index("ix_messages_claim", "status", "due_at"),
+    sa.Index("ix_messages_profile", "profile_id", "created_at"),
+)
+
+lifecycle = sa.Table(
+    "lifecycle",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("guid", sa.String(40), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_lifecycle_guid", "guid"),
+)

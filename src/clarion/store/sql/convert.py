@@ -1,0 +1,236 @@
+"""Conversions between domain values and rows: times, enums, JSON-held collections."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from clarion.core.decide import Decision
+from clarion.core.model import Channel, Device, Event, PastMessage, Profile, Status
+from clarion.store.records import LifecycleEntry, MessageRecord
+from clarion.store.schema import PENDING, events, lifecycle, messages
+
+Row = Any  # sqlalchemy Row: columns read by attribute
+
+# Enum lookups by value, several times faster than calling the enum.
+_CHANNELS = {channel.value: channel for channel in Channel}
+_STATUSES = {status.value: status for status in Status}
+
+#: Columns that make a MessageRecord, in the order ``message_of`` reads them.
+MESSAGE_COLUMNS = tuple(
+    messages.c[name]
+    for name in (
+        "guid",
+        "event_id",
+        "profile_id",
+        "message",
+        "message_id",
+        "category",
+        "channel",
+        "step",
+        "status",
+        "reason",
+        "created_at",
+        "updated_at",
+        "due_at",
+        "expires_at",
+        "attempts",
+        "devices",
+        "provider",
+        "provider_ref",
+    )
+)
+EVENT_COLUMNS = tuple(
+    events.c[name]
+    for name in ("id", "type", "profile_id", "account_id", "occurred_at", "received_at", "payload")
+)
+LIFECYCLE_COLUMNS = tuple(
+    lifecycle.c[name] for name in ("guid", "at", "status", "reason", "detail")
+)
+
+
+def ts(value: datetime) -> float:
+    """Epoch seconds; a naive datetime is taken as UTC (never as local time)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def opt_ts(value: datetime | None) -> float | None:
+    return None if value is None else ts(value)
+
+
+def dt(value: float) -> datetime:
+    """A tz-aware UTC datetime; exact to the microsecond for any ``ts()`` result."""
+    return datetime.fromtimestamp(value, UTC)
+
+
+def opt_dt(value: float | None) -> datetime | None:
+    return None if value is None else dt(value)
+
+
+def event_row(event: Event, received_at: float, seq: int) -> dict[str, object]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "profile_id": event.profile_id,
+        "account_id": event.account_id,
+        "occurred_at": ts(event.occurred_at),
+        "received_at": received_at,
+        "seq": seq,
+        "payload": event.payload,
+        "state": PENDING,
+    }
+
+
+def event_of(row: Row) -> Event:
+    return Event(
+        id=row.id,
+        type=row.type,
+        profile_id=row.profile_id,
+        occurred_at=dt(row.occurred_at),
+        payload=row.payload,
+        account_id=row.account_id,
+    )
+
+
+def profile_row(profile: Profile, now: float) -> dict[str, object]:
+    return {
+        "id": profile.id,
+        "account_id": profile.account_id,
+        "locale": profile.locale,
+        "timezone": profile.timezone,
+        "country": profile.country,
+        "email": profile.email,
+        "phone": profile.phone,
+        "attributes": profile.attributes,
+        "opt_out_channels": sorted(profile.opt_out_channels),
+        "opt_out_categories": sorted(profile.opt_out_categories),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def profile_of(row: Row, devices: tuple[Device, ...]) -> Profile:
+    return Profile(
+        id=row.id,
+        locale=row.locale,
+        timezone=row.timezone,
+        country=row.country,
+        email=row.email,
+        phone=row.phone,
+        account_id=row.account_id,
+        attributes=row.attributes,
+        opt_out_channels=frozenset(row.opt_out_channels),
+        opt_out_categories=frozenset(row.opt_out_categories),
+        devices=devices,
+    )
+
+
+def device_row(profile_id: str, device: Device, now: float) -> dict[str, object]:
+    return {
+        "profile_id": profile_id,
+        "device_id": device.id,
+        "platform": device.platform,
+        "app_version": device.app_version,
+        "locale": device.locale,
+        "push_token": device.push_token,
+        "updated_at": now,
+    }
+
+
+def device_of(row: Row) -> Device:
+    return Device(
+        id=row.device_id,
+        platform=row.platform,
+        app_version=row.app_version,
+        locale=row.locale,
+        push_token=row.push_token,
+    )
+
+
+def decision_row(decision: Decision, now: float) -> dict[str, object]:
+    return {
+        "guid": decision.guid,
+        "event_id": decision.event_id,
+        "profile_id": decision.profile_id,
+        "message": decision.message,
+        "message_id": decision.message_id,
+        "category": decision.category,
+        "channel": decision.channel.value,
+        "step": decision.step,
+        "status": decision.status.value,
+        "reason": decision.reason,
+        "created_at": ts(decision.created_at),
+        "updated_at": now,
+        "due_at": opt_ts(decision.due_at),
+        "expires_at": opt_ts(decision.expires_at),
+        "attempts": 0,
+        "devices": list(decision.devices),
+        "dedup_key": decision.dedup_key,
+        "cancel_on": list(decision.cancel_on),
+    }
+
+
+def decision_detail(decision: Decision) -> dict[str, object]:
+    """What the first lifecycle entry of a message records beyond status and reason."""
+    detail: dict[str, object] = {"event_id": decision.event_id}
+    if decision.due_at is not None:
+        detail["due_at"] = decision.due_at.isoformat()
+    if decision.expires_at is not None:
+        detail["expires_at"] = decision.expires_at.isoformat()
+    if decision.devices:
+        detail["devices"] = list(decision.devices)
+    return detail
+
+
+def message_of(row: Row) -> MessageRecord:
+    return MessageRecord(
+        guid=row.guid,
+        event_id=row.event_id,
+        profile_id=row.profile_id,
+        message=row.message,
+        message_id=row.message_id,
+        category=row.category,
+        channel=_CHANNELS[row.channel],
+        step=row.step,
+        status=_STATUSES[row.status],
+        reason=row.reason,
+        created_at=dt(row.created_at),
+        updated_at=dt(row.updated_at),
+        due_at=opt_dt(row.due_at),
+        expires_at=opt_dt(row.expires_at),
+        attempts=row.attempts,
+        devices=tuple(row.devices),
+        provider=row.provider,
+        provider_ref=row.provider_ref,
+    )
+
+
+def past_of(row: Row) -> PastMessage:
+    return PastMessage(
+        guid=row.guid,
+        message=row.message,
+        channel=_CHANNELS[row.channel],
+        status=_STATUSES[row.status],
+        created_at=dt(row.created_at),
+        dedup_key=row.dedup_key,
+        cancel_on=tuple(row.cancel_on),
+        event_id=row.event_id,
+    )
+
+
+def lifecycle_of(row: Row) -> LifecycleEntry:
+    return LifecycleEntry(
+        guid=row.guid,
+        at=dt(row.at),
+        status=_STATUSES[row.status],
+        reason=row.reason,
+        detail=row.detail,
+    )
+
+
+def lifecycle_row(
+    guid: str, at: float, status: Status, reason: str | None, detail: object
+) -> dict[str, object]:
+    return {"guid": guid, "at": at, "status": status.value, "reason": reason, "detail": detail}

@@ -1,0 +1,184 @@
+"""Dispatch: claiming due messages under a lease, and recording the dispatcher's verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from clarion.core import reasons
+from clarion.core.model import Event, Profile, Status
+from clarion.store.records import Claimed, MessageRecord, Transition
+from clarion.store.schema import events, lifecycle, messages
+from clarion.store.sql.bulk import append, chunked, pg_batch
+from clarion.store.sql.claims import claim
+from clarion.store.sql.convert import (
+    EVENT_COLUMNS,
+    MESSAGE_COLUMNS,
+    event_of,
+    lifecycle_row,
+    message_of,
+    opt_ts,
+    ts,
+)
+from clarion.store.sql.engine import is_postgres, json_text
+from clarion.store.sql.profiles import profiles_by_id
+
+_SCHEDULED = Status.SCHEDULED.value
+_SENDING = Status.SENDING.value
+
+# A verdict sets the status and ends the lease. A retry moves the due time; the
+# others keep it, and keep an earlier provider reference when they carry none.
+_PG_TRANSITION = sa.text(
+    f"""
+    UPDATE messages AS m SET
+        status = v.status,
+        reason = v.reason,
+        due_at = COALESCE(v.due_at, m.due_at),
+        provider = COALESCE(v.provider, m.provider),
+        provider_ref = COALESCE(v.provider_ref, m.provider_ref),
+        lease_owner = NULL,
+        lease_until = NULL,
+        updated_at = v.updated_at
+    FROM {pg_batch("messages")} AS v
+    WHERE m.guid = v.guid AND m.status = '{_SENDING}' AND m.lease_owner = v.lease_owner
+    RETURNING m.guid, v.lease_owner
+    """
+)
+_SQLITE_TRANSITION = f"""
+    UPDATE messages SET
+        status = ?,
+        reason = ?,
+        due_at = COALESCE(?, due_at),
+        provider = COALESCE(?, provider),
+        provider_ref = COALESCE(?, provider_ref),
+        lease_owner = NULL,
+        lease_until = NULL,
+        updated_at = ?
+    WHERE guid = ? AND status = '{_SENDING}'
+"""
+_SQLITE_TRANSITION_ORDER = (
+    "status",
+    "reason",
+    "due_at",
+    "provider",
+    "provider_ref",
+    "updated_at",
+    "guid",
+)
+
+
+def claim_due(
+    conn: Connection, limit: int, now: datetime, lease: timedelta, owner: str
+) -> list[Claimed]:
+    at = ts(now)
+    c = messages.c
+    expired = sa.select(c.guid).where(c.status == _SENDING, c.lease_until < at).order_by(c.due_at)
+    fresh = sa.select(c.guid).where(c.status == _SCHEDULED, c.due_at <= at).order_by(c.due_at)
+    values = {
+        "status": _SENDING,
+        "lease_owner": owner,
+        "lease_until": at + lease.total_seconds(),
+        "attempts": c.attempts + 1,
+        "updated_at": at,
+    }
+    rows, reclaimed = claim(conn, c.guid, expired, fresh, limit, values, MESSAGE_COLUMNS)
+    if not rows:
+        return []
+    rows.sort(key=lambda row: (row.due_at is not None, row.due_at or 0.0, row.guid))
+    claimed = [message_of(row) for row in rows]
+    entries = [
+        lifecycle_row(
+            m.guid,
+            at,
+            Status.SENDING,
+            reasons.LEASE_EXPIRED if m.guid in reclaimed else None,
+            {"attempt": m.attempts, "lease_owner": owner},
+        )
+        for m in claimed
+    ]
+    append(conn, lifecycle, entries)
+    return _with_context(conn, claimed, owner)
+
+
+def _with_context(conn: Connection, claimed: list[MessageRecord], owner: str) -> list[Claimed]:
+    """Attach each message's event and profile (with devices) for rendering."""
+    found: dict[str, Event] = {}
+    for ids in chunked(sorted({m.event_id for m in claimed})):
+        query = sa.select(*EVENT_COLUMNS).where(events.c.id.in_(ids))
+        found.update((row.id, event_of(row)) for row in conn.execute(query))
+    profiles = profiles_by_id(conn, {m.profile_id for m in claimed})
+    return [
+        Claimed(
+            message=m,
+            # The event row is gone only if something deleted it: render with an
+            # empty payload rather than fail this message on every claim.
+            event=found.get(m.event_id)
+            or Event(id=m.event_id, type="", profile_id=m.profile_id, occurred_at=m.created_at),
+            profile=profiles.get(m.profile_id) or Profile(id=m.profile_id),
+            lease_owner=owner,
+        )
+        for m in claimed
+    ]
+
+
+def apply_transitions(conn: Connection, transitions: Sequence[Transition], now: datetime) -> int:
+    at = ts(now)
+    # A claim takes one verdict: keep the first per (message, owner).
+    batch = list({(t.guid, t.lease_owner): t for t in reversed(transitions)}.values())[::-1]
+    rows: list[dict[str, object]] = [
+        {
+            "guid": t.guid,
+            "lease_owner": t.lease_owner,
+            "status": t.status.value,
+            "reason": t.reason,
+            "due_at": opt_ts(t.retry_at) if t.status is Status.SCHEDULED else None,
+            "provider": t.provider,
+            "provider_ref": t.provider_ref,
+            "updated_at": at,
+        }
+        for t in batch
+    ]
+    if is_postgres(conn):
+        result = conn.execute(_PG_TRANSITION, {"rows": json_text(rows)})
+        applied = {(guid, owner) for guid, owner in result}
+    else:
+        applied = _sqlite_transitions(conn, rows)
+    entries = [
+        lifecycle_row(t.guid, at, t.status, t.reason, _detail(t))
+        for t in batch
+        if (t.guid, t.lease_owner) in applied
+    ]
+    append(conn, lifecycle, entries)
+    return len(entries)
+
+
+def _sqlite_transitions(conn: Connection, rows: list[dict[str, object]]) -> set[tuple[str, str]]:
+    """Check the leases, then update the rows still held (BEGIN IMMEDIATE keeps
+    the two steps atomic); the (guid, lease owner) pairs applied."""
+    owners: dict[str, str] = {}
+    for chunk in chunked(sorted({str(row["guid"]) for row in rows})):
+        query = sa.select(messages.c.guid, messages.c.lease_owner).where(
+            messages.c.guid.in_(chunk), messages.c.status == _SENDING
+        )
+        for guid, lease_owner in conn.execute(query):
+            owners[guid] = lease_owner
+    held = [row for row in rows if owners.get(str(row["guid"])) == row["lease_owner"]]
+    if held:
+        params = [tuple(row[name] for name in _SQLITE_TRANSITION_ORDER) for row in held]
+        conn.exec_driver_sql(_SQLITE_TRANSITION, params)
+    return {(str(row["guid"]), str(row["lease_owner"])) for row in held}
+
+
+def _detail(transition: Transition) -> dict[str, object]:
+    detail: dict[str, object] = {}
+    if transition.provider is not None:
+        detail["provider"] = transition.provider
+    if transition.provider_ref is not None:
+        detail["provider_ref"] = transition.provider_ref
+    if transition.retry_at is not None:
+        detail["retry_at"] = transition.retry_at.isoformat()
+    detail.update(transition.detail)
+    return detail

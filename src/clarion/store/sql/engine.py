@@ -1,0 +1,123 @@
+"""SQLAlchemy engines configured for the store: SQLite (embedded) and PostgreSQL.
+
+SQLite: WAL so readers never block the writer, a busy timeout, and every write
+transaction opened with ``BEGIN IMMEDIATE``. With pysqlite's default deferred
+``BEGIN``, two transactions that both read and then write can each hold a read
+lock and neither can upgrade: one fails at once with "database is locked" and
+the busy timeout does not help. Taking the write lock at ``BEGIN`` makes
+writers queue on the busy timeout instead. Read-only work goes through
+``reader()``, whose transactions use a deferred ``BEGIN`` and run alongside the
+writer.
+
+PostgreSQL: psycopg 3 with a pool shared by the API and worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+#: Execution option that marks an engine's transactions as read-only (see ``reader``).
+_READ_ONLY = "clarion_read_only"
+_SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
+_BUSY_TIMEOUT_S = 10.0
+
+
+def _json_default(value: object) -> object:
+    # Domain values hold read-only mappings and frozensets; orjson knows neither.
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _json_bytes(value: object) -> bytes:
+    return orjson.dumps(value, default=_json_default)
+
+
+def json_text(value: object) -> str:
+    """``value`` as JSON text, the way the store writes every JSON column."""
+    return _json_bytes(value).decode()
+
+
+def normalize_url(url: str) -> sa.URL:
+    """The URL with PostgreSQL pinned to psycopg 3, the driver Clarion ships with."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
+    parsed = normalize_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, sqlite_synchronous)
+    if backend == "postgresql":
+        return sa.create_engine(
+            parsed,
+            pool_size=10,
+            max_overflow=10,
+            json_serializer=_json_bytes,  # psycopg takes bytes and skips a decode
+            json_deserializer=orjson.loads,
+        )
+    raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
+    synchronous = synchronous.upper()
+    if synchronous not in _SYNCHRONOUS:
+        raise ValueError(f"sqlite_synchronous must be one of {sorted(_SYNCHRONOUS)}")
+    if url.database in (None, "", ":memory:"):
+        # Each pooled connection would see its own empty database.
+        raise ValueError("the store needs a SQLite file, not an in-memory database")
+    engine = sa.create_engine(
+        url,
+        pool_size=8,
+        max_overflow=24,
+        connect_args={"timeout": _BUSY_TIMEOUT_S},
+        json_serializer=json_text,
+        json_deserializer=orjson.loads,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        # Hand transaction control to the "begin" hook below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine and pool, for transactions that only read."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+Insert = postgresql.Insert | sqlite.Insert
+
+
+def insert(conn: Connection, table: sa.Table) -> Insert:
+    """The dialect's INSERT, which has ``on_conflict_do_nothing/do_update``."""
+    make: Callable[[sa.Table], Insert] = postgresql.insert if is_postgres(conn) else sqlite.insert
+    return make(table)

@@ -1,0 +1,120 @@
+"""Orchestration: a profile's recent messages, and storing what ``decide()`` chose."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from clarion.core.decide import Cancellation, Decision, Outcome
+from clarion.core.model import Event, PastMessage, Status
+from clarion.store.schema import DONE, PROCESSING, events, lifecycle, messages
+from clarion.store.sql.bulk import append, chunked, insert_new
+from clarion.store.sql.convert import decision_detail, decision_row, lifecycle_row, past_of, ts
+
+_PAST_COLUMNS = tuple(
+    messages.c[name]
+    for name in (
+        "guid",
+        "event_id",
+        "profile_id",
+        "message",
+        "channel",
+        "status",
+        "created_at",
+        "dedup_key",
+        "cancel_on",
+    )
+)
+
+
+def history(
+    conn: Connection, profile_ids: Iterable[str], since: datetime
+) -> dict[str, list[PastMessage]]:
+    found: dict[str, list[PastMessage]] = {profile_id: [] for profile_id in profile_ids}
+    recent_or_pending = sa.or_(
+        messages.c.created_at >= ts(since), messages.c.status == Status.SCHEDULED.value
+    )
+    for ids in chunked(sorted(found)):
+        query = (
+            sa.select(*_PAST_COLUMNS)
+            .where(messages.c.profile_id.in_(ids), recent_or_pending)
+            .order_by(messages.c.created_at, messages.c.guid)
+        )
+        for row in conn.execute(query):
+            found[row.profile_id].append(past_of(row))
+    return found
+
+
+def apply_outcomes(
+    conn: Connection, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime
+) -> int:
+    at = ts(now)
+    live = _finish_events(conn, sorted({event.id for event, _ in outcomes}), owner, at)
+    decisions: dict[str, Decision] = {}
+    cancellations: list[tuple[str, Cancellation]] = []
+    for event, outcome in outcomes:
+        if event.id in live:
+            for decision in outcome.decisions:
+                decisions.setdefault(decision.guid, decision)
+            cancellations.extend((event.id, c) for c in outcome.cancellations)
+    rows = [decision_row(d, at) for d in decisions.values()]
+    created = insert_new(conn, messages, rows, "guid")
+    entries = [
+        lifecycle_row(d.guid, ts(d.created_at), d.status, d.reason, decision_detail(d))
+        for d in decisions.values()
+        if d.guid in created
+    ]
+    entries += _cancel(conn, cancellations, at)
+    append(conn, lifecycle, entries)
+    return len(created)
+
+
+def _finish_events(conn: Connection, ids: Sequence[str], owner: str, at: float) -> set[str]:
+    """Mark done the events ``owner`` still holds; the ids it held."""
+    live: set[str] = set()
+    for chunk in chunked(ids):
+        stmt = (
+            sa.update(events)
+            .where(
+                events.c.id.in_(chunk),
+                events.c.state == PROCESSING,
+                events.c.lease_owner == owner,
+            )
+            .values(state=DONE, processed_at=at, lease_until=None)
+            .returning(events.c.id)
+        )
+        live.update(conn.execute(stmt).scalars())
+    return live
+
+
+def _cancel(
+    conn: Connection, cancellations: Sequence[tuple[str, Cancellation]], at: float
+) -> list[dict[str, object]]:
+    """Cancel the messages still scheduled; a lifecycle entry for each one cancelled.
+
+    ``cancellations`` pairs each with the id of the event that caused it."""
+    by_reason: dict[str, set[str]] = defaultdict(set)
+    cause: dict[str, str] = {}
+    for event_id, cancellation in cancellations:
+        by_reason[cancellation.reason].add(cancellation.guid)
+        cause.setdefault(cancellation.guid, event_id)
+    entries: list[dict[str, object]] = []
+    for reason, guids in by_reason.items():
+        for chunk in chunked(sorted(guids)):
+            stmt = (
+                sa.update(messages)
+                .where(
+                    messages.c.guid.in_(chunk),
+                    messages.c.status == Status.SCHEDULED.value,
+                )
+                .values(status=Status.CANCELLED.value, reason=reason, updated_at=at)
+                .returning(messages.c.guid)
+            )
+            for guid in conn.execute(stmt).scalars():
+                detail = {"event_id": cause[guid]}
+                entries.append(lifecycle_row(guid, at, Status.CANCELLED, reason, detail))
+    return entries

@@ -1,0 +1,147 @@
+"""``SqlStore``: the ``Store`` protocol over SQLAlchemy Core, one transaction per call."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from clarion.core.decide import Outcome
+from clarion.core.model import Device, Event, PastMessage, Profile
+from clarion.store.base import Store
+from clarion.store.records import (
+    Accepted,
+    Claimed,
+    LifecycleEntry,
+    MessageQuery,
+    MessageRecord,
+    Transition,
+)
+from clarion.store.sql import dispatch, intake, orchestration, profiles, reads
+from clarion.store.sql.convert import ts
+from clarion.store.sql.engine import create_engine, reader
+
+
+class SqlStore:
+    """Clarion's durable state in SQLite (embedded) or PostgreSQL (distributed).
+
+    One instance is shared by the API and worker threads: each call checks a
+    connection out of the pool and runs one transaction. The schema must exist
+    already (``clarion.store.migrate``).
+    """
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
+        self.engine = create_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self._reader = reader(self.engine)
+        # Orders events received at the same instant (one batch, or a test clock):
+        # increasing within a process, and across restarts while the clock moves on.
+        # next() on itertools.count is atomic, so threads may share it.
+        self._event_seq = itertools.count(time.time_ns() // 1000)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    # Profiles and devices
+    def upsert_profile(self, profile: Profile, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            profiles.upsert_profile(conn, profile, now)
+
+    def get_profile(self, profile_id: str) -> Profile | None:
+        return self.get_profiles((profile_id,)).get(profile_id)
+
+    def upsert_device(self, profile_id: str, device: Device, now: datetime) -> bool:
+        with self.engine.begin() as conn:
+            if not profiles.profile_exists(conn, profile_id):
+                return False
+            profiles.upsert_devices(conn, profile_id, (device,), ts(now))
+            return True
+
+    def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
+        with self._reader.connect() as conn:
+            return profiles.profiles_by_id(conn, profile_ids)
+
+    def profiles_of_accounts(self, account_ids: Iterable[str]) -> dict[str, Profile]:
+        with self._reader.connect() as conn:
+            return profiles.profiles_by_account(conn, account_ids)
+
+    # Intake
+    def accept_events(self, events: Sequence[Event], now: datetime) -> list[Accepted]:
+        if not events:
+            return []
+        with self.engine.begin() as conn:
+            return intake.accept_events(conn, events, now, self._event_seq)
+
+    def claim_events(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Event]:
+        with self.engine.begin() as conn:
+            return intake.claim_events(conn, limit, now, lease, owner)
+
+    # Orchestration
+    def history(self, profile_ids: Iterable[str], since: datetime) -> dict[str, list[PastMessage]]:
+        with self._reader.connect() as conn:
+            return orchestration.history(conn, profile_ids, since)
+
+    def apply_outcomes(
+        self, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime
+    ) -> int:
+        if not outcomes:
+            return 0
+        with self.engine.begin() as conn:
+            return orchestration.apply_outcomes(conn, outcomes, owner, now)
+
+    # Dispatch
+    def claim_due(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Claimed]:
+        with self.engine.begin() as conn:
+            return dispatch.claim_due(conn, limit, now, lease, owner)
+
+    def apply_transitions(self, transitions: Sequence[Transition], now: datetime) -> int:
+        if not transitions:
+            return 0
+        with self.engine.begin() as conn:
+            return dispatch.apply_transitions(conn, transitions, now)
+
+    # Reads
+    def get_message(self, guid: str) -> MessageRecord | None:
+        with self._reader.connect() as conn:
+            return reads.get_message(conn, guid)
+
+    def timeline(self, guid: str) -> list[LifecycleEntry]:
+        with self._reader.connect() as conn:
+            return reads.timeline(conn, guid)
+
+    def list_messages(self, query: MessageQuery) -> list[MessageRecord]:
+        with self._reader.connect() as conn:
+            return reads.list_messages(conn, query)
+
+    def counts_by_status(self) -> Mapping[str, int]:
+        with self._reader.connect() as conn:
+            return reads.counts_by_status(conn)
+
+    def ping(self) -> None:
+        with self._reader.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, sqlite_synchronous: str = "NORMAL") -> SqlStore:
+    """A store for ``url``, checked by one round trip; it does not migrate."""
+    store = SqlStore(url, sqlite_synchronous=sqlite_synchronous)
+    try:
+        store.ping()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+if TYPE_CHECKING:
+
+    def _implements_store(store: SqlStore) -> Store:
+        return store  # mypy checks SqlStore against the Store protocol here

@@ -1,0 +1,169 @@
+"""The whole pipeline in-process, on SQLite and PostgreSQL: event in over HTTP,
+decided, scheduled, dispatched to a provider, and explained by the API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from clarion.channels.base import Outgoing, PermanentError, Receipt, TransientError
+from clarion.channels.sink import read_sink
+from clarion.runtime.clock import system_clock
+from tests.integration.pipeline_support import (
+    FakeClock,
+    ScriptedProvider,
+    running,
+    settings_for,
+    wait_for,
+)
+
+PAYMENT = {"amount": 15.49, "currency": "USD", "show_title": "Stranger Things"}
+
+
+def _profile(client: TestClient, pid: str, **extra: Any) -> None:
+    body = {
+        "locale": "pt-BR",
+        "timezone": "America/Sao_Paulo",
+        "country": "BR",
+        "email": f"{pid}@example.com",
+        "phone": "+5511912345678",
+        "account_id": "acct-1",
+    }
+    body.update(extra)
+    assert client.put(f"/v1/profiles/{pid}", json=body).status_code == 200
+    device = {"platform": "ios", "app_version": "16.2.0", "push_token": f"tok-{pid}"}
+    assert client.put(f"/v1/profiles/{pid}/devices/phone", json=device).status_code == 200
+
+
+def _messages(client: TestClient, pid: str, **params: str) -> list[dict[str, Any]]:
+    response = client.get(f"/v1/profiles/{pid}/messages", params=params)
+    assert response.status_code == 200, response.text
+    messages: list[dict[str, Any]] = response.json()["messages"]
+    return messages
+
+
+def _settled(client: TestClient, pid: str, count: int) -> list[dict[str, Any]]:
+    def check() -> list[dict[str, Any]] | None:
+        found = _messages(client, pid)
+        done = [m for m in found if m["status"] not in ("scheduled", "sending")]
+        return found if len(found) == count and len(done) == count else None
+
+    result: list[dict[str, Any]] = wait_for(check)
+    return result
+
+
+def test_payment_failed_reaches_every_channel_in_the_profiles_locale(
+    db_url: str, tmp_path: Path
+) -> None:
+    with running(settings_for(db_url, tmp_path)) as (client, _):
+        _profile(client, "ana")
+        answer = client.post(
+            "/v1/events",
+            json={"id": "evt-1", "type": "payment.failed", "profile_id": "ana", "payload": PAYMENT},
+        )
+        assert answer.status_code == 202 and answer.json()["duplicate"] is False
+        messages = _settled(client, "ana", 4)
+        assert {m["channel"] for m in messages} == {"inapp", "push", "email", "sms"}
+        assert {m["status"] for m in messages} == {"delivered"}
+        lines = read_sink(tmp_path / "sink.jsonl")
+        assert sorted(line["guid"] for line in lines) == sorted(m["guid"] for m in messages)
+        push = next(line for line in lines if line["channel"] == "push")
+        fields = push["fields"]
+        assert isinstance(fields, dict) and "Stranger Things" in fields["body"]
+        assert push["locale"] in ("pt-BR", "pt")  # Portuguese copy via the fallback chain
+        assert "US$" in fields["body"]  # money formatted for a Brazilian reader
+        detail = client.get(f"/v1/messages/{messages[0]['guid']}").json()
+        assert [e["status"] for e in detail["timeline"]] == ["scheduled", "sending", "delivered"]
+
+
+def test_a_repeated_event_is_a_no_op_answered_as_before(db_url: str, tmp_path: Path) -> None:
+    with running(settings_for(db_url, tmp_path)) as (client, _):
+        _profile(client, "ana")
+        body = {"type": "payment.failed", "profile_id": "ana", "payload": PAYMENT}
+        first = client.post("/v1/events", json=body, headers={"Idempotency-Key": "k-1"})
+        again = client.post("/v1/events", json=body, headers={"Idempotency-Key": "k-1"})
+        assert first.status_code == again.status_code == 202
+        assert again.json() == {**first.json(), "duplicate": True}
+        batch = client.post("/v1/events:batch", json={"events": [{**body, "id": "k-1"}]})
+        assert batch.json()["results"][0]["received_at"] == first.json()["received_at"]
+        assert len(_settled(client, "ana", 4)) == 4
+
+
+def test_why_not_suppressed_messages_say_which_rule(db_url: str, tmp_path: Path) -> None:
+    with running(settings_for(db_url, tmp_path)) as (client, _):
+        _profile(client, "bo", email=None, opt_outs={"channels": ["sms"]})
+        client.post(
+            "/v1/events",
+            json={"id": "e-bo", "type": "payment.failed", "profile_id": "bo", "payload": PAYMENT},
+        )
+        messages = {m["channel"]: m for m in _settled(client, "bo", 4)}
+        assert (messages["email"]["status"], messages["email"]["reason"]) == (
+            "suppressed",
+            "no_address",
+        )
+        assert messages["sms"]["reason"] == "opted_out"
+        only_sms = _messages(client, "bo", channel="sms", status="suppressed")
+        assert [m["guid"] for m in only_sms] == [messages["sms"]["guid"]]
+
+
+def test_delay_and_cancel_on(db_url: str, tmp_path: Path) -> None:
+    clock = FakeClock()
+    with running(settings_for(db_url, tmp_path), clock=clock) as (client, _):
+        for pid in ("quitter", "finisher"):
+            _profile(client, pid, timezone="UTC")
+            client.post(
+                "/v1/events",
+                json={"id": f"s-{pid}", "type": "signup.started", "profile_id": pid},
+            )
+        wait_for(lambda: _messages(client, "quitter") and _messages(client, "finisher"))
+        [pending] = _messages(client, "finisher")
+        assert pending["status"] == "scheduled" and pending["channel"] == "email"
+        client.post(
+            "/v1/events",
+            json={"id": "c-1", "type": "signup.completed", "profile_id": "finisher"},
+        )
+        wait_for(lambda: _messages(client, "finisher")[0]["status"] == "cancelled")
+        assert _messages(client, "finisher")[0]["reason"] == "cancelled:signup.completed"
+        clock.advance(timedelta(hours=25))  # past the 24 h delay, inside the 10-20 window
+        [sent] = _settled(client, "quitter", 1)
+        assert sent["status"] == "delivered"
+        timeline = client.get(f"/v1/messages/{pending['guid']}").json()["timeline"]
+        assert [e["status"] for e in timeline] == ["scheduled", "cancelled"]
+
+
+def test_transient_failures_retry_then_succeed_and_permanent_ones_dead_letter(
+    db_url: str, tmp_path: Path
+) -> None:
+    failures: dict[str, int] = {}
+
+    def script(message: Outgoing) -> Receipt:
+        if message.channel.value == "sms":
+            raise PermanentError("21211", "invalid 'To' phone number")
+        failures[message.guid] = failures.get(message.guid, 0) + 1
+        if failures[message.guid] <= 2:
+            raise TransientError("http_503", retry_after=None)
+        return Receipt(provider="scripted", ref=f"ref-{message.guid[:6]}")
+
+    provider = ScriptedProvider(script)
+    settings = settings_for(
+        db_url,
+        tmp_path,
+        routes=dict.fromkeys(["inapp", "push", "email", "sms", "voice", "webhook"], "scripted"),
+    )
+    with running(settings, clock=system_clock, providers={"scripted": provider}) as (client, _):
+        _profile(client, "cy")
+        client.post(
+            "/v1/events",
+            json={"id": "e-cy", "type": "payment.failed", "profile_id": "cy", "payload": PAYMENT},
+        )
+        messages = {m["channel"]: m for m in _settled(client, "cy", 4)}
+        assert messages["sms"]["status"] == "failed"
+        assert messages["sms"]["reason"] == "provider_rejected:21211"
+        push = messages["push"]
+        assert (push["status"], push["attempts"], push["provider"]) == ("sent", 3, "scripted")
+        timeline = client.get(f"/v1/messages/{push['guid']}").json()["timeline"]
+        reasons = [e["reason"] for e in timeline if e["status"] == "scheduled"]
+        assert reasons[1:] == ["retrying:http_503", "retrying:http_503"]

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from clarion.core.decide import decide
+from clarion.core.ids import message_guid
+from clarion.core.model import Channel, PastMessage, Status
+from clarion.core.predicate import Compiler
+from clarion.core.spec import Dedup, Goal, Policy
+from tests.unit.core_fixtures import (
+    SEGMENTS,
+    T0,
+    Audience,
+    Cap,
+    ChannelMode,
+    LocalWindow,
+    Timing,
+    catalog,
+    event,
+    message,
+    profile,
+    step,
+    time,
+    timedelta,
+)
+
+
+def test_matching_event_schedules_every_channel_with_deterministic_ids() -> None:
+    spec = message(channels=(step(0, Channel.PUSH), step(1, Channel.EMAIL), step(2, Channel.SMS)))
+    out = decide(event(), {"p1": profile()}, {}, catalog(spec), T0)
+    assert [d.channel for d in out.decisions] == [Channel.PUSH, Channel.EMAIL, Channel.SMS]
+    assert all(d.status is Status.SCHEDULED and d.due_at == T0 for d in out.decisions)
+    assert out.decisions[1].guid == message_guid("e1", "promo", 1, "p1")
+    assert out.decisions[0].devices == ("d1",)
+
+
+def test_other_event_types_and_failed_conditions_create_nothing() -> None:
+    spec = message(condition=Compiler().compile({"amount": {"gt": 10}}))
+    cat = catalog(spec)
+    assert decide(event(etype="other"), {}, {}, cat, T0).decisions == ()
+    assert decide(event(payload={"amount": 5}), {}, {}, cat, T0).decisions == ()
+    assert len(decide(event(payload={"amount": 50}), {}, {}, cat, T0).decisions) == 1
+
+
+def test_suppression_reasons_are_recorded_per_step() -> None:
+    spec = message(channels=(step(0, Channel.PUSH), step(1, Channel.EMAIL), step(2, Channel.SMS)))
+    p = profile(devices=(), email=None, opt_out_channels=frozenset({"sms"}))
+    out = decide(event(), {"p1": p}, {}, catalog(spec), T0)
+    assert [(d.status, d.reason) for d in out.decisions] == [
+        (Status.SUPPRESSED, "no_eligible_device"),
+        (Status.SUPPRESSED, "no_address"),
+        (Status.SUPPRESSED, "opted_out"),
+    ]
+
+
+def test_segment_and_category_opt_out_stop_the_whole_message() -> None:
+    spec = message(segment=SEGMENTS.compile({"attributes.plan": "premium"}))
+    out = decide(event(), {"p1": profile(attributes={"plan": "basic"})}, {}, catalog(spec), T0)
+    assert out.decisions[0].reason == "not_in_segment"
+    opted = profile(attributes={"plan": "premium"}, opt_out_categories=frozenset({"engagement"}))
+    assert decide(event(), {"p1": opted}, {}, catalog(spec), T0).decisions[0].reason == "opted_out"
+
+
+def test_channel_mode_first_stops_at_the_first_eligible_channel() -> None:
+    spec = message(
+        channels=(step(0, Channel.PUSH), step(1, Channel.EMAIL), step(2, Channel.SMS)),
+        channel_mode=ChannelMode.FIRST,
+    )
+    out = decide(event(), {"p1": profile(devices=())}, {}, catalog(spec), T0)
+    assert [(d.channel, d.status) for d in out.decisions] == [
+        (Channel.PUSH, Status.SUPPRESSED),
+        (Channel.EMAIL, Status.SCHEDULED),
+    ]
+
+
+def test_message_cap_counts_history_and_transactional_bypasses_it() -> None:
+    capped = message(caps=(Cap("weekly", 1, timedelta(days=7)),))
+    past = [PastMessage("G", "promo", Channel.PUSH, Status.SENT, T0 - timedelta(days=1))]
+    out = decide(event(), {"p1": profile()}, {"p1": past}, catalog(capped), T0)
+    assert out.decisions[0].reason == "frequency_capped:weekly"
+    account = replace(capped, category="account")
+    out = decide(event(), {"p1": profile()}, {"p1": past}, catalog(account), T0)
+    assert out.decisions[0].status is Status.SCHEDULED
+
+
+def test_global_cap_spans_channels_within_one_event() -> None:
+    spec = message(channels=(step(0, Channel.PUSH), step(1, Channel.EMAIL), step(2, Channel.SMS)))
+    policy = Policy(global_caps=(Cap("global", 2, timedelta(days=1)),))
+    out = decide(event(), {"p1": profile()}, {}, catalog(spec, policy=policy), T0)
+    assert [d.status for d in out.decisions] == [
+        Status.SCHEDULED,
+        Status.SCHEDULED,
+        Status.SUPPRESSED,
+    ]
+    assert out.decisions[2].reason == "frequency_capped:global"
+
+
+def test_dedup_suppresses_a_repeat_key_within_its_window() -> None:
+    spec = message(dedup=Dedup(("show_id",), timedelta(days=30)))
+    cat = catalog(spec)
+    first = decide(event(payload={"show_id": "s1"}), {"p1": profile()}, {}, cat, T0)
+    d = first.decisions[0]
+    past = [PastMessage(d.guid, "promo", Channel.PUSH, Status.SENT, T0, d.dedup_key)]
+    later = T0 + timedelta(days=1)
+    again = decide(
+        event("e2", payload={"show_id": "s1"}), {"p1": profile()}, {"p1": past}, cat, later
+    )
+    assert again.decisions[0].reason == "duplicate"
+    other = decide(
+        event("e3", payload={"show_id": "s2"}), {"p1": profile()}, {"p1": past}, cat, later
+    )
+    assert other.decisions[0].status is Status.SCHEDULED
+
+
+def test_delay_window_and_expiry() -> None:
+    window = LocalWindow(time(9), time(21))
+    spec = message(timing=Timing(delay=timedelta(hours=12), window=window))
+    # Noon UTC + 12 h = midnight UTC = 21:00 in Sao Paulo (UTC-3): outside 09-21, so next day 09:00.
+    p = profile(timezone="America/Sao_Paulo")
+    d = decide(event(), {"p1": p}, {}, catalog(spec), T0).decisions[0]
+    assert d.status is Status.SCHEDULED and d.reason == "outside_window"
+    assert d.due_at == T0 + timedelta(hours=12 + 12)
+    expiring = message(
+        timing=Timing(delay=timedelta(hours=12), window=window, expires_after=timedelta(hours=13))
+    )
+    d = decide(event(), {"p1": p}, {}, catalog(expiring), T0).decisions[0]
+    assert (d.status, d.reason) == (Status.EXPIRED, "expired")
+
+
+def test_catalog_quiet_hours_apply_except_to_transactional_messages() -> None:
+    quiet = LocalWindow(time(22), time(8))
+    cat_policy = Policy(quiet_hours=quiet)
+    late = T0 + timedelta(hours=11)  # 23:00 UTC
+    promo = decide(
+        event(at=late), {"p1": profile()}, {}, catalog(message(), policy=cat_policy), late
+    )
+    assert promo.decisions[0].due_at == late + timedelta(hours=9)
+    account = message(category="account")
+    urgent = decide(
+        event(at=late), {"p1": profile()}, {}, catalog(account, policy=cat_policy), late
+    )
+    assert urgent.decisions[0].due_at == late
+
+
+def test_cancel_on_and_goal_events_cancel_pending_messages() -> None:
+    spec = message(
+        timing=Timing(cancel_on=("signup.completed",)), goal=Goal("paid", timedelta(days=7))
+    )
+    d = decide(event(), {"p1": profile()}, {}, catalog(spec), T0).decisions[0]
+    assert d.cancel_on == ("signup.completed", "paid")
+    pending = PastMessage(d.guid, "promo", Channel.PUSH, Status.SCHEDULED, T0, None, d.cancel_on)
+    sent = replace(pending, guid="OTHER", status=Status.SENT)
+    out = decide(
+        event("e2", etype="paid"), {"p1": profile()}, {"p1": [pending, sent]}, catalog(spec), T0
+    )
+    assert [(c.guid, c.reason) for c in out.cancellations] == [(d.guid, "cancelled:paid")]
+
+
+def test_account_audience_reaches_every_profile_of_the_account() -> None:
+    spec = message(audience=Audience.ACCOUNT)
+    profiles = {
+        "p1": profile("p1", account_id="a1"),
+        "p2": profile("p2", account_id="a1"),
+        "p3": profile("p3", account_id="a2"),
+    }
+    out = decide(event(account_id="a1"), profiles, {}, catalog(spec), T0)
+    assert sorted(d.profile_id for d in out.decisions) == ["p1", "p2"]
+
+
+def test_unknown_profile_has_no_address() -> None:
+    out = decide(event(pid="ghost"), {}, {}, catalog(message()), T0)
+    assert out.decisions[0].reason == "no_eligible_device"
