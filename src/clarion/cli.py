@@ -114,3 +114,7 @@ def catalog_check(directory: Path) -> None:
         click.echo(f"{len(issues)} error(s)", err=True)
         sys.exit(1)
     click.echo(f"ok: {directory}")
+
+
+if __name__ == "__main__":
+    main()

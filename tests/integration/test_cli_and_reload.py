@@ -1,0 +1,71 @@
+"""The catalog's life in a running server: checked by the CLI, refused when invalid at
+start, hot-reloaded when valid, and kept at its last good version when not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from clarion.runtime.catalog_holder import CatalogHolder
+from tests.integration.pipeline_support import EXAMPLE_CATALOG
+
+CLARION = [sys.executable, "-m", "clarion.cli"]
+
+
+def _copy_catalog(tmp_path: Path) -> Path:
+    root = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE_CATALOG, root)
+    return root
+
+
+def _break(root: Path) -> None:
+    path = root / "messages" / "new_season.yaml"
+    path.write_text(path.read_text().replace("window: 7d", "window: 7 days"))
+
+
+def test_catalog_check_reports_file_and_key(tmp_path: Path) -> None:
+    ok = subprocess.run(
+        [*CLARION, "catalog", "check", str(EXAMPLE_CATALOG)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    root = _copy_catalog(tmp_path)
+    _break(root)
+    bad = subprocess.run([*CLARION, "catalog", "check", str(root)], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "messages/new_season.yaml: caps[0].window" in bad.stdout
+
+
+def test_server_refuses_to_start_on_an_invalid_catalog(tmp_path: Path) -> None:
+    root = _copy_catalog(tmp_path)
+    _break(root)
+    env = {
+        **os.environ,
+        "CLARION_CATALOG": str(root),
+        "CLARION_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
+    }
+    result = subprocess.run(
+        [*CLARION, "serve", "--port", "1"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert "refusing to start" in result.stderr
+    assert "messages/new_season.yaml: caps[0].window" in result.stderr
+
+
+def test_hot_reload_keeps_the_last_good_catalog(tmp_path: Path) -> None:
+    root = _copy_catalog(tmp_path)
+    holder = CatalogHolder(root)
+    first = holder.current
+    assert holder.reload_if_changed() is False  # nothing changed
+    _break(root)
+    assert holder.reload_if_changed() is False
+    assert holder.current is first  # the invalid version never went live
+    strings = root / "strings" / "en.yaml"
+    fixed = root / "messages" / "new_season.yaml"
+    fixed.write_text(fixed.read_text().replace("window: 7 days", "window: 7d"))
+    strings.write_text(strings.read_text().replace("Update payment", "Fix payment now"))
+    assert holder.reload_if_changed() is True
+    rendered = holder.current.render("payment_failed", 0, "en", {"event": {"show_title": "Dark"}})
+    assert rendered.fields["cta_update"] == "Fix payment now"
