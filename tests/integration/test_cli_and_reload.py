@@ -28,12 +28,17 @@ def _break(root: Path) -> None:
 
 def test_catalog_check_reports_file_and_key(tmp_path: Path) -> None:
     ok = subprocess.run(
-        [*CLARION, "catalog", "check", str(EXAMPLE_CATALOG)], capture_output=True, text=True
+        [*CLARION, "catalog", "check", str(EXAMPLE_CATALOG)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     root = _copy_catalog(tmp_path)
     _break(root)
-    bad = subprocess.run([*CLARION, "catalog", "check", str(root)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [*CLARION, "catalog", "check", str(root)], capture_output=True, text=True, check=False
+    )
     assert bad.returncode == 1
     assert "messages/new_season.yaml: caps[0].window" in bad.stdout
 
@@ -47,7 +52,12 @@ def test_server_refuses_to_start_on_an_invalid_catalog(tmp_path: Path) -> None:
         "CLARION_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
     }
     result = subprocess.run(
-        [*CLARION, "serve", "--port", "1"], capture_output=True, text=True, env=env, timeout=60
+        [*CLARION, "serve", "--port", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "refusing to start" in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from clarion.core.model import Channel, Device, Event, Profile
-from clarion.core.predicate import Compiler, attribute_getter
 from clarion.core.spec import (
     Audience,
     Cap,
@@ -19,7 +18,6 @@ from clarion.core.spec import (
 )
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
-SEGMENTS = Compiler(getter=attribute_getter, roots=frozenset({"attributes", "country", "locale"}))
 
 
 def step(index: int, channel: Channel, **kw: object) -> ChannelStep:

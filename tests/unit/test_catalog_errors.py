@@ -210,3 +210,10 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 def test_missing_directory(tmp_path: Path) -> None:
     issue = only_issue(tmp_path / "nope")
     assert issue.problem == "catalog directory not found"
+
+
+def test_unknown_operand_reference_in_segment(tmp_path: Path) -> None:
+    text = MESSAGE.format(name="ok", id=1) + "segment: {attributes.x: {eq: {profile: y}}}\n"
+    issue = only_issue(write(tmp_path, {"messages/ok.yaml": text}))
+    assert (issue.file, issue.key) == ("messages/ok.yaml", "segment.attributes.x.eq")
+    assert "unknown operand reference 'profile'" in issue.problem

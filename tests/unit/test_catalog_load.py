@@ -5,6 +5,7 @@ from pathlib import Path
 
 from clarion.catalog import Catalog, check_catalog, load_catalog
 from clarion.core.model import Channel, Profile
+from clarion.core.segment import Subject
 from clarion.core.spec import Audience, Cap, ChannelMode, LocalWindow
 
 EXAMPLE = Path(__file__).parents[2] / "catalog"
@@ -71,8 +72,10 @@ def test_new_season() -> None:
     assert spec.timing.window == LocalWindow(time(9), time(21))
     assert [s.channel for s in spec.channels] == [Channel.PUSH]
     assert spec.segment is not None
-    assert spec.segment(Profile("p1", attributes={"watchlist": ["dark"]}))
-    assert not spec.segment(Profile("p2"))
+    event = {"show_id": "dark"}
+    assert spec.segment(Subject(Profile("p1", attributes={"watchlist": ["dark"]}), event))
+    assert not spec.segment(Subject(Profile("p1", attributes={"watchlist": ["ozark"]}), event))
+    assert not spec.segment(Subject(Profile("p2"), event))
 
 
 def test_continue_watching_and_signup_dropoff() -> None:

@@ -6,9 +6,9 @@ from clarion.core.decide import decide
 from clarion.core.ids import message_guid
 from clarion.core.model import Channel, PastMessage, Status
 from clarion.core.predicate import Compiler
+from clarion.core.segment import SEGMENTS
 from clarion.core.spec import Dedup, Goal, Policy
 from tests.unit.core_fixtures import (
-    SEGMENTS,
     T0,
     Audience,
     Cap,
@@ -170,3 +170,32 @@ def test_account_audience_reaches_every_profile_of_the_account() -> None:
 def test_unknown_profile_has_no_address() -> None:
     out = decide(event(pid="ghost"), {}, {}, catalog(message()), T0)
     assert out.decisions[0].reason == "no_eligible_device"
+
+
+def test_a_segment_can_compare_the_profile_with_the_event() -> None:
+    spec = message(
+        segment=SEGMENTS.compile({"attributes.watchlist": {"contains": {"event": "show"}}})
+    )
+    fan = profile(attributes={"watchlist": ["dark", "ozark"]})
+    hit = decide(event(payload={"show": "dark"}), {"p1": fan}, {}, catalog(spec), T0)
+    miss = decide(event(payload={"show": "lost"}), {"p1": fan}, {}, catalog(spec), T0)
+    absent = decide(event(), {"p1": fan}, {}, catalog(spec), T0)
+    assert hit.decisions[0].status is Status.SCHEDULED
+    assert miss.decisions[0].reason == absent.decisions[0].reason == "not_in_segment"
+
+
+def test_a_message_cap_counts_occurrences_not_channels() -> None:
+    spec = message(
+        caps=(Cap("twice", 2, timedelta(days=1)),),
+        channels=(step(0, Channel.PUSH), step(1, Channel.EMAIL)),
+    )
+    history: list[PastMessage] = []
+    statuses = []
+    for i in range(3):
+        out = decide(event(f"e{i}"), {"p1": profile()}, {"p1": history}, catalog(spec), T0)
+        statuses.append([d.status for d in out.decisions])
+        history += [
+            PastMessage(d.guid, d.message, d.channel, d.status, T0, event_id=d.event_id)
+            for d in out.decisions
+        ]
+    assert statuses == [[Status.SCHEDULED] * 2, [Status.SCHEDULED] * 2, [Status.SUPPRESSED] * 2]

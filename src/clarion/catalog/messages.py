@@ -11,7 +11,8 @@ from typing import Final
 from clarion.catalog import reader
 from clarion.catalog.reader import Read, Shape, T, Where
 from clarion.core.model import Channel
-from clarion.core.predicate import Compiler, Predicate, PredicateError, attribute_getter
+from clarion.core.predicate import Compiler, Predicate, PredicateError
+from clarion.core.segment import SEGMENTS
 from clarion.core.spec import (
     Audience,
     ChannelMode,
@@ -31,10 +32,6 @@ STRING_KEY: Final = Shape(
     "a dotted string key such as payment_failed.title",
 )
 PAYLOAD_PATH: Final = Shape(STRING_KEY.regex, "a dotted path into the payload such as show.id")
-#: The profile fields a segment may read (``Profile`` attributes).
-SEGMENT_ROOTS: Final = frozenset(
-    {"locale", "timezone", "country", "account_id", "attributes", "email", "phone"}
-)
 
 _KEYS: Final = (
     "name",
@@ -54,7 +51,7 @@ _STEP_KEYS: Final = ("channel", "content", "platforms", "provider", "options")
 _TIMING_KEYS: Final = ("delay", "window", "quiet_hours", "expires_after", "cancel_on")
 
 _conditions = Compiler()
-_segments = Compiler(getter=attribute_getter, roots=SEGMENT_ROOTS)
+_segments = SEGMENTS
 
 
 @dataclass(frozen=True, slots=True)

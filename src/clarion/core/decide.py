@@ -17,6 +17,7 @@ from clarion.core.caps import first_exceeded
 from clarion.core.ids import message_guid
 from clarion.core.model import PENDING, Channel, Event, PastMessage, Profile, Status
 from clarion.core.predicate import mapping_getter
+from clarion.core.segment import Subject
 from clarion.core.spec import Audience, CatalogSpec, ChannelMode, ChannelStep, MessageSpec
 from clarion.core.timing import next_allowed, zone
 
@@ -114,13 +115,14 @@ def _dedup_key(spec: MessageSpec, event: Event) -> str | None:
 
 def _message_block(
     spec: MessageSpec,
+    event: Event,
     profile: Profile,
     past: Sequence[PastMessage],
     dedup_key: str | None,
     now: datetime,
 ) -> str | None:
     """The message-level reason that stops every channel of ``spec``, if any."""
-    if spec.segment is not None and not spec.segment(profile):
+    if spec.segment is not None and not spec.segment(Subject(profile, event.payload)):
         return reasons.NOT_IN_SEGMENT
     if spec.category in profile.opt_out_categories:
         return reasons.OPTED_OUT
@@ -200,7 +202,7 @@ def _decide_profile(
     now: datetime,
 ) -> list[Decision]:
     dedup_key = _dedup_key(spec, event)
-    blocked = _message_block(spec, profile, past, dedup_key, now)
+    blocked = _message_block(spec, event, profile, past, dedup_key, now)
     due, expires_at, moved = _schedule(spec, event, profile, catalog, now)
     if blocked is None and (due is None or (expires_at is not None and due > expires_at)):
         blocked = reasons.EXPIRED

@@ -6,6 +6,11 @@ Catalog files declare predicates as plain YAML data::
     amount: {gt: 10}
     any: [{country: BR}, {country: PT}]  # combinators: all, any, not
     attributes.watchlist: {contains: show-42}
+    attributes.watchlist: {contains: {event: show_id}}   # an operand read from the event
+
+A segment is evaluated on a ``Subject`` (the profile and the triggering event's
+payload): paths read the profile, and an operand written ``{event: path}`` reads
+the payload, so "the show of this event is in the profile's watchlist" is one rule.
 
 A mapping is the AND of its entries; a bare scalar means equality. Predicates
 are compiled once, at catalog load, into plain closures, so evaluating one in
@@ -19,6 +24,7 @@ from typing import Final
 
 Getter = Callable[[object], object]
 Predicate = Callable[[object], bool]
+Test = Callable[[object, object], bool]  # (value at the path, the whole root)
 
 _MISSING: Final = object()
 _COMBINATORS: Final = ("all", "any", "not")
@@ -117,6 +123,25 @@ def _operator(op: str, expected: object) -> Callable[[object], bool]:
     )
 
 
+def _static(check: Callable[[object], bool]) -> Test:
+    return lambda value, _root: check(value)
+
+
+def _dynamic(op: str, ref: Getter) -> Test:
+    """A test whose operand is read from the root at evaluation time."""
+
+    def check(value: object, root: object) -> bool:
+        expected = ref(root)
+        if expected is _MISSING:
+            return op in ("ne", "not_in")
+        try:
+            return _operator(op, expected)(value)
+        except ValueError:  # e.g. 'gt' against a list: no match rather than an error
+            return False
+
+    return check
+
+
 def mapping_getter(parts: Sequence[str]) -> Getter:
     """A getter that walks nested mappings by key; missing keys give a sentinel."""
     head, *rest = parts
@@ -155,9 +180,11 @@ class Compiler:
         self,
         getter: Callable[[Sequence[str]], Getter] = mapping_getter,
         roots: frozenset[str] | None = None,
+        refs: Mapping[str, Callable[[Sequence[str]], Getter]] | None = None,
     ) -> None:
         self._getter = getter
         self._roots = roots
+        self._refs = refs or {}
 
     def compile(self, spec: object, path: str = "") -> Predicate:
         if not isinstance(spec, Mapping) or not spec:
@@ -180,21 +207,40 @@ class Compiler:
         tests = self._tests(value, path)
         if len(tests) == 1:
             test = tests[0]
-            return lambda root: test(get(root))
-        return lambda root: all(t(v) for v in (get(root),) for t in tests)
+            return lambda root: test(get(root), root)
+        return lambda root: all(t(v, root) for v in (get(root),) for t in tests)
 
-    def _tests(self, value: object, path: str) -> list[Callable[[object], bool]]:
+    def _tests(self, value: object, path: str) -> list[Test]:
         if not isinstance(value, Mapping):
-            return [_operator("eq", value)]
+            return [_static(_operator("eq", value))]
         if not value:
             raise PredicateError(path, "no operator given")
         tests = []
         for op, expected in value.items():
+            where = _join(path, str(op))
             try:
-                tests.append(_operator(str(op), expected))
+                ref = self._ref(expected, where)
+                if ref is None:
+                    tests.append(_static(_operator(str(op), expected)))
+                else:
+                    _operator(str(op), None if op != "exists" else True)  # validate the name
+                    tests.append(_dynamic(str(op), ref))
             except ValueError as exc:
-                raise PredicateError(_join(path, str(op)), str(exc)) from None
+                raise PredicateError(where, str(exc)) from None
         return tests
+
+    def _ref(self, operand: object, path: str) -> Getter | None:
+        """A getter for an operand written ``{event: path}``, or None for a literal."""
+        if not (isinstance(operand, Mapping) and len(operand) == 1):
+            return None
+        [(kind, where)] = operand.items()
+        factory = self._refs.get(str(kind))
+        if factory is None:
+            known = ", ".join(sorted(self._refs)) or "none here"
+            raise ValueError(f"unknown operand reference '{kind}' (references: {known})")
+        if not isinstance(where, str) or not all(where.split(".")):
+            raise ValueError(f"'{kind}' needs a dotted path")
+        return factory(where.split("."))
 
     def _combinator(self, key: str, value: object, path: str) -> Predicate:
         if key == "not":
