@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_KEY ?= dev-key-change-me
 DATABASE_URL ?= sqlite:///var/clarion.db
+HOST ?= 127.0.0.1
+PORT ?= 8080
 
 .PHONY: run test lint typecheck unit bench venv clean
 
@@ -20,9 +22,9 @@ run: $(STAMP)  ## migrate a SQLite database and start Clarion with the example c
 	mkdir -p var
 	CLARION_DATABASE_URL=$(DATABASE_URL) $(BIN)/clarion migrate
 	$(BIN)/clarion catalog check catalog
-	@echo "Clarion on http://127.0.0.1:8080 -- development API key: $(DEV_KEY)"
+	@echo "Clarion on http://$(HOST):$(PORT) -- development API key: $(DEV_KEY)"
 	CLARION_DATABASE_URL=$(DATABASE_URL) CLARION_CATALOG=catalog CLARION_API_KEYS=$(DEV_KEY) \
-	  CLARION_LOG_JSON=$${CLARION_LOG_JSON:-false} $(BIN)/clarion serve
+	  CLARION_LOG_JSON=$${CLARION_LOG_JSON:-false} $(BIN)/clarion serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

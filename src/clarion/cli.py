@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,11 +14,22 @@ from clarion.catalog import CatalogError, check_catalog
 from clarion.config import Settings
 from clarion.observability import configure_logging
 
+if TYPE_CHECKING:
+    from clarion.service import Service
 
-def _fail_on_catalog(exc: CatalogError) -> None:
-    click.echo(f"refusing to start: the catalog has {len(exc.issues)} error(s):", err=True)
-    for issue in exc.issues:
-        click.echo(f"  {issue}", err=True)
+
+def _service(settings: Settings) -> Service:
+    """Build the service, or exit with every reason it cannot start."""
+    from clarion.service import ConfigError, Service
+
+    try:
+        return Service(settings)
+    except CatalogError as exc:
+        click.echo(f"refusing to start: the catalog has {len(exc.issues)} error(s):", err=True)
+        for issue in exc.issues:
+            click.echo(f"  {issue}", err=True)
+    except ConfigError as exc:
+        click.echo(f"refusing to start: {exc}", err=True)
     sys.exit(2)
 
 
@@ -35,7 +47,6 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
     import uvicorn
 
     from clarion.api.app import create_app
-    from clarion.service import Service
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -46,11 +57,7 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
         overrides["run_workers"] = workers
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings.log_level, settings.log_json)
-    try:
-        service = Service(settings)
-    except CatalogError as exc:
-        _fail_on_catalog(exc)
-        return
+    service = _service(settings)
     app = create_app(service)
     uvicorn.run(
         app,
@@ -66,15 +73,9 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
 @main.command()
 def worker() -> None:
     """Run only the workers (distributed mode: several processes on PostgreSQL)."""
-    from clarion.service import Service
-
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
-    try:
-        service = Service(settings)
-    except CatalogError as exc:
-        _fail_on_catalog(exc)
-        return
+    service = _service(settings)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     #: Comma-separated in the environment (``CLARION_API_KEYS=k1,k2``).
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)
-    #: Which provider each channel uses unless a catalog step names one.
-    routes: dict[Channel, str] = Field(default_factory=lambda: dict.fromkeys(Channel, "sink"))
+    #: Which provider each channel uses unless a catalog step names one; channels
+    #: not named here use the provider called "sink".
+    routes: dict[Channel, str] = Field(default_factory=dict)
     run_workers: bool = True
     orchestrator_batch: int = 500
     dispatcher_batch: int = 500
@@ -63,6 +64,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _complete_routes(self) -> Settings:
+        self.routes = {channel: self.routes.get(channel, "sink") for channel in Channel}
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,10 @@ from clarion.store.sql import SqlStore
 log = get_logger("clarion.service")
 
 
+class ConfigError(ValueError):
+    """The configuration is inconsistent; the message says how."""
+
+
 @dataclass
 class Service:
     """Everything a running Clarion holds; ``start``/``stop`` run inside the API's loop."""
@@ -43,6 +47,10 @@ class Service:
         )
         if self.providers is None:
             self.providers = build_providers(self.settings.providers)
+        unknown = {c.value: p for c, p in self.settings.routes.items() if p not in self.providers}
+        if unknown:
+            configured = ", ".join(sorted(self.providers)) or "none"
+            raise ConfigError(f"routes name unknown providers {unknown} (configured: {configured})")
         if self.settings.run_workers:
             self.workers = Workers(
                 self.store, self.catalog, self.providers, self.settings, self.clock

@@ -79,3 +79,22 @@ def test_hot_reload_keeps_the_last_good_catalog(tmp_path: Path) -> None:
     assert holder.reload_if_changed() is True
     rendered = holder.current.render("payment_failed", 0, "en", {"event": {"show_title": "Dark"}})
     assert rendered.fields["cta_update"] == "Fix payment now"
+
+
+def test_server_refuses_routes_to_unknown_providers(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CLARION_CATALOG": str(EXAMPLE_CATALOG),
+        "CLARION_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
+        "CLARION_ROUTES": '{"sms": "twilio"}',
+    }
+    result = subprocess.run(
+        [*CLARION, "serve", "--port", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "routes name unknown providers {'sms': 'twilio'}" in result.stderr
