@@ -167,3 +167,55 @@ def test_transient_failures_retry_then_succeed_and_permanent_ones_dead_letter(
         timeline = client.get(f"/v1/messages/{push['guid']}").json()["timeline"]
         reasons = [e["reason"] for e in timeline if e["status"] == "scheduled"]
         assert reasons[1:] == ["retrying:http_503", "retrying:http_503"]
+
+
+def test_new_season_reaches_the_accounts_fans_once_per_show(db_url: str, tmp_path: Path) -> None:
+    with running(settings_for(db_url, tmp_path)) as (client, _):
+        for pid, watchlist in (("fan1", ["dark"]), ("fan2", ["dark", "ozark"]), ("other", [])):
+            _profile(client, pid, attributes={"watchlist": watchlist})
+        season = {"show_id": "dark", "show_title": "Dark", "season": 3}
+        body = {"type": "season.released", "profile_id": "fan1", "account_id": "acct-1"}
+        client.post("/v1/events", json={**body, "id": "s-1", "payload": season})
+        assert _settled(client, "fan2", 1)[0]["status"] == "delivered"
+        assert _settled(client, "other", 1)[0]["reason"] == "not_in_segment"
+        client.post("/v1/events", json={**body, "id": "s-2", "payload": season})
+        repeat = wait_for(lambda: len(_messages(client, "fan1")) == 2 and _messages(client, "fan1"))
+        assert repeat[0]["reason"] == "duplicate"
+        first = read_sink(tmp_path / "sink.jsonl")
+        assert sorted(line["profile_id"] for line in first) == ["fan1", "fan2"]
+        pilot = {**season, "season": 1}  # the trigger condition excludes first seasons
+        client.post("/v1/events", json={**body, "id": "s-3", "payload": pilot})
+        # Events are processed in order: once a later marker has its messages, s-3 had its turn.
+        marker = {"type": "payment.failed", "profile_id": "fan1", "payload": PAYMENT}
+        client.post("/v1/events", json={**marker, "id": "marker"})
+        messages = wait_for(
+            lambda: len(_messages(client, "fan1")) >= 6 and _messages(client, "fan1")
+        )
+        assert [m["message"] for m in messages].count("new_season") == 2
+
+
+def test_continue_watching_is_cancelled_by_play(db_url: str, tmp_path: Path) -> None:
+    clock = FakeClock()
+    paused = {"show_id": "dark", "show_title": "Dark", "episode_title": "Secrets", "progress": 0.4}
+    with running(settings_for(db_url, tmp_path), clock=clock) as (client, _):
+        for pid in ("stays", "returns"):
+            _profile(client, pid, timezone="UTC")
+            client.post(
+                "/v1/events",
+                json={
+                    "id": f"p-{pid}",
+                    "type": "play.paused",
+                    "profile_id": pid,
+                    "payload": paused,
+                },
+            )
+        wait_for(lambda: _messages(client, "stays") and _messages(client, "returns"))
+        assert _messages(client, "stays")[0]["due_at"].startswith("2026-03-02T14:00:00")
+        client.post(
+            "/v1/events", json={"id": "play-1", "type": "play.started", "profile_id": "returns"}
+        )
+        wait_for(lambda: _messages(client, "returns")[0]["status"] == "cancelled")
+        clock.advance(timedelta(hours=2))
+        [nudge] = _settled(client, "stays", 1)
+        assert (nudge["channel"], nudge["status"]) == ("push", "delivered")
+        assert _messages(client, "returns")[0]["reason"] == "cancelled:play.started"
