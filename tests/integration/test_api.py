@@ -143,3 +143,16 @@ def test_ops_endpoints(client: TestClient) -> None:
     assert "clarion_catalog_messages 4.0" in metrics
     schema = client.get("/openapi.json").json()
     assert "/v1/events:batch" in schema["paths"]
+
+
+def test_an_unavailable_store_is_a_503_not_an_acknowledgement(tmp_path: Path) -> None:
+    import sqlalchemy.exc
+
+    def down(*_: object) -> None:
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    with running(settings_for(f"sqlite:///{tmp_path / 'd.db'}", tmp_path)) as (c, service):
+        service.store.accept_events = down  # type: ignore[method-assign]
+        response = c.post("/v1/events", json={"type": "a.b", "profile_id": "p"})
+        assert response.status_code == 503 and response.json()["error"] == "unavailable"
+        assert response.headers["Retry-After"] == "1"

@@ -8,7 +8,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
+
+from clarion.observability import get_logger
+
+log = get_logger("clarion.api")
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -52,6 +57,16 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _store_down(_: Request, exc: Exception) -> JSONResponse:
+    log.error("store_unavailable", error=str(exc))
+    return JSONResponse(
+        error_body("unavailable", "the database is unavailable; retry later with the same event id"),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(OperationalError, _store_down)
