@@ -22,6 +22,7 @@ def test_example_catalog_has_no_issues() -> None:
 def test_example_catalog_messages_and_locales() -> None:
     catalog = load()
     assert sorted(catalog.spec.messages) == [
+        "add_phone",
         "continue_watching",
         "new_season",
         "payment_failed",
@@ -55,6 +56,9 @@ def test_payment_failed() -> None:
     assert inapp.content["body"] == "payment_failed.alert.body"
     assert inapp.platforms == frozenset({"web", "ios", "android", "tv"})
     assert inapp.options["template"] == "standard"
+    assert inapp.inapp is not None and inapp.inapp.template == "standard"
+    assert inapp.inapp.blocked_pages == ("/account/payment",)
+    assert spec.example is not None and spec.example.event["show_title"] == "Stranger Things"
     assert spec.goal is not None and spec.goal.event == "payment.updated"
     assert spec.goal.within == timedelta(days=7)
     assert spec.cancel_events == ("payment.updated",)
@@ -98,3 +102,20 @@ def test_missing_translations_lists_pt_br_gaps_only() -> None:
     assert "payment_failed.alert.title" in missing["pt-BR"]
     assert "payment_failed.alert.body" not in missing["pt-BR"]
     assert missing["pt-BR"] == sorted(missing["pt-BR"])
+
+
+def test_add_phone() -> None:
+    spec = load().message("add_phone")
+    assert (spec.id, spec.category, spec.trigger) == (1002, "account", "account.phone_missing")
+    assert spec.goal is not None and spec.goal.event == "phone.added"
+    (step,) = spec.channels
+    inapp = step.inapp
+    assert inapp is not None and inapp.blocked_pages == ("/account/phone",)
+    assert inapp.dismiss is not None and inapp.dismiss.suppress_for == timedelta(days=1)
+    assert inapp.follow_up is not None and inapp.follow_up.after_impressions == 3
+    assert inapp.follow_up.template == "banner" and inapp.follow_up.platforms == {"web"}
+    assert not inapp.eligible("tv", "1.0")
+    assert inapp.eligible("android", "9.0.1") and not inapp.eligible("android", "9.0")
+    assert spec.segment is not None
+    assert spec.segment(Subject(Profile("p1"), {}))
+    assert not spec.segment(Subject(Profile("p1", phone="+15551234567"), {}))

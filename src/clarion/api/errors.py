@@ -60,7 +60,9 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 async def _store_down(_: Request, exc: Exception) -> JSONResponse:
     log.error("store_unavailable", error=str(exc))
     return JSONResponse(
-        error_body("unavailable", "the database is unavailable; retry later with the same event id"),
+        error_body(
+            "unavailable", "the database is unavailable; retry later with the same event id"
+        ),
         status_code=503,
         headers={"Retry-After": "1"},
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from clarion.catalog.build import Parts, build
 from clarion.catalog.issues import CatalogError, CatalogIssue, RenderError
 from clarion.catalog.render import Rendered, Renderer
 from clarion.catalog.strings import LocaleStrings
-from clarion.core.spec import CatalogSpec, MessageSpec
+from clarion.core.spec import CatalogSpec, ChannelStep, MessageSpec
 
 
 class Catalog:
@@ -49,12 +50,41 @@ class Catalog:
         ``context`` holds ``profile``, ``event`` and ``event_type``. Raises
         ``RenderError`` for an unknown message or step, or a template that fails.
         """
+        return self._renderer.render(message, self._step(message, step, locale), locale, context)
+
+    def render_follow_up(
+        self, message: str, step: int, locale: str, context: Mapping[str, object]
+    ) -> Rendered:
+        """The content of the follow-up of in-app step ``step``: the step's fields, with
+        the copy its follow-up rule names in place of their own.
+
+        Raises ``RenderError`` as ``render`` does, and for a step without a follow-up.
+        """
+        channel_step = self._step(message, step, locale)
+        inapp = channel_step.inapp
+        if inapp is None or inapp.follow_up is None:
+            raise RenderError(message, locale, "", f"channel step {step} has no follow-up")
+        content = inapp.follow_up_content(channel_step.content)
+        return self._renderer.render(
+            message, replace(channel_step, content=content), locale, context
+        )
+
+    def _step(self, message: str, step: int, locale: str) -> ChannelStep:
         spec = self.spec.messages.get(message)
         if spec is None:
             raise RenderError(message, locale, "", "no such message in the catalog")
         if not 0 <= step < len(spec.channels):
             raise RenderError(message, locale, "", f"no channel step {step}")
-        return self._renderer.render(message, spec.channels[step], locale, context)
+        return spec.channels[step]
+
+    def declared_keys(self, locale: str) -> frozenset[str]:
+        """The string keys that catalog locale ``locale``'s own file declares."""
+        return self._strings[locale].keys
+
+    def string_source(self, key: str, locale: str) -> str | None:
+        """The catalog locale whose copy of ``key`` a reader of ``locale`` sees (after
+        fallback), or ``None`` when no locale has the key."""
+        return next((t for t in self.fallback_chain(locale) if key in self._strings[t].keys), None)
 
     def missing_translations(self) -> dict[str, list[str]]:
         """For every non-default locale, the default locale's keys its file lacks."""

@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Final
 
 from clarion.catalog import reader
+from clarion.catalog.example import read_example
+from clarion.catalog.inapp import follow_up_references, read_inapp
 from clarion.catalog.reader import Read, Shape, T, Where
 from clarion.core.model import Channel
 from clarion.core.predicate import Compiler, Predicate, PredicateError
@@ -46,6 +48,7 @@ _KEYS: Final = (
     "caps",
     "dedup",
     "goal",
+    "example",
 )
 _STEP_KEYS: Final = ("channel", "content", "platforms", "provider", "options")
 _TIMING_KEYS: Final = ("delay", "window", "quiet_hours", "expires_after", "cancel_on")
@@ -82,6 +85,7 @@ def _references(steps: object) -> tuple[tuple[str, str], ...]:
             # Malformed keys are reported by ``_content``; looking them up adds nothing.
             if isinstance(key, str) and STRING_KEY.regex.fullmatch(key):
                 found.append((f"channels[{index}].content.{field}", key))
+        found.extend(follow_up_references(index, step))
     return tuple(found)
 
 
@@ -106,6 +110,7 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
     caps = _optional(where, data, "caps", lambda w, v: reader.caps(w, v, f"message:{stem}"))
     dedup = _optional(where, data, "dedup", _dedup)
     goal = _optional(where, data, "goal", _goal)
+    example = _optional(where, data, "example", read_example)
     if len(where.issues) > before:
         return None
     # Every reader above succeeded, so the required values are present.
@@ -125,6 +130,7 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
         caps=caps or (),
         dedup=dedup,
         goal=goal,
+        example=example,
         source=where.file,
     )
 
@@ -187,6 +193,9 @@ def _step(where: Where, index: int, value: object) -> ChannelStep | None:
     platforms = _optional(where, data, "platforms", reader.text_list)
     provider = _optional(where, data, "provider", reader.text)
     options = _optional(where, data, "options", lambda w, v: reader.mapping(w, v, _keys_of(v)))
+    inapp = None
+    if channel is Channel.INAPP and content is not None:
+        inapp = read_inapp(where, data, content)
     if len(where.issues) > before or channel is None or content is None:
         return None
     return ChannelStep(
@@ -196,6 +205,7 @@ def _step(where: Where, index: int, value: object) -> ChannelStep | None:
         platforms=frozenset(platforms or ()),
         provider=provider,
         options=dict(options or {}),
+        inapp=inapp,
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from enum import StrEnum
 
+from clarion.core.inapp_spec import InAppSpec
 from clarion.core.model import Channel, JSONObject
 from clarion.core.predicate import Predicate
 
@@ -84,6 +85,15 @@ class Goal:
 
 
 @dataclass(frozen=True, slots=True)
+class Example:
+    """Sample data a message renders with in previews, screenshots and tests: an event
+    payload and what templates see of the profile (``attributes``, ``country``, ...)."""
+
+    event: JSONObject
+    profile: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelStep:
     """One channel of a message, with the string keys of its content fields."""
 
@@ -93,6 +103,8 @@ class ChannelStep:
     platforms: frozenset[str] = frozenset()  # eligible device platforms; empty = any
     provider: str | None = None
     options: JSONObject = field(default_factory=dict)  # channel-specific declarations
+    #: An in-app step's options, typed and validated (``None`` on other channels).
+    inapp: InAppSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +124,7 @@ class MessageSpec:
     caps: tuple[Cap, ...] = ()
     dedup: Dedup | None = None
     goal: Goal | None = None
+    example: Example | None = None
     source: str = ""
     #: Derived: the category is transactional (bypasses caps and quiet hours).
     transactional: bool = field(init=False)
