@@ -42,11 +42,20 @@ def main() -> None:
 @click.option("--host", default=None, help="Address to listen on (CLARION_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (CLARION_PORT).")
 @click.option("--workers/--no-workers", default=None, help="Run the workers in this process.")
-def serve(host: str | None, port: int | None, workers: bool | None) -> None:
+@click.option(
+    "--worker-processes",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Run the workers in N child processes instead (CLARION_WORKER_PROCESSES).",
+)
+def serve(
+    host: str | None, port: int | None, workers: bool | None, worker_processes: int | None
+) -> None:
     """Run the API (and, by default, every worker) in one process."""
     import uvicorn
 
     from clarion.api.app import create_app
+    from clarion.runtime.workers import share_interpreter_fairly
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -55,8 +64,11 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
         overrides["port"] = port
     if workers is not None:
         overrides["run_workers"] = workers
+    if worker_processes is not None:
+        overrides["worker_processes"] = worker_processes
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings.log_level, settings.log_json)
+    share_interpreter_fairly()
     service = _service(settings)
     app = create_app(service)
     uvicorn.run(
@@ -73,8 +85,11 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
 @main.command()
 def worker() -> None:
     """Run only the workers (distributed mode: several processes on PostgreSQL)."""
+    from clarion.runtime.workers import share_interpreter_fairly
+
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    share_interpreter_fairly()
     service = _service(settings)
 
     async def run() -> None:

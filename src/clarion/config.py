@@ -19,12 +19,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from clarion.channels.registry import ProviderConfig, SinkConfig
+from clarion.channels.registry import InAppConfig, ProviderConfig, SinkConfig
 from clarion.core.model import Channel
 
 
 def _default_providers() -> dict[str, ProviderConfig]:
-    return {"sink": SinkConfig(type="sink", path=Path("var/sink.jsonl"))}
+    return {
+        "sink": SinkConfig(type="sink", path=Path("var/sink.jsonl")),
+        "inapp": InAppConfig(type="inapp"),
+    }
 
 
 class Settings(BaseSettings):
@@ -40,9 +43,14 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)
     #: Which provider each channel uses unless a catalog step names one; channels
-    #: not named here use the provider called "sink".
+    #: not named here use the provider called "sink" (in-app: "inapp", if configured).
     routes: dict[Channel, str] = Field(default_factory=dict)
     run_workers: bool = True
+    #: With ``run_workers``: 0 runs the workers as threads of the API's process (one
+    #: interpreter, so together at most one core); N > 0 runs them in N child
+    #: processes on the same database instead, so the API and the workers use
+    #: separate cores (``clarion.runtime.processes``).
+    worker_processes: int = Field(default=0, ge=0)
     orchestrator_batch: int = 500
     dispatcher_batch: int = 500
     dispatcher_concurrency: int = 256
@@ -54,6 +62,17 @@ class Settings(BaseSettings):
     retry_max_attempts: int = 8
     catalog_reload_seconds: float = 2.0
     sqlite_synchronous: str = "NORMAL"
+    #: Device tokens (HS256 JWTs naming one profile) are signed by the customer's
+    #: backend with one of these shared secrets (key id -> secret; "default" for
+    #: tokens without a ``kid``). No secret: device endpoints are refused.
+    device_token_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    device_token_audience: str | None = None
+    #: Keys that sign in-app feedback objects (key id -> secret of 32+ bytes); the
+    #: active one signs, all verify. None configured: a random key per start.
+    feedback_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    feedback_active_key: str | None = None
+    inapp_max_alerts: int = Field(default=3, ge=1, le=20)
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     log_level: str = "INFO"
     log_json: bool = True
     log_requests: bool = False
@@ -67,7 +86,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _complete_routes(self) -> Settings:
-        self.routes = {channel: self.routes.get(channel, "sink") for channel in Channel}
+        inapp = "inapp" if "inapp" in self.providers else "sink"
+        self.routes = {
+            channel: self.routes.get(channel, inapp if channel is Channel.INAPP else "sink")
+            for channel in Channel
+        }
         return self
 
     @classmethod

@@ -6,16 +6,20 @@ store URL or providers.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from clarion.channels.base import Provider
 from clarion.channels.registry import build_providers
 from clarion.config import Settings
+from clarion.inapp import DeviceAuthenticator, FeedbackSigner
+from clarion.inapp.service import InAppService
 from clarion.observability import get_logger
 from clarion.runtime.catalog_holder import CatalogHolder
 from clarion.runtime.clock import Clock, system_clock
 from clarion.runtime.intake import Intake
+from clarion.runtime.processes import WorkerProcesses
 from clarion.runtime.workers import Workers
 from clarion.store import migrate
 from clarion.store.sql import SqlStore
@@ -25,6 +29,20 @@ log = get_logger("clarion.service")
 
 class ConfigError(ValueError):
     """The configuration is inconsistent; the message says how."""
+
+
+def feedback_signer(settings: Settings, clock: Clock) -> FeedbackSigner:
+    """The configured feedback keys, or a random one for this process (with a warning:
+    feedback objects then stop verifying when the server restarts)."""
+    keys = {kid: s.get_secret_value().encode() for kid, s in settings.feedback_keys.items()}
+    if not keys:
+        log.warning("feedback_keys_not_configured", effect="random key until restart")
+        keys = {"ephemeral": secrets.token_bytes(32)}
+    active = settings.feedback_active_key or sorted(keys)[-1]
+    try:
+        return FeedbackSigner(keys, active, clock)
+    except ValueError as exc:
+        raise ConfigError(f"feedback keys: {exc}") from None
 
 
 @dataclass
@@ -37,7 +55,8 @@ class Service:
     store: SqlStore = field(init=False)
     catalog: CatalogHolder = field(init=False)
     intake: Intake = field(init=False)
-    workers: Workers | None = field(init=False, default=None)
+    inapp: InAppService = field(init=False)
+    workers: Workers | WorkerProcesses | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.catalog = CatalogHolder(self.settings.catalog)  # refuses an invalid catalog
@@ -51,12 +70,34 @@ class Service:
         if unknown:
             configured = ", ".join(sorted(self.providers)) or "none"
             raise ConfigError(f"routes name unknown providers {unknown} (configured: {configured})")
-        if self.settings.run_workers:
+        if self.settings.run_workers and self.settings.worker_processes > 0:
+            self.workers = WorkerProcesses(
+                self.settings, self.settings.worker_processes, self.catalog
+            )
+        elif self.settings.run_workers:
             self.workers = Workers(
                 self.store, self.catalog, self.providers, self.settings, self.clock
             )
         wake = self.workers.wake if self.workers else lambda: None
         self.intake = Intake(self.store, self.clock, on_commit=wake)
+        self.inapp = InAppService(
+            self.store,
+            lambda: self.catalog.current,
+            feedback_signer(self.settings, self.clock),
+            self.clock,
+            max_alerts=self.settings.inapp_max_alerts,
+        )
+
+    def device_authenticator(self) -> DeviceAuthenticator | None:
+        """Checks device tokens, or None when no device secret is configured."""
+        secrets = self.settings.device_token_secrets
+        if not secrets:
+            return None
+        return DeviceAuthenticator(
+            {kid: s.get_secret_value().encode() for kid, s in secrets.items()},
+            audience=self.settings.device_token_audience,
+            clock=self.clock,
+        )
 
     async def start(self) -> None:
         await self.intake.start()

@@ -8,8 +8,10 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from clarion.store import SqlStore, migrate, open_store
+from clarion.store.migrations import alembic_config
 from clarion.store.schema import metadata
 
 
@@ -38,7 +40,8 @@ def test_migrate_builds_the_schema_and_is_idempotent(fresh_db_url: str) -> None:
     migrate(fresh_db_url)
 
     tables, indexes, version = _inspect(fresh_db_url)
-    assert version == ["0001"]
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert version == [head] == ["0002"]
     for table in metadata.sorted_tables:
         assert table.name in tables
         wanted = {i.name: [c.name for c in i.columns] for i in table.indexes}

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from clarion import __version__
-from clarion.api import errors, ops, routes
+from clarion.api import errors, inapp_routes, ops, routes
 from clarion.service import Service
+
+#: The web SDK and its demo page, served at /sdk/.
+SDK_DIR = Path(__file__).parents[1] / "inapp" / "static"
 
 
 def create_app(service: Service) -> FastAPI:
@@ -31,7 +37,18 @@ def create_app(service: Service) -> FastAPI:
     )
     app.state.service = service
     app.state.api_keys = [k.encode() for k in service.settings.key_values()]
+    app.state.device_auth = service.device_authenticator()
     errors.install(app)
+    # Devices call from web pages on other origins; they authenticate with a
+    # bearer token, never cookies, so any origin may ask (configurable).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=service.settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
     app.include_router(ops.router)
     app.include_router(routes.router)
+    app.include_router(inapp_routes.router)
+    app.mount("/sdk", StaticFiles(directory=SDK_DIR), name="sdk")
     return app

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Final
+from typing import Final, cast
 
 from babel import Locale, dates, numbers
 
@@ -53,21 +53,46 @@ def _moment(value: object) -> datetime | date:
     raise TypeError(f"expected a date or an ISO-8601 string, got {value!r}")
 
 
+#: Formatted numbers kept per locale and helper. Event payloads repeat the same
+#: amounts (plan prices) over and over, and Babel takes ~35 us per currency.
+_MEMO_SIZE: Final = 1024
+
+
+def _memo(format: Callable[[Number, str | None], str]) -> Callable[[Number, str | None], str]:
+    """``format`` with results kept for JSON numbers (int, float).
+
+    Only values that equal no differently formatted value are kept: a
+    ``Decimal`` (from a numeric string) may differ from an equal one in its
+    exponent, and ``-0.0`` equals ``0.0`` but formats as ``-0``.
+    """
+    cached = lru_cache(maxsize=_MEMO_SIZE, typed=True)(format)
+
+    def call(value: Number, extra: str | None) -> str:
+        if (type(value) is float or type(value) is int) and value:
+            return cached(value, extra)
+        return format(value, extra)
+
+    return call
+
+
 @lru_cache(maxsize=256)
 def helpers(locale: Locale) -> Mapping[str, Callable[..., str]]:
     """The template helpers, formatting in ``locale``."""
+    decimal = _memo(lambda v, f: numbers.format_decimal(v, format=f, locale=locale))
+    percent = _memo(lambda v, _: numbers.format_percent(v, locale=locale))
+    money = _memo(lambda v, c: numbers.format_currency(v, cast(str, c), locale=locale))
 
     def format_number(value: object) -> str:
-        return numbers.format_decimal(_number(value), locale=locale)
+        return decimal(_number(value), None)
 
     def format_decimal(value: object, format: str | None = None) -> str:
-        return numbers.format_decimal(_number(value), format=format, locale=locale)
+        return decimal(_number(value), format)
 
     def format_percent(value: object) -> str:
-        return numbers.format_percent(_number(value), locale=locale)
+        return percent(_number(value), None)
 
     def format_currency(amount: object, currency: str) -> str:
-        return numbers.format_currency(_number(amount), currency, locale=locale)
+        return money(_number(amount), currency)
 
     def format_date(value: object, format: str = "medium") -> str:
         return dates.format_date(_moment(value), format=format, locale=locale)

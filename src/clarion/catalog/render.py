@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from jinja2 import Template
+
 from clarion.catalog.helpers import helpers
 from clarion.catalog.issues import RenderError
 from clarion.catalog.locales import fallback_chain, format_locale
@@ -41,6 +43,14 @@ class Renderer:
         self._strings = strings
         self._default = default
         self._available = frozenset(strings)
+        # Each template's globals as a plain dict: Jinja's own ``render`` copies
+        # them out of a ChainMap for every call, which is half the cost of a short string.
+        self._globals: dict[Template, dict[str, object]] = {
+            t: dict(t.globals)
+            for s in strings.values()
+            for t in s.values()
+            if isinstance(t, Template)
+        }
         # Bounded: requested locales come from profiles and devices, so from outside.
         self._plan = lru_cache(maxsize=4096)(self._make_plan)
 
@@ -66,9 +76,13 @@ class Renderer:
             if isinstance(template, str):
                 fields[field] = template
                 continue
-            variables = {**plan.helpers[used], **context}
+            variables = {**self._globals[template], **plan.helpers[used], **context}
             try:
-                fields[field] = template.render(variables)
+                # What ``template.render(variables)`` does, without copying the
+                # variables twice: a fresh context per field over our own dict.
+                fields[field] = "".join(
+                    template.root_render_func(template.new_context(variables, shared=True))
+                )
             # Any failure inside a template (a missing variable, a sandbox violation,
             # a helper given bad data) is one kind of error to the dispatcher.
             except Exception as exc:

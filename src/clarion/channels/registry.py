@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, PositiveFloat, SecretStr, TypeAdapter
 
 from clarion.channels.base import Provider
+from clarion.channels.inapp import InAppProvider
 from clarion.channels.sink import SinkProvider
 from clarion.channels.webhook import WebhookProvider
 
@@ -25,6 +26,7 @@ class ProviderType(StrEnum):
 
     SINK = "sink"
     WEBHOOK = "webhook"
+    INAPP = "inapp"
 
 
 class SinkConfig(BaseModel):
@@ -47,7 +49,15 @@ class WebhookConfig(BaseModel):
     timeout: PositiveFloat = 10.0
 
 
-ProviderConfig = Annotated[SinkConfig | WebhookConfig, Field(discriminator="type")]
+class InAppConfig(BaseModel):
+    """The in-app store: messages wait there until a device fetches them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal[ProviderType.INAPP] = ProviderType.INAPP
+
+
+ProviderConfig = Annotated[SinkConfig | WebhookConfig | InAppConfig, Field(discriminator="type")]
 
 _CONFIGS: TypeAdapter[dict[str, ProviderConfig]] = TypeAdapter(dict[str, ProviderConfig])
 
@@ -62,12 +72,17 @@ def _build_webhook(name: str, config: WebhookConfig) -> Provider:
     )
 
 
+def _build_inapp(name: str, config: InAppConfig) -> Provider:
+    return InAppProvider(name)
+
+
 # Each builder takes the config model of its own type; ``build_provider`` looks the
 # builder up by ``config.type``, so the pairing holds by construction (``Any`` because
 # a mapping's value type cannot vary with its key).
 BUILDERS: Mapping[ProviderType, Callable[[str, Any], Provider]] = {
     ProviderType.SINK: _build_sink,
     ProviderType.WEBHOOK: _build_webhook,
+    ProviderType.INAPP: _build_inapp,
 }
 
 

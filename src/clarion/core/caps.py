@@ -6,7 +6,7 @@ counts occurrences of the message, however many channels each one used.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from clarion.core.model import COUNTED, PastMessage
@@ -30,13 +30,21 @@ def count_within(
 def first_exceeded(
     history: Iterable[PastMessage],
     now: datetime,
-    caps: Iterable[Cap],
+    caps: Sequence[Cap],
     match: Callable[[PastMessage], bool],
     per_event: bool = False,
 ) -> Cap | None:
     """The first cap that one more message would exceed, if any."""
-    recent = list(history)
+    if not caps:
+        return None
+    # Filter once; each cap then only compares creation times.
+    hits = [m for m in history if m.status in COUNTED and match(m)]
     for cap in caps:
-        if count_within(recent, now, cap, match, per_event) >= cap.limit:
+        since = now - cap.window
+        if per_event:
+            count = len({m.event_id for m in hits if m.created_at > since})
+        else:
+            count = sum(1 for m in hits if m.created_at > since)
+        if count >= cap.limit:
             return cap
     return None

@@ -81,19 +81,21 @@ def decide(
     account audiences, every profile of its account); ``history`` their recent and
     pending messages."""
     own_history = history.get(event.profile_id, ())
-    cancellations = tuple(
-        Cancellation(m.guid, event.profile_id, reasons.cancelled(event.type))
-        for m in own_history
-        if m.status in PENDING and event.type in m.cancel_on
-    )
+    cancellations: tuple[Cancellation, ...] = ()
+    if own_history:
+        etype = event.type
+        cancellations = tuple(
+            Cancellation(m.guid, event.profile_id, reasons.cancelled(etype))
+            for m in own_history
+            if etype in m.cancel_on and m.status in PENDING
+        )
     decisions: list[Decision] = []
     for spec in catalog.by_trigger.get(event.type, ()):
         if spec.condition is not None and not spec.condition(event.payload):
             continue
         for profile in _targets(spec, event, profiles):
             past = list(history.get(profile.id, ()))
-            made = _decide_profile(spec, event, profile, past, catalog, now)
-            decisions.extend(made)
+            decisions += _decide_profile(spec, event, profile, past, catalog, now)
     return Outcome(tuple(decisions), cancellations)
 
 
@@ -159,14 +161,15 @@ def _step_block(
         return reasons.NO_ADDRESS, ()
     if channel in (Channel.SMS, Channel.VOICE) and not profile.phone:
         return reasons.NO_ADDRESS, ()
-    if channel in (Channel.PUSH, Channel.INAPP):
+    # In-app needs no device now: it waits in the in-app store, and each device is
+    # checked for eligibility (platform, version, page) when it fetches.
+    if channel is Channel.PUSH:
         devices = tuple(
             d.id
             for d in profile.devices
-            if (d.push_token or channel is Channel.INAPP)
-            and (not step.platforms or d.platform in step.platforms)
+            if d.push_token and (not step.platforms or d.platform in step.platforms)
         )
-        if not devices and (channel is Channel.PUSH or step.platforms):
+        if not devices:
             return reasons.NO_ELIGIBLE_DEVICE, ()
     if not spec.transactional:
         policy = catalog.policy
@@ -189,6 +192,8 @@ def _schedule(
     quiet = timing.quiet_hours
     if quiet is None and not (spec.transactional or timing.ignore_quiet_hours):
         quiet = catalog.policy.quiet_hours
+    if timing.window is None and quiet is None:
+        return wanted, expires_at, False  # no window to move it: due as wanted
     due = next_allowed(wanted, zone(profile.timezone), timing.window, quiet)
     return due, expires_at, due is not None and due != wanted
 
@@ -207,6 +212,11 @@ def _decide_profile(
     if blocked is None and (due is None or (expires_at is not None and due > expires_at)):
         blocked = reasons.EXPIRED
     made: list[Decision] = []
+    # Later steps count this message's earlier ones against channel and global caps;
+    # transactional messages bypass caps, so they need no running history.
+    track = not spec.transactional
+    first_only = spec.channel_mode is ChannelMode.FIRST
+    name, cancel_on = spec.name, spec.cancel_events
     for step in spec.channels:
         reason: str | None = blocked
         devices: tuple[str, ...] = ()
@@ -217,37 +227,34 @@ def _decide_profile(
             reason = reasons.OUTSIDE_WINDOW if moved else None
         else:
             status = Status.EXPIRED if reason == reasons.EXPIRED else Status.SUPPRESSED
-        decision = Decision(
-            guid=message_guid(event.id, spec.name, step.index, profile.id),
-            event_id=event.id,
-            profile_id=profile.id,
-            message=spec.name,
-            message_id=spec.id,
-            category=spec.category,
-            channel=step.channel,
-            step=step.index,
-            status=status,
-            reason=reason,
-            created_at=now,
-            due_at=due if status is Status.SCHEDULED else None,
-            expires_at=expires_at,
-            dedup_key=dedup_key,
-            cancel_on=spec.cancel_events,
-            devices=devices,
-        )
-        made.append(decision)
-        if status is Status.SCHEDULED:
-            past.append(
-                PastMessage(
-                    decision.guid,
-                    spec.name,
-                    step.channel,
-                    status,
-                    now,
-                    dedup_key,
-                    spec.cancel_events,
-                )
+        scheduled = status is Status.SCHEDULED
+        guid = message_guid(event.id, name, step.index, profile.id)
+        # Positional: a NamedTuple builds several times faster without keywords.
+        made.append(
+            Decision(
+                guid,
+                event.id,
+                profile.id,
+                name,
+                spec.id,
+                spec.category,
+                step.channel,
+                step.index,
+                status,
+                reason,
+                now,
+                due if scheduled else None,
+                expires_at,
+                dedup_key,
+                cancel_on,
+                devices,
             )
-            if spec.channel_mode is ChannelMode.FIRST:
+        )
+        if scheduled:
+            if track:
+                past.append(
+                    PastMessage(guid, name, step.channel, status, now, dedup_key, cancel_on)
+                )
+            if first_only:
                 break
     return made

@@ -36,7 +36,7 @@ def is_valid_zone(name: str) -> bool:
 
 def in_window(local: datetime, window: LocalWindow) -> bool:
     """Whether a local wall-clock instant lies inside ``window``."""
-    t = local.time().replace(tzinfo=None)
+    t = local.time()  # naive wall time (``timetz`` would keep the zone)
     start, end = window.start, window.end
     if start == end:
         return local.isoweekday() in window.days

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -51,6 +52,22 @@ def render_context(claimed: Claimed) -> dict[str, object]:
         "event": dict(claimed.event.payload),
         "event_type": claimed.event.type,
     }
+
+
+class _Contexts:
+    """Render contexts of one batch: the channels of an event share one per profile.
+
+    Sharing is safe because templates run in an immutable sandbox."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, str], dict[str, object]] = {}
+
+    def of(self, claimed: Claimed) -> dict[str, object]:
+        key = (claimed.event.id, claimed.profile.id)
+        context = self._made.get(key)
+        if context is None:
+            context = self._made[key] = render_context(claimed)
+        return context
 
 
 def _devices(profile: Profile, ids: tuple[str, ...]) -> tuple[DeviceAddress, ...]:
@@ -100,11 +117,23 @@ class Dispatcher:
         if not claimed:
             return 0
         catalog = self._catalog()
-        transitions = await asyncio.gather(*(self._one(c, catalog) for c in claimed))
+        contexts = _Contexts()
+        tally: Counter[tuple[str, str, str]] = Counter()
+        transitions = await asyncio.gather(
+            *(self._one(c, catalog, contexts, tally) for c in claimed)
+        )
+        for labels, n in tally.items():  # one metric update per kind, not per message
+            DISPATCHED.labels(*labels).inc(n)
         await asyncio.to_thread(self._store.apply_transitions, transitions, self._clock())
         return len(claimed)
 
-    async def _one(self, claimed: Claimed, catalog: Catalog) -> Transition:
+    async def _one(
+        self,
+        claimed: Claimed,
+        catalog: Catalog,
+        contexts: _Contexts,
+        tally: Counter[tuple[str, str, str]],
+    ) -> Transition:
         message = claimed.message
         now = self._clock()
         if message.expires_at is not None and now > message.expires_at:
@@ -115,7 +144,7 @@ class Dispatcher:
         step = spec.channels[message.step]
         try:
             rendered = catalog.render(
-                message.message, message.step, claimed.profile.locale, render_context(claimed)
+                message.message, message.step, claimed.profile.locale, contexts.of(claimed)
             )
         except RenderError as exc:
             log.warning("render_failed", guid=message.guid, error=str(exc))
@@ -126,7 +155,8 @@ class Dispatcher:
             return self._verdict(claimed, Status.FAILED, f"no_provider:{name or message.channel}")
         outgoing = self._outgoing(claimed, step, rendered.locale, rendered.fields)
         async with self._limit:
-            return self._after_send(claimed, provider, await _attempt(provider, outgoing))
+            result = await _attempt(provider, outgoing)
+        return self._after_send(claimed, provider, result, tally)
 
     def _outgoing(
         self, claimed: Claimed, step: ChannelStep, locale: str, fields: Mapping[str, str]
@@ -157,12 +187,16 @@ class Dispatcher:
         )
 
     def _after_send(
-        self, claimed: Claimed, provider: Provider, result: Receipt | ProviderError
+        self,
+        claimed: Claimed,
+        provider: Provider,
+        result: Receipt | ProviderError,
+        tally: Counter[tuple[str, str, str]],
     ) -> Transition:
         m = claimed.message
         now = self._clock()
         if isinstance(result, Receipt):
-            DISPATCHED.labels(m.channel.value, provider.name, "sent").inc()
+            tally[m.channel.value, provider.name, "sent"] += 1
             if m.attempts == 1 and (m.due_at is None or m.due_at <= m.created_at):
                 EVENT_TO_PROVIDER.observe((now - claimed.event.occurred_at).total_seconds())
             status = Status.DELIVERED if result.delivered else Status.SENT
@@ -178,7 +212,7 @@ class Dispatcher:
             )
         detail: dict[str, object] = {"provider": provider.name, "error": str(result)}
         if isinstance(result, TransientError) and not self._policy.exhausted(m.attempts):
-            DISPATCHED.labels(m.channel.value, provider.name, "retry").inc()
+            tally[m.channel.value, provider.name, "retry"] += 1
             delay = self._policy.delay(m.attempts, self._rng(), result.retry_after)
             return Transition(
                 m.guid,
@@ -190,7 +224,7 @@ class Dispatcher:
                 None,
                 detail,
             )
-        DISPATCHED.labels(m.channel.value, provider.name, "failed").inc()
+        tally[m.channel.value, provider.name, "failed"] += 1
         reason = (
             reasons.provider_rejected(result.code)
             if isinstance(result, PermanentError)

@@ -48,16 +48,19 @@ class Orchestrator:
         if not events:
             return 0
         spec = self._catalog().spec
-        profiles = self._load_profiles(
-            events, spec_audiences=[audience_of(e, spec) for e in events]
-        )
+        audiences = [audience_of(e, spec) for e in events]
+        profiles = self._load_profiles(events, spec_audiences=audiences)
         history = self._store.history(
             profiles.keys() | {e.profile_id for e in events}, now - spec.history_window
         )
+        # Later events of the batch must see what earlier ones decided, but only a
+        # profile that more than one event reaches can be decided on twice.
+        shared = _shared_profiles(events, audiences)
         results: list[tuple[Event, Outcome]] = []
         for event in events:
             outcome = decide(event, profiles, history, spec, now)
-            _remember(history, outcome)
+            if shared is None or event.profile_id in shared:
+                _remember(history, outcome)
             results.append((event, outcome))
         created = self._store.apply_outcomes(results, self._owner, now)
         _count(results)
@@ -76,6 +79,18 @@ class Orchestrator:
         if accounts:
             profiles.update(self._store.profiles_of_accounts(accounts))
         return profiles
+
+
+def _shared_profiles(events: Sequence[Event], audiences: Sequence[Audience]) -> set[str] | None:
+    """Profiles that more than one event of the batch reaches; None for "maybe any"
+    (an event for a whole account reaches profiles other than its own)."""
+    if any(audience is Audience.ACCOUNT for audience in audiences):
+        return None
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for event in events:
+        (shared if event.profile_id in seen else seen).add(event.profile_id)
+    return shared
 
 
 def _remember(history: dict[str, list[PastMessage]], outcome: Outcome) -> None:

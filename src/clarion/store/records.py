@@ -93,3 +93,34 @@ class MessageQuery:
     until: datetime | None = None
     limit: int = 50
     before: tuple[datetime, str] | None = None  # (created_at, guid) of the last row seen
+
+
+@dataclass(frozen=True, slots=True)
+class InAppState:
+    """What a profile did with one in-app message, on any device."""
+
+    impressions: int = 0
+    last_seen_at: datetime | None = None
+    acted_at: datetime | None = None
+    action: str | None = None
+    read_at: datetime | None = None
+    archived_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveInApp:
+    """An in-app message that a device may be shown, with its per-profile state."""
+
+    message: MessageRecord
+    state: InAppState
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A dismissal: the message stays hidden for the profile until ``until``."""
+
+    message: str
+    until: datetime
+    reason: str
+    all_channels: bool = False

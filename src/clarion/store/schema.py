@@ -111,3 +111,32 @@ lifecycle = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Index("ix_lifecycle_guid", "guid"),
 )
+
+#: Per-message in-app state, shared by every device of the profile: impressions
+#: (which count against caps), the CTA taken, and notification-center read/archive.
+inapp_state = sa.Table(
+    "inapp_state",
+    metadata,
+    sa.Column("guid", sa.String(40), primary_key=True),
+    sa.Column("profile_id", sa.String, nullable=False),
+    sa.Column("impressions", sa.Integer, nullable=False),
+    sa.Column("first_seen_at", sa.Double),
+    sa.Column("last_seen_at", sa.Double),
+    sa.Column("acted_at", sa.Double),
+    sa.Column("action", sa.String),
+    sa.Column("read_at", sa.Double),
+    sa.Column("archived_at", sa.Double),
+    sa.Index("ix_inapp_state_profile", "profile_id"),
+)
+
+#: A profile's dismissal of a message: hides it on every device until ``until``
+#: (and, with ``all_channels``, stops it on the other channels too).
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("profile_id", sa.String, primary_key=True),
+    sa.Column("message", sa.String, primary_key=True),
+    sa.Column("until", sa.Double, nullable=False),
+    sa.Column("reason", sa.String, nullable=False),
+    sa.Column("all_channels", sa.Boolean, nullable=False),
+)

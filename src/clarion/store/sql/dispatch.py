@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from clarion.core import reasons
 from clarion.core.model import Event, Profile, Status
-from clarion.store.records import Claimed, MessageRecord, Transition
+from clarion.store.records import Claimed, Transition
 from clarion.store.schema import events, lifecycle, messages
 from clarion.store.sql.bulk import append, chunked, pg_batch
 from clarion.store.sql.claims import claim
@@ -72,7 +74,9 @@ _SQLITE_TRANSITION_ORDER = (
 
 def claim_due(
     conn: Connection, limit: int, now: datetime, lease: timedelta, owner: str
-) -> list[Claimed]:
+) -> list[Row[Any]]:
+    """Claim due messages and record the claims; their rows (``MESSAGE_COLUMNS``), in
+    claim order. Only the writes happen here: ``with_context`` reads the rest after."""
     at = ts(now)
     c = messages.c
     expired = sa.select(c.guid).where(c.status == _SENDING, c.lease_until < at).order_by(c.due_at)
@@ -88,23 +92,24 @@ def claim_due(
     if not rows:
         return []
     rows.sort(key=lambda row: (row.due_at is not None, row.due_at or 0.0, row.guid))
-    claimed = [message_of(row) for row in rows]
     entries = [
         lifecycle_row(
-            m.guid,
+            row.guid,
             at,
             Status.SENDING,
-            reasons.LEASE_EXPIRED if m.guid in reclaimed else None,
-            {"attempt": m.attempts, "lease_owner": owner},
+            reasons.LEASE_EXPIRED if row.guid in reclaimed else None,
+            {"attempt": row.attempts, "lease_owner": owner},
         )
-        for m in claimed
+        for row in rows
     ]
     append(conn, lifecycle, entries)
-    return _with_context(conn, claimed, owner)
+    return rows
 
 
-def _with_context(conn: Connection, claimed: list[MessageRecord], owner: str) -> list[Claimed]:
-    """Attach each message's event and profile (with devices) for rendering."""
+def with_context(conn: Connection, rows: Sequence[Row[Any]], owner: str) -> list[Claimed]:
+    """Claimed messages from their rows, each with its event and profile (with devices)
+    for rendering."""
+    claimed = [message_of(row) for row in rows]
     found: dict[str, Event] = {}
     for ids in chunked(sorted({m.event_id for m in claimed})):
         query = sa.select(*EVENT_COLUMNS).where(events.c.id.in_(ids))
@@ -124,7 +129,15 @@ def _with_context(conn: Connection, claimed: list[MessageRecord], owner: str) ->
     ]
 
 
-def apply_transitions(conn: Connection, transitions: Sequence[Transition], now: datetime) -> int:
+@dataclass(frozen=True, slots=True)
+class PreparedTransitions:
+    """Verdicts as rows, built before the write transaction (see ``apply_transitions``)."""
+
+    rows: list[dict[str, object]]  # one per (message, lease owner): the first verdict
+    entries: list[dict[str, object]]  # the lifecycle entry of each row, in the same order
+
+
+def prepare_transitions(transitions: Sequence[Transition], now: datetime) -> PreparedTransitions:
     at = ts(now)
     # A claim takes one verdict: keep the first per (message, owner).
     batch = list({(t.guid, t.lease_owner): t for t in reversed(transitions)}.values())[::-1]
@@ -141,15 +154,21 @@ def apply_transitions(conn: Connection, transitions: Sequence[Transition], now: 
         }
         for t in batch
     ]
+    entries = [lifecycle_row(t.guid, at, t.status, t.reason, _detail(t)) for t in batch]
+    return PreparedTransitions(rows, entries)
+
+
+def apply_transitions(conn: Connection, prepared: PreparedTransitions) -> int:
+    rows = prepared.rows
     if is_postgres(conn):
         result = conn.execute(_PG_TRANSITION, {"rows": json_text(rows)})
         applied = {(guid, owner) for guid, owner in result}
     else:
         applied = _sqlite_transitions(conn, rows)
     entries = [
-        lifecycle_row(t.guid, at, t.status, t.reason, _detail(t))
-        for t in batch
-        if (t.guid, t.lease_owner) in applied
+        entry
+        for row, entry in zip(rows, prepared.entries, strict=True)
+        if (row["guid"], row["lease_owner"]) in applied
     ]
     append(conn, lifecycle, entries)
     return len(entries)

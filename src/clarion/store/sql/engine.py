@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 #: Execution option that marks an engine's transactions as read-only (see ``reader``).
 _READ_ONLY = "clarion_read_only"
 _SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
-_BUSY_TIMEOUT_S = 10.0
+BUSY_TIMEOUT_S = 10.0
 
 
 def _json_default(value: object) -> object:
@@ -82,7 +82,7 @@ def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
         url,
         pool_size=8,
         max_overflow=24,
-        connect_args={"timeout": _BUSY_TIMEOUT_S},
+        connect_args={"timeout": BUSY_TIMEOUT_S},
         json_serializer=json_text,
         json_deserializer=orjson.loads,
     )
@@ -94,7 +94,7 @@ def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -49,25 +50,44 @@ def history(
     return found
 
 
-def apply_outcomes(
-    conn: Connection, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime
-) -> int:
+@dataclass(frozen=True, slots=True)
+class PreparedOutcomes:
+    """Outcomes turned into rows before the write transaction starts, so that the
+    transaction (which holds the database's one write lock) only writes."""
+
+    event_ids: list[str]
+    messages: list[dict[str, object]]  # one per decision, first guid wins
+    entries: dict[str, dict[str, object]]  # each new message's first lifecycle entry
+    cancellations: list[tuple[str, Cancellation]]  # with the id of the event behind each
+
+
+def prepare_outcomes(outcomes: Sequence[tuple[Event, Outcome]], now: datetime) -> PreparedOutcomes:
     at = ts(now)
-    live = _finish_events(conn, sorted({event.id for event, _ in outcomes}), owner, at)
     decisions: dict[str, Decision] = {}
     cancellations: list[tuple[str, Cancellation]] = []
     for event, outcome in outcomes:
-        if event.id in live:
-            for decision in outcome.decisions:
-                decisions.setdefault(decision.guid, decision)
-            cancellations.extend((event.id, c) for c in outcome.cancellations)
-    rows = [decision_row(d, at) for d in decisions.values()]
+        for decision in outcome.decisions:
+            decisions.setdefault(decision.guid, decision)
+        cancellations.extend((event.id, c) for c in outcome.cancellations)
+    return PreparedOutcomes(
+        sorted({event.id for event, _ in outcomes}),
+        [decision_row(d, at) for d in decisions.values()],
+        {
+            d.guid: lifecycle_row(d.guid, ts(d.created_at), d.status, d.reason, decision_detail(d))
+            for d in decisions.values()
+        },
+        cancellations,
+    )
+
+
+def apply_outcomes(conn: Connection, prepared: PreparedOutcomes, owner: str, now: datetime) -> int:
+    at = ts(now)
+    live = _finish_events(conn, prepared.event_ids, owner, at)
+    # A guid names its event, so keeping the rows of live events keeps each guid once.
+    rows = [row for row in prepared.messages if row["event_id"] in live]
     created = insert_new(conn, messages, rows, "guid")
-    entries = [
-        lifecycle_row(d.guid, ts(d.created_at), d.status, d.reason, decision_detail(d))
-        for d in decisions.values()
-        if d.guid in created
-    ]
+    entries = [prepared.entries[str(row["guid"])] for row in rows if row["guid"] in created]
+    cancellations = [(e, c) for e, c in prepared.cancellations if e in live]
     entries += _cancel(conn, cancellations, at)
     append(conn, lifecycle, entries)
     return len(created)

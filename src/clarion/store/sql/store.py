@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from clarion.core.decide import Outcome
 from clarion.core.model import Device, Event, PastMessage, Profile
@@ -17,13 +19,16 @@ from clarion.store.records import (
     Accepted,
     Claimed,
     LifecycleEntry,
+    LiveInApp,
     MessageQuery,
     MessageRecord,
+    Suppression,
     Transition,
 )
-from clarion.store.sql import dispatch, intake, orchestration, profiles, reads
+from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads
 from clarion.store.sql.convert import ts
-from clarion.store.sql.engine import create_engine, reader
+from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
+from clarion.store.sql.writer import WriterLock, writer_lock
 
 
 class SqlStore:
@@ -37,10 +42,17 @@ class SqlStore:
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.engine = create_engine(url, sqlite_synchronous=sqlite_synchronous)
         self._reader = reader(self.engine)
+        self._writer = writer_lock(self.engine, BUSY_TIMEOUT_S)
         # Orders events received at the same instant (one batch, or a test clock):
         # increasing within a process, and across restarts while the clock moves on.
         # next() on itertools.count is atomic, so threads may share it.
         self._event_seq = itertools.count(time.time_ns() // 1000)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction, started when it is this one's turn (see ``writer``)."""
+        with self._writer, self.engine.begin() as conn:
+            yield conn
 
     @property
     def dialect(self) -> str:
@@ -49,14 +61,14 @@ class SqlStore:
 
     # Profiles and devices
     def upsert_profile(self, profile: Profile, now: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             profiles.upsert_profile(conn, profile, now)
 
     def get_profile(self, profile_id: str) -> Profile | None:
         return self.get_profiles((profile_id,)).get(profile_id)
 
     def upsert_device(self, profile_id: str, device: Device, now: datetime) -> bool:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             if not profiles.profile_exists(conn, profile_id):
                 return False
             profiles.upsert_devices(conn, profile_id, (device,), ts(now))
@@ -74,11 +86,11 @@ class SqlStore:
     def accept_events(self, events: Sequence[Event], now: datetime) -> list[Accepted]:
         if not events:
             return []
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return intake.accept_events(conn, events, now, self._event_seq)
 
     def claim_events(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Event]:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return intake.claim_events(conn, limit, now, lease, owner)
 
     # Orchestration
@@ -91,19 +103,26 @@ class SqlStore:
     ) -> int:
         if not outcomes:
             return 0
-        with self.engine.begin() as conn:
-            return orchestration.apply_outcomes(conn, outcomes, owner, now)
+        prepared = orchestration.prepare_outcomes(outcomes, now)
+        with self._write() as conn:
+            return orchestration.apply_outcomes(conn, prepared, owner, now)
 
     # Dispatch
     def claim_due(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Claimed]:
-        with self.engine.begin() as conn:
-            return dispatch.claim_due(conn, limit, now, lease, owner)
+        with self._write() as conn:
+            rows = dispatch.claim_due(conn, limit, now, lease, owner)
+        if not rows:
+            return []
+        # Outside the write transaction: reading events and profiles needs no lock.
+        with self._reader.connect() as conn:
+            return dispatch.with_context(conn, rows, owner)
 
     def apply_transitions(self, transitions: Sequence[Transition], now: datetime) -> int:
         if not transitions:
             return 0
-        with self.engine.begin() as conn:
-            return dispatch.apply_transitions(conn, transitions, now)
+        prepared = dispatch.prepare_transitions(transitions, now)
+        with self._write() as conn:
+            return dispatch.apply_transitions(conn, prepared)
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None:
@@ -122,12 +141,43 @@ class SqlStore:
         with self._reader.connect() as conn:
             return reads.counts_by_status(conn)
 
+    # In-app
+    def live_inapp(self, profile_id: str, now: datetime, limit: int) -> list[LiveInApp]:
+        with self._reader.connect() as conn:
+            return inapp.live_inapp(conn, profile_id, ts(now), limit)
+
+    def suppressions_of(self, profile_id: str, now: datetime) -> dict[str, Suppression]:
+        with self._reader.connect() as conn:
+            return inapp.suppressions_of(conn, (profile_id,), ts(now)).get(profile_id, {})
+
+    def record_impression(
+        self, message: MessageRecord, now: datetime, detail: dict[str, object]
+    ) -> None:
+        with self._write() as conn:
+            inapp.record_impression(conn, message, ts(now), detail)
+
+    def record_action(
+        self, message: MessageRecord, action: str, now: datetime, detail: dict[str, object]
+    ) -> None:
+        with self._write() as conn:
+            inapp.record_action(conn, message, action, ts(now), detail)
+
+    def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]:
+        with self._write() as conn:
+            return inapp.suppress(conn, profile_id, rule, ts(now))
+
+    def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
+        with self._write() as conn:
+            return inapp.mark(conn, profile_id, guid, column, ts(now))
+
     def ping(self) -> None:
         with self._reader.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
         self.engine.dispose()
+        if isinstance(self._writer, WriterLock):
+            self._writer.close()
 
 
 def open_store(url: str, *, sqlite_synchronous: str = "NORMAL") -> SqlStore:

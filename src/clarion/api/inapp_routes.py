@@ -1,0 +1,123 @@
+"""Device-facing in-app endpoints: fetch alerts, post feedback.
+
+Devices authenticate with a JWT naming one profile (``Authorization: Bearer``);
+everything they read or change belongs to that profile.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from clarion.api.errors import error_body
+from clarion.inapp import DeviceAuthError, FeedbackRejected
+from clarion.inapp.contract import AlertsResponse
+from clarion.inapp.service import DeviceContext, InAppService, NotYours
+
+router = APIRouter(prefix="/v1/inapp", tags=["in-app"])
+
+Platform = Annotated[str, Field(pattern=r"^(web|ios|android|tv)$")]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def device_profile(request: Request) -> str:
+    """The profile the request's device token names, or 401."""
+    authenticator = request.app.state.device_auth
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if authenticator is None:
+        raise HTTPException(
+            503, detail=error_body("unavailable", "device tokens are not configured")
+        )
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            401,
+            detail=error_body(
+                "unauthorized", "send the device token as 'Authorization: Bearer <jwt>'"
+            ),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        profile_id: str = authenticator.authenticate(token.strip()).profile_id
+    except DeviceAuthError as exc:
+        raise HTTPException(
+            401,
+            detail=error_body("unauthorized", f"device token rejected: {exc.reason}"),
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+    return profile_id
+
+
+ProfileId = Annotated[str, Depends(device_profile)]
+
+
+def inapp(request: Request) -> InAppService:
+    service: InAppService = request.app.state.service.inapp
+    return service
+
+
+Service = Annotated[InAppService, Depends(inapp)]
+
+
+class ContextIn(BaseModel):
+    """What the device adds to the feedback object it posts back."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    platform: Platform
+    device_id: Short = Field(alias="deviceId")
+    app_version: Annotated[str, Field(max_length=40)] | None = Field(None, alias="appVersion")
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feedback: dict[str, Any]
+    context: ContextIn
+
+
+class FeedbackOut(BaseModel):
+    status: str = "recorded"
+    effects: list[str]
+
+
+_REJECTED = {"expired": 410, "malformed": 422, "bad_signature": 403, "unknown_key": 403}
+
+
+@router.get("/alerts", responses={200: {"model": AlertsResponse}})
+async def get_alerts(
+    profile_id: ProfileId,
+    service: Service,
+    platform: Annotated[str, Query(pattern=r"^(web|ios|android|tv)$")],
+    device_id: Annotated[str, Query(alias="deviceId", min_length=1, max_length=200)],
+    app_version: Annotated[str | None, Query(alias="appVersion", max_length=40)] = None,
+    locale: Annotated[str | None, Query(max_length=35)] = None,
+    page: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """The alerts this device should show now, in the contract of ``AlertsResponse``."""
+    device = DeviceContext(platform, device_id, app_version, locale, page)
+    payload = await run_in_threadpool(service.alerts, profile_id, device)
+    # Serialized directly: the payload is assembled to the contract's exact shape,
+    # and tests validate it against the published schema.
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+@router.post("/feedback")
+async def post_feedback(body: FeedbackIn, profile_id: ProfileId, service: Service) -> FeedbackOut:
+    """Record an impression or a CTA click; the feedback object must be unaltered."""
+    context = body.context
+    device = DeviceContext(context.platform, context.device_id, context.app_version)
+    try:
+        effects = await run_in_threadpool(service.feedback, profile_id, body.feedback, device)
+    except FeedbackRejected as exc:
+        raise HTTPException(
+            _REJECTED.get(exc.reason, 422),
+            detail=error_body("feedback_rejected", f"feedback rejected: {exc.reason}"),
+        ) from None
+    except NotYours:
+        raise HTTPException(404, detail=error_body("not_found", "no such message")) from None
+    return FeedbackOut(effects=effects)

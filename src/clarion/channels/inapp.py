@@ -1,0 +1,22 @@
+"""The in-app "provider": hands a message to the in-app store, where devices fetch it.
+
+Nothing is rendered or sent here. The message becomes ``sent`` (stored, fetchable);
+its first impression on any device makes it ``delivered`` (``clarion.inapp``).
+"""
+
+from __future__ import annotations
+
+from clarion.channels.base import Outgoing, Receipt
+
+
+class InAppProvider:
+    """Accepts every in-app message into the store it already lives in."""
+
+    def __init__(self, name: str = "inapp") -> None:
+        self.name = name
+
+    async def send(self, message: Outgoing) -> Receipt:
+        return Receipt(provider=self.name, ref=None, delivered=False, detail={"stored": True})
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,203 @@
+"""The in-app service: validate live alerts at fetch time and assemble them in the
+device's locale; record feedback and carry out the rules it triggers.
+
+Skeletons are stored per profile when the dispatcher hands an in-app message to
+the in-app provider; nothing is rendered until a device asks, so copy can change
+without a client release and every device of the profile shares one state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from clarion.catalog import Catalog, RenderError
+from clarion.catalog.context import render_context
+from clarion.core.inapp_spec import ActionType, DismissScope, InAppSpec
+from clarion.core.model import Channel, Profile
+from clarion.core.payload import alerts_response, assemble_alert
+from clarion.core.spec import MessageSpec
+from clarion.core.tracking import FeedbackBody, FeedbackType, Tracking
+from clarion.inapp.feedback import FeedbackSigner
+from clarion.observability import get_logger
+from clarion.store.records import LiveInApp, MessageRecord, Suppression
+
+log = get_logger("clarion.inapp")
+
+
+class InAppStore(Protocol):
+    """The store operations the in-app service uses."""
+
+    def get_profile(self, profile_id: str) -> Profile | None: ...
+    def get_message(self, guid: str) -> MessageRecord | None: ...
+    def live_inapp(self, profile_id: str, now: datetime, limit: int) -> list[LiveInApp]: ...
+    def suppressions_of(self, profile_id: str, now: datetime) -> dict[str, Suppression]: ...
+    def record_impression(
+        self, message: MessageRecord, now: datetime, detail: dict[str, object]
+    ) -> None: ...
+    def record_action(
+        self, message: MessageRecord, action: str, now: datetime, detail: dict[str, object]
+    ) -> None: ...
+    def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceContext:
+    """What a device says about itself when it fetches or posts feedback."""
+
+    platform: str
+    device_id: str
+    app_version: str | None = None
+    locale: str | None = None
+    page: str | None = None
+
+    def detail(self) -> dict[str, object]:
+        return {
+            "platform": self.platform,
+            "deviceId": self.device_id,
+            "appVersion": self.app_version,
+        }
+
+
+class NotYours(Exception):
+    """Feedback about a message of another profile (or of none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    live: LiveInApp
+    spec: MessageSpec
+    inapp: InAppSpec
+    follow_up: bool
+
+
+class InAppService:
+    """Fetch and feedback for one catalog, store and signing key set."""
+
+    def __init__(
+        self,
+        store: InAppStore,
+        catalog: Callable[[], Catalog],
+        signer: FeedbackSigner,
+        clock: Callable[[], datetime],
+        max_alerts: int = 3,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._signer = signer
+        self._clock = clock
+        self._max_alerts = max_alerts
+
+    def alerts(self, profile_id: str, device: DeviceContext) -> dict[str, object]:
+        """The alerts this device should show now, assembled in its locale."""
+        now = self._clock()
+        catalog = self._catalog()
+        live = self._store.live_inapp(profile_id, now, limit=50)
+        if not live:
+            return alerts_response([])
+        suppressed = self._store.suppressions_of(profile_id, now)
+        candidates = [
+            c for c in (self._candidate(x, catalog, suppressed, device, now) for x in live) if c
+        ]
+        if not candidates:
+            return alerts_response([])
+        profile = self._store.get_profile(profile_id) or Profile(id=profile_id)
+        locale = device.locale or profile.locale
+        alerts = []
+        for candidate in candidates[: self._max_alerts]:
+            try:
+                alerts.append(self._assemble(candidate, catalog, profile, locale))
+            except RenderError as exc:  # a broken string must not hide the other alerts
+                log.error("inapp_render_failed", guid=candidate.live.message.guid, error=str(exc))
+        return alerts_response(alerts)
+
+    def _candidate(
+        self,
+        live: LiveInApp,
+        catalog: Catalog,
+        suppressed: Mapping[str, Suppression],
+        device: DeviceContext,
+        now: datetime,
+    ) -> _Candidate | None:
+        message, state = live.message, live.state
+        spec = catalog.spec.messages.get(message.message)
+        if spec is None or message.step >= len(spec.channels) or state.acted_at is not None:
+            return None
+        inapp = spec.channels[message.step].inapp
+        if inapp is None or message.message in suppressed:
+            return None
+        if inapp.ttl is not None and message.created_at + inapp.ttl <= now:
+            return None
+        follow = inapp.follow_up
+        if follow is not None and state.impressions >= follow.after_impressions:
+            follow_spec = inapp.follow_up_spec()
+            if follow_spec is None:
+                return None
+            inapp, is_follow_up = follow_spec, True
+        else:
+            is_follow_up = False
+        if not inapp.eligible(device.platform, device.app_version) or inapp.blocks(device.page):
+            return None
+        return _Candidate(live, spec, inapp, is_follow_up)
+
+    def _assemble(
+        self, candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str
+    ) -> dict[str, object]:
+        message = candidate.live.message
+        context = render_context(profile, candidate.live.event)
+        render = catalog.render_follow_up if candidate.follow_up else catalog.render
+        rendered = render(message.message, message.step, locale, context)
+        tracking = Tracking(
+            message_guid=message.guid,
+            event_guid=message.event_id,
+            render_guid=f"{uuid.uuid4()}_R".upper(),
+            message_name=message.message,
+            message_id=message.message_id,
+            locale=rendered.locale,
+            template_id=candidate.inapp.template.value,
+        )
+        return assemble_alert(candidate.inapp, rendered.fields, tracking, self._signer.sign)
+
+    def feedback(self, profile_id: str, obj: object, device: DeviceContext) -> list[str]:
+        """Record verified feedback of ``profile_id``'s device; returns what it caused.
+
+        Raises ``FeedbackRejected`` (bad signature, expired, malformed) or ``NotYours``."""
+        body = self._signer.verify(obj)
+        message = self._store.get_message(body.tracking.message_guid)
+        if (
+            message is None
+            or message.profile_id != profile_id
+            or message.channel is not Channel.INAPP
+        ):
+            raise NotYours(body.tracking.message_guid)
+        now = self._clock()
+        detail = {
+            **device.detail(),
+            "renderGuid": body.tracking.render_guid,
+            "templateId": body.tracking.template_id,
+        }
+        if body.feedback_type is FeedbackType.IMPRESSION:
+            self._store.record_impression(message, now, detail)
+            return ["impression"]
+        action = body.action or ""
+        self._store.record_action(message, action, now, detail)
+        return ["action", *self._rules(message, body, now)]
+
+    def _rules(self, message: MessageRecord, body: FeedbackBody, now: datetime) -> Sequence[str]:
+        if body.action_type is not ActionType.DISMISS:
+            return ()
+        spec = self._catalog().spec.messages.get(message.message)
+        step = spec.channels[message.step] if spec and message.step < len(spec.channels) else None
+        rule = step.inapp.dismiss if step is not None and step.inapp is not None else None
+        if rule is None:
+            return ()
+        everywhere = rule.scope is DismissScope.ALL_CHANNELS
+        cancelled = self._store.suppress(
+            message.profile_id,
+            Suppression(message.message, now + rule.suppress_for, "dismiss", everywhere),
+            now,
+        )
+        return ["suppressed", *(f"cancelled:{guid}" for guid in cancelled)]

@@ -1,0 +1,202 @@
+"""In-app alerts end to end over HTTP, on SQLite and PostgreSQL: stored when
+dispatched, validated and assembled at fetch time in the device's locale, and
+driven by signed feedback from the profile's own devices."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from fastapi.testclient import TestClient
+
+from clarion.channels.registry import InAppConfig, SinkConfig
+from clarion.inapp import issue_device_token
+from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA
+from clarion.service import Service
+from tests.integration.pipeline_support import FakeClock, running, settings_for, wait_for
+
+DEVICE_SECRET = b"d" * 32
+PAYMENT = {"amount": 15.49, "currency": "USD", "show_title": "Dark"}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[TestClient, Service]]:
+    settings = settings_for(
+        db_url,
+        tmp_path,
+        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
+        device_token_secrets={"default": DEVICE_SECRET.decode()},
+        feedback_keys={"k1": "f" * 32},
+    )
+    with running(settings, clock=clock) as pair:
+        yield pair
+
+
+def _device(client: TestClient, clock: FakeClock, profile_id: str) -> dict[str, str]:
+    token = issue_device_token(DEVICE_SECRET, profile_id, timedelta(hours=1), now=clock())
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _alerts(client: TestClient, headers: dict[str, str], **params: str) -> list[dict[str, Any]]:
+    query = {"platform": "web", "deviceId": "laptop", "locale": "en", **params}
+    response = client.get("/v1/inapp/alerts", params=query, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    jsonschema.validate(body, ALERTS_RESPONSE_SCHEMA)
+    alerts: list[dict[str, Any]] = body["alerts"]
+    return alerts
+
+
+def _seed(
+    client: TestClient, profile_id: str, event_type: str = "payment.failed", **payload: Any
+) -> None:
+    body = {"email": f"{profile_id}@example.com", "timezone": "UTC", "locale": "pt-BR"}
+    assert client.put(f"/v1/profiles/{profile_id}", json=body).status_code == 200
+    event = {"type": event_type, "profile_id": profile_id, "payload": payload or PAYMENT}
+    assert client.post("/v1/events", json=event).status_code == 202
+
+
+def _post(
+    client: TestClient, headers: dict[str, str], feedback: object, device: str = "laptop"
+) -> Any:
+    context = {"platform": "web", "deviceId": device, "appVersion": "1.0"}
+    return client.post(
+        "/v1/inapp/feedback", json={"feedback": feedback, "context": context}, headers=headers
+    )
+
+
+def test_an_alert_is_assembled_in_the_devices_locale(
+    app: tuple[TestClient, Service], clock: FakeClock
+) -> None:
+    client, _ = app
+    _seed(client, "ana")
+    ana = _device(client, clock, "ana")
+    [alert] = wait_for(lambda: _alerts(client, ana))
+    assert alert["templateId"] == "standard"
+    title = alert["template"]["title"]["copy"]
+    assert title == [{"elementType": "TEXT", "content": "Your payment didn't go through"}]
+    body = alert["template"]["body"]["copy"]
+    assert {"elementType": "BOLD", "content": "Dark"} in body
+    assert [c["isSelected"] for c in alert["template"]["ctas"]] == [True, False]
+    assert alert["attributes"]["blockedPages"] == ["/account/payment"]
+    # Portuguese for a device that asks for it; nothing on the page the alert is about.
+    [pt] = _alerts(client, ana, locale="pt-BR")
+    assert pt["template"]["ctas"][1]["copy"][0]["content"] == "Agora não"
+    assert _alerts(client, ana, page="/account/payment/card") == []
+    # The in-app message is stored, not sent anywhere: sent, then delivered on impression.
+    messages = client.get("/v1/profiles/ana/messages", params={"channel": "inapp"}).json()
+    assert messages["messages"][0]["status"] == "sent"
+
+
+def test_impressions_and_clicks_are_recorded_and_dismiss_hides_it_everywhere(
+    app: tuple[TestClient, Service], clock: FakeClock
+) -> None:
+    client, _ = app
+    _seed(client, "ana")
+    ana = _device(client, clock, "ana")
+    [alert] = wait_for(lambda: _alerts(client, ana))
+    guid = alert["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"]
+    assert _post(client, ana, alert["attributes"]["impressionFeedback"]).json()["effects"] == [
+        "impression"
+    ]
+    not_now = alert["template"]["ctas"][1]
+    assert not_now["actionType"] == "DISMISS"
+    effects = _post(client, ana, not_now["ctaFeedback"]).json()["effects"]
+    assert effects[:2] == ["action", "suppressed"]
+    assert _alerts(client, ana, deviceId="tablet") == []  # every device of the profile
+    timeline = client.get(f"/v1/messages/{guid}").json()["timeline"]
+    assert [(e["status"], e["reason"]) for e in timeline][-2:] == [
+        ("delivered", "impression"),
+        ("delivered", "cta:DISMISS_ALERT"),
+    ]
+    assert timeline[-1]["detail"]["deviceId"] == "laptop"
+
+
+def test_forged_altered_or_expired_feedback_changes_nothing(
+    app: tuple[TestClient, Service], clock: FakeClock
+) -> None:
+    client, _ = app
+    _seed(client, "ana")
+    ana = _device(client, clock, "ana")
+    [alert] = wait_for(lambda: _alerts(client, ana))
+    feedback = alert["template"]["ctas"][1]["ctaFeedback"]
+    guid = feedback["trackingInfo"]["messageGuid"]
+    before = client.get(f"/v1/messages/{guid}").json()["timeline"]
+    altered = {**feedback, "action": "UPDATE_PAYMENT"}
+    assert _post(client, ana, altered).status_code == 403
+    forged = {**feedback, "signature": "A" * 43}
+    assert _post(client, ana, forged).status_code == 403
+    assert _post(client, ana, {"ttl": 1}).status_code == 422
+    clock.advance(timedelta(days=2))  # past the feedback ttl (one day)
+    fresh = _device(client, clock, "ana")
+    assert _post(client, fresh, feedback).status_code == 410
+    assert client.get(f"/v1/messages/{guid}").json()["timeline"] == before
+
+
+def test_a_device_of_one_profile_cannot_touch_another(
+    app: tuple[TestClient, Service], clock: FakeClock
+) -> None:
+    client, _ = app
+    _seed(client, "ana")
+    _seed(client, "bo")
+    ana, bo = _device(client, clock, "ana"), _device(client, clock, "bo")
+    [ana_alert] = wait_for(lambda: _alerts(client, ana))
+    [bo_alert] = wait_for(lambda: _alerts(client, bo))
+    assert (
+        ana_alert["attributes"]["impressionFeedback"]
+        != bo_alert["attributes"]["impressionFeedback"]
+    )
+    # Bo's device posting Ana's (validly signed) feedback is refused and changes nothing.
+    dismiss = ana_alert["template"]["ctas"][1]["ctaFeedback"]
+    assert _post(client, bo, dismiss).status_code == 404
+    assert len(_alerts(client, ana)) == 1
+    assert (
+        client.get("/v1/inapp/alerts", params={"platform": "web", "deviceId": "x"}).status_code
+        == 401
+    )
+    forged = issue_device_token(b"x" * 32, "ana", timedelta(hours=1), now=clock())
+    response = client.get(
+        "/v1/inapp/alerts",
+        params={"platform": "web", "deviceId": "x"},
+        headers={"Authorization": f"Bearer {forged}"},
+    )
+    assert response.status_code == 401 and "bad_signature" in response.json()["message"]
+
+
+def test_follow_up_after_impressions_uses_a_banner_on_the_web_only(
+    app: tuple[TestClient, Service], clock: FakeClock
+) -> None:
+    client, _ = app
+    assert client.put("/v1/profiles/cy", json={"timezone": "UTC"}).status_code == 200
+    client.post(
+        "/v1/events",
+        json={
+            "type": "account.phone_missing",
+            "profile_id": "cy",
+            "payload": {"reason": "recovery"},
+        },
+    )
+    cy = _device(client, clock, "cy")
+    for _ in range(3):
+        [alert] = wait_for(lambda: _alerts(client, cy))
+        assert alert["templateId"] == "standard"
+        _post(client, cy, alert["attributes"]["impressionFeedback"])
+    [follow_up] = _alerts(client, cy)
+    assert follow_up["templateId"] == "banner"
+    assert _alerts(client, cy, platform="ios", appVersion="16.1") == []
+    assert _alerts(client, cy, page="/account/phone") == []
+
+
+def test_sdk_is_served(app: tuple[TestClient, Service]) -> None:
+    client, _ = app
+    response = client.get("/sdk/clarion-inapp.js")
+    assert response.status_code == 200 and "ClarionInApp" in response.text
