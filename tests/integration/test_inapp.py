@@ -200,3 +200,21 @@ def test_sdk_is_served(app: tuple[TestClient, Service]) -> None:
     client, _ = app
     response = client.get("/sdk/clarion-inapp.js")
     assert response.status_code == 200 and "ClarionInApp" in response.text
+
+
+def test_the_goal_event_resolves_the_alert_everywhere(
+    app: tuple[TestClient, Service], clock: FakeClock
+) -> None:
+    client, _ = app
+    assert client.put("/v1/profiles/cy", json={"timezone": "UTC"}).status_code == 200
+    client.post(
+        "/v1/events",
+        json={"type": "account.phone_missing", "profile_id": "cy", "payload": {"reason": "r"}},
+    )
+    cy = _device(client, clock, "cy")
+    [alert] = wait_for(lambda: _alerts(client, cy))
+    guid = alert["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"]
+    client.post("/v1/events", json={"type": "phone.added", "profile_id": "cy"})
+    wait_for(lambda: client.get(f"/v1/messages/{guid}").json()["status"] == "resolved")
+    assert client.get(f"/v1/messages/{guid}").json()["reason"] == "resolved:phone.added"
+    assert _alerts(client, cy) == [] and _alerts(client, cy, deviceId="phone", platform="ios") == []

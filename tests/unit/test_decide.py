@@ -199,3 +199,23 @@ def test_a_message_cap_counts_occurrences_not_channels() -> None:
             for d in out.decisions
         ]
     assert statuses == [[Status.SCHEDULED] * 2, [Status.SCHEDULED] * 2, [Status.SUPPRESSED] * 2]
+
+
+def test_a_goal_event_resolves_live_in_app_messages() -> None:
+    spec = message(
+        channels=(step(0, Channel.INAPP), step(1, Channel.PUSH)),
+        goal=Goal("phone.added", timedelta(days=30)),
+    )
+    made = decide(event(), {"p1": profile()}, {}, catalog(spec), T0).decisions
+    past = [
+        PastMessage(
+            made[0].guid, "promo", Channel.INAPP, Status.DELIVERED, T0, None, ("phone.added",)
+        ),
+        PastMessage(made[1].guid, "promo", Channel.PUSH, Status.SENT, T0, None, ("phone.added",)),
+    ]
+    out = decide(
+        event("e2", etype="phone.added"), {"p1": profile()}, {"p1": past}, catalog(spec), T0
+    )
+    assert [(c.guid, c.status, c.reason) for c in out.cancellations] == [
+        (made[0].guid, Status.RESOLVED, "resolved:phone.added")
+    ]

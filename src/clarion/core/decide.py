@@ -15,7 +15,7 @@ from typing import NamedTuple
 from clarion.core import reasons
 from clarion.core.caps import first_exceeded
 from clarion.core.ids import message_guid
-from clarion.core.model import PENDING, Channel, Event, PastMessage, Profile, Status
+from clarion.core.model import LIVE_INAPP, PENDING, Channel, Event, PastMessage, Profile, Status
 from clarion.core.predicate import mapping_getter
 from clarion.core.segment import Subject
 from clarion.core.spec import Audience, CatalogSpec, ChannelMode, ChannelStep, MessageSpec
@@ -54,6 +54,8 @@ class Cancellation:
     guid: str
     profile_id: str
     reason: str
+    #: CANCELLED for a pending message; RESOLVED for a live in-app one.
+    status: Status = Status.CANCELLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +83,7 @@ def decide(
     account audiences, every profile of its account); ``history`` their recent and
     pending messages."""
     own_history = history.get(event.profile_id, ())
-    cancellations: tuple[Cancellation, ...] = ()
-    if own_history:
-        etype = event.type
-        cancellations = tuple(
-            Cancellation(m.guid, event.profile_id, reasons.cancelled(etype))
-            for m in own_history
-            if etype in m.cancel_on and m.status in PENDING
-        )
+    cancellations = _cancellations(event, own_history) if own_history else ()
     decisions: list[Decision] = []
     for spec in catalog.by_trigger.get(event.type, ()):
         if spec.condition is not None and not spec.condition(event.payload):
@@ -97,6 +92,21 @@ def decide(
             past = list(history.get(profile.id, ()))
             decisions += _decide_profile(spec, event, profile, past, catalog, now)
     return Outcome(tuple(decisions), cancellations)
+
+
+def _cancellations(event: Event, history: Sequence[PastMessage]) -> tuple[Cancellation, ...]:
+    """Pending messages the event cancels, and live in-app ones it resolves."""
+    etype = event.type
+    found = []
+    for m in history:
+        if etype not in m.cancel_on:
+            continue
+        if m.status in PENDING:
+            found.append(Cancellation(m.guid, event.profile_id, reasons.cancelled(etype)))
+        elif m.channel is Channel.INAPP and m.status in LIVE_INAPP:
+            reason = reasons.resolved(etype)
+            found.append(Cancellation(m.guid, event.profile_id, reason, Status.RESOLVED))
+    return tuple(found)
 
 
 def _targets(spec: MessageSpec, event: Event, profiles: Mapping[str, Profile]) -> list[Profile]:

@@ -32,12 +32,15 @@ class Status(StrEnum):
     SUPPRESSED = "suppressed"  # decided against; ``reason`` says which rule
     CANCELLED = "cancelled"  # a cancel-on or goal event arrived while pending
     EXPIRED = "expired"  # could not be sent before its expiry
+    RESOLVED = "resolved"  # a live in-app message whose goal (or cancel-on) event arrived
 
 
 #: Statuses that count against frequency caps and dedup: the message is or will be out.
 COUNTED = frozenset({Status.SCHEDULED, Status.SENDING, Status.SENT, Status.DELIVERED})
 #: Statuses a message can still leave by cancellation.
 PENDING = frozenset({Status.SCHEDULED})
+#: Statuses of an in-app message that devices may still be shown (resolvable).
+LIVE_INAPP = frozenset({Status.SENT, Status.DELIVERED})
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,10 @@ def cancelled(event_type: str) -> str:
     return f"cancelled:{event_type}"
 
 
+def resolved(event_type: str) -> str:
+    return f"resolved:{event_type}"
+
+
 def suppressed(by: str) -> str:
     return f"suppressed:{by}"
 

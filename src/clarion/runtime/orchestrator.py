@@ -110,10 +110,10 @@ def _remember(history: dict[str, list[PastMessage]], outcome: Outcome) -> None:
                 )
             )
     if outcome.cancellations:
-        gone = {c.guid for c in outcome.cancellations}
+        gone = {c.guid: c.status for c in outcome.cancellations}
         for profile_id in {c.profile_id for c in outcome.cancellations}:
             history[profile_id] = [
-                replace(m, status=Status.CANCELLED) if m.guid in gone else m
+                replace(m, status=gone[m.guid]) if m.guid in gone else m
                 for m in history.get(profile_id, [])
             ]
 

@@ -13,9 +13,8 @@ from clarion.store.records import InAppState, LiveInApp, MessageRecord, Suppress
 from clarion.store.schema import events, inapp_state, lifecycle, messages, suppressions
 from clarion.store.sql.convert import MESSAGE_COLUMNS, dt, lifecycle_row, message_of, opt_dt, ts
 from clarion.store.sql.engine import insert
+from clarion.store.sql.orchestration import LIVE_STATUSES
 
-#: Delivered to the in-app store: a device may fetch it.
-LIVE = (Status.SENT.value, Status.DELIVERED.value)
 _STATE = (
     inapp_state.c.impressions,
     inapp_state.c.last_seen_at,
@@ -40,7 +39,7 @@ def live_inapp(conn: Connection, profile_id: str, now: float, limit: int) -> lis
         .where(
             m.profile_id == profile_id,
             m.channel == Channel.INAPP.value,
-            m.status.in_(LIVE),
+            m.status.in_(LIVE_STATUSES),
             sa.or_(m.expires_at.is_(None), m.expires_at > now),
         )
         .order_by(m.created_at.desc(), m.guid.desc())

@@ -11,10 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from clarion.core.decide import Cancellation, Decision, Outcome
-from clarion.core.model import Event, PastMessage, Status
+from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
 from clarion.store.schema import DONE, PROCESSING, events, lifecycle, messages
 from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import decision_detail, decision_row, lifecycle_row, past_of, ts
+
+LIVE_STATUSES = sorted(s.value for s in LIVE_INAPP)
 
 _PAST_COLUMNS = tuple(
     messages.c[name]
@@ -36,13 +38,17 @@ def history(
     conn: Connection, profile_ids: Iterable[str], since: datetime
 ) -> dict[str, list[PastMessage]]:
     found: dict[str, list[PastMessage]] = {profile_id: [] for profile_id in profile_ids}
-    recent_or_pending = sa.or_(
-        messages.c.created_at >= ts(since), messages.c.status == Status.SCHEDULED.value
+    m = messages.c
+    recent_or_open = sa.or_(
+        m.created_at >= ts(since),
+        m.status == Status.SCHEDULED.value,
+        # Live in-app messages wait for their goal event however old they are.
+        sa.and_(m.channel == Channel.INAPP.value, m.status.in_(LIVE_STATUSES)),
     )
     for ids in chunked(sorted(found)):
         query = (
             sa.select(*_PAST_COLUMNS)
-            .where(messages.c.profile_id.in_(ids), recent_or_pending)
+            .where(messages.c.profile_id.in_(ids), recent_or_open)
             .order_by(messages.c.created_at, messages.c.guid)
         )
         for row in conn.execute(query):
@@ -114,27 +120,27 @@ def _finish_events(conn: Connection, ids: Sequence[str], owner: str, at: float) 
 def _cancel(
     conn: Connection, cancellations: Sequence[tuple[str, Cancellation]], at: float
 ) -> list[dict[str, object]]:
-    """Cancel the messages still scheduled; a lifecycle entry for each one cancelled.
+    """Cancel the messages still scheduled and resolve live in-app ones; a lifecycle
+    entry for each one changed.
 
     ``cancellations`` pairs each with the id of the event that caused it."""
-    by_reason: dict[str, set[str]] = defaultdict(set)
+    by_kind: dict[tuple[str, Status], set[str]] = defaultdict(set)
     cause: dict[str, str] = {}
     for event_id, cancellation in cancellations:
-        by_reason[cancellation.reason].add(cancellation.guid)
+        by_kind[cancellation.reason, cancellation.status].add(cancellation.guid)
         cause.setdefault(cancellation.guid, event_id)
     entries: list[dict[str, object]] = []
-    for reason, guids in by_reason.items():
+    for (reason, status), guids in by_kind.items():
+        # A message only leaves a state it is still in (a concurrent send wins).
+        still = [Status.SCHEDULED.value] if status is Status.CANCELLED else LIVE_STATUSES
         for chunk in chunked(sorted(guids)):
             stmt = (
                 sa.update(messages)
-                .where(
-                    messages.c.guid.in_(chunk),
-                    messages.c.status == Status.SCHEDULED.value,
-                )
-                .values(status=Status.CANCELLED.value, reason=reason, updated_at=at)
+                .where(messages.c.guid.in_(chunk), messages.c.status.in_(still))
+                .values(status=status.value, reason=reason, updated_at=at)
                 .returning(messages.c.guid)
             )
             for guid in conn.execute(stmt).scalars():
                 detail = {"event_id": cause[guid]}
-                entries.append(lifecycle_row(guid, at, Status.CANCELLED, reason, detail))
+                entries.append(lifecycle_row(guid, at, status, reason, detail))
     return entries
