@@ -136,11 +136,11 @@ def test_pagination_walks_every_message_once(client: TestClient) -> None:
 def test_ops_endpoints(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["status"] == "ready" and ready["messages_in_catalog"] == 5
+    assert ready["status"] == "ready" and ready["messages_in_catalog"] == 6
     client.post("/v1/events", json={"type": "nothing.matches", "profile_id": "p"})
     metrics = client.get("/metrics").text
     assert "clarion_events_accepted_total" in metrics
-    assert "clarion_catalog_messages 5.0" in metrics
+    assert "clarion_catalog_messages 6.0" in metrics
     schema = client.get("/openapi.json").json()
     assert "/v1/events:batch" in schema["paths"]
 

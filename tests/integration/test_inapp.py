@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from clarion.channels.registry import InAppConfig, SinkConfig
 from clarion.inapp import issue_device_token
-from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA
+from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA, NOTIFICATIONS_RESPONSE_SCHEMA
 from clarion.service import Service
 from tests.integration.pipeline_support import FakeClock, running, settings_for, wait_for
 
@@ -218,3 +218,53 @@ def test_the_goal_event_resolves_the_alert_everywhere(
     wait_for(lambda: client.get(f"/v1/messages/{guid}").json()["status"] == "resolved")
     assert client.get(f"/v1/messages/{guid}").json()["reason"] == "resolved:phone.added"
     assert _alerts(client, cy) == [] and _alerts(client, cy, deviceId="phone", platform="ios") == []
+
+
+def _center(client: TestClient, headers: dict[str, str], **params: str) -> dict[str, Any]:
+    response = client.get("/v1/inapp/notifications", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    jsonschema.validate(body, NOTIFICATIONS_RESPONSE_SCHEMA)
+    return body
+
+
+def test_notification_center_is_per_profile_newest_first_and_paginated(
+    app: tuple[TestClient, Service], clock: FakeClock
+) -> None:
+    client, _ = app
+    assert client.put("/v1/profiles/ana", json={"timezone": "UTC"}).status_code == 200
+    for i, title in enumerate(["Dark", "Ozark", "Lupin"]):
+        clock.advance(timedelta(minutes=1))
+        payload = {
+            "title_id": title.lower(),
+            "title": title,
+            "image": f"https://img.example.com/{i}.jpg",
+        }
+        client.post(
+            "/v1/events",
+            json={"type": "recommendation.ready", "profile_id": "ana", "payload": payload},
+        )
+        ana = _device(client, clock, "ana")
+        wait_for(lambda n=i + 1, h=ana: len(_center(client, h)["notifications"]) == n)
+    assert _alerts(client, ana) == []  # notifications are not alerts
+    first = _center(client, ana, limit="2", locale="en")
+    assert first["unreadCount"] == 3
+    titles = [n["template"]["title"]["copy"][1]["content"] for n in first["notifications"]]
+    assert titles == ["Lupin", "Ozark"]
+    assert first["notifications"][0]["template"]["image"] == "https://img.example.com/2.jpg"
+    rest = _center(client, ana, limit="2", cursor=first["nextCursor"])
+    assert [n["template"]["title"]["copy"][1]["content"] for n in rest["notifications"]] == ["Dark"]
+    assert rest["nextCursor"] is None
+    newest = first["notifications"][0]["guid"]
+    assert client.post(f"/v1/inapp/notifications/{newest}/read", headers=ana).status_code == 204
+    # Read state belongs to the profile: another device sees it too.
+    center = _center(client, ana, deviceId="tablet")
+    assert center["unreadCount"] == 2 and center["notifications"][0]["read"] is True
+    bo = _device(client, clock, "bo")
+    assert client.post(f"/v1/inapp/notifications/{newest}/archive", headers=bo).status_code == 404
+    assert client.post(f"/v1/inapp/notifications/{newest}/archive", headers=ana).status_code == 204
+    assert len(_center(client, ana)["notifications"]) == 2
+    assert len(_center(client, ana, archived="true")["notifications"]) == 3
+    assert _center(client, bo)["notifications"] == []
+    bad = client.get("/v1/inapp/notifications", params={"cursor": "nope"}, headers=ana)
+    assert bad.status_code == 400

@@ -202,7 +202,8 @@ def test_every_content_field_is_shown_once(tmp_path: Path) -> None:
     )
     assert only_issue(tmp_path, extra) == (
         "channels[0].content.note",
-        "not shown by the alert: name it in options.fields (title, body, footer) or in a CTA",
+        "not shown by the alert: name it in options.fields (title, body, footer, image) "
+        "or in a CTA",
     )
 
 

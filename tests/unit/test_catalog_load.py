@@ -27,6 +27,7 @@ def test_example_catalog_messages_and_locales() -> None:
         "new_season",
         "payment_failed",
         "signup_dropoff",
+        "top_pick",
     ]
     assert catalog.locales == ("en", "es", "pt", "pt-BR")
     assert catalog.root == EXAMPLE

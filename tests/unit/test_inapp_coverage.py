@@ -30,6 +30,7 @@ def test_example_catalog_is_complete() -> None:
         ("add_phone", 0, "follow_up"),
         ("payment_failed", 0, "alert"),
         ("payment_failed", 0, "follow_up"),
+        ("top_pick", 0, "alert"),
     ]
     assert all(a.complete for a in found)
     follow = found[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 
 from clarion.api.schemas import (
@@ -117,16 +116,3 @@ def lifecycle_out(entry: LifecycleEntry) -> LifecycleOut:
     return LifecycleOut(
         at=entry.at, status=entry.status, reason=entry.reason, detail=dict(entry.detail)
     )
-
-
-def encode_cursor(created_at: datetime, guid: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.timestamp()!r}|{guid}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raises ValueError for a cursor this API did not produce."""
-    raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-    stamp, _, guid = raw.partition("|")
-    if not guid:
-        raise ValueError("malformed cursor")
-    return datetime.fromtimestamp(float(stamp), UTC), guid

@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clarion.api.errors import error_body
+from clarion.core.cursor import decode_cursor
 from clarion.inapp import DeviceAuthError, FeedbackRejected
-from clarion.inapp.contract import AlertsResponse
+from clarion.inapp.contract import AlertsResponse, NotificationsResponse
 from clarion.inapp.service import DeviceContext, InAppService, NotYours
 
 router = APIRouter(prefix="/v1/inapp", tags=["in-app"])
@@ -104,6 +105,56 @@ async def get_alerts(
     # Serialized directly: the payload is assembled to the contract's exact shape,
     # and tests validate it against the published schema.
     return Response(orjson.dumps(payload), media_type="application/json")
+
+
+@router.get("/notifications", responses={200: {"model": NotificationsResponse}})
+async def get_notifications(
+    profile_id: ProfileId,
+    service: Service,
+    platform: Annotated[str | None, Query(pattern=r"^(web|ios|android|tv)$")] = None,
+    device_id: Annotated[str | None, Query(alias="deviceId", max_length=200)] = None,
+    app_version: Annotated[str | None, Query(alias="appVersion", max_length=40)] = None,
+    locale: Annotated[str | None, Query(max_length=35)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+    archived: bool = False,
+) -> Response:
+    """The profile's notification center, newest first, with the unread count for a badge."""
+    try:
+        before = decode_cursor(cursor) if cursor else None
+    except ValueError:
+        raise HTTPException(
+            400,
+            detail=error_body(
+                "invalid_request",
+                "the request has invalid fields",
+                [{"field": "cursor", "problem": "not a cursor returned by this endpoint"}],
+            ),
+        ) from None
+    device = DeviceContext(platform or "", device_id or "", app_version, locale)
+    payload = await run_in_threadpool(
+        service.notifications, profile_id, device, limit, before, archived
+    )
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+async def _mark(profile_id: str, guid: str, column: str, request: Request) -> Response:
+    svc = request.app.state.service
+    if not await run_in_threadpool(svc.store.mark_inapp, profile_id, guid, column, svc.clock()):
+        raise HTTPException(404, detail=error_body("not_found", f"no notification '{guid}'"))
+    return Response(status_code=204)
+
+
+@router.post("/notifications/{guid}/read", status_code=204)
+async def read_notification(guid: str, profile_id: ProfileId, request: Request) -> Response:
+    """Mark a notification read on every device of the profile."""
+    return await _mark(profile_id, guid, "read_at", request)
+
+
+@router.post("/notifications/{guid}/archive", status_code=204)
+async def archive_notification(guid: str, profile_id: ProfileId, request: Request) -> Response:
+    """Archive a notification on every device of the profile."""
+    return await _mark(profile_id, guid, "archived_at", request)
 
 
 @router.post("/feedback")

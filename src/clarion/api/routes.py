@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -25,6 +24,7 @@ from clarion.api.schemas import (
     ProfileIn,
     ProfileOut,
 )
+from clarion.core.cursor import decode_cursor, encode_cursor
 from clarion.core.model import Channel, Event, Status
 from clarion.service import Service
 from clarion.store.records import MessageQuery
@@ -143,13 +143,13 @@ async def list_messages(
 ) -> MessagePage:
     """A profile's messages, newest first, with why each was or was not sent."""
     try:
-        before = convert.decode_cursor(cursor) if cursor else None
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        before = decode_cursor(cursor) if cursor else None
+    except ValueError:
         raise _invalid("cursor", "not a cursor returned by this endpoint", 400) from None
     query = MessageQuery(profile_id, message, channel, status, since, until, limit + 1, before)
     rows = await run_in_threadpool(svc.store.list_messages, query)
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = convert.encode_cursor(page[-1].created_at, page[-1].guid) if more else None
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].guid) if more else None
     response.headers["Cache-Control"] = "no-store"
     return MessagePage(messages=[convert.message_out(m) for m in page], next_cursor=next_cursor)
 

@@ -41,7 +41,7 @@ OPTION_KEYS: Final = (
     "follow_up",
 )
 #: The elements of an alert that hold copy besides its CTAs.
-SLOTS: Final = ("title", "body", "footer")
+SLOTS: Final = ("title", "body", "footer", "image")
 _CTA_KEYS: Final = ("field", "action_type", "action", "cta_type", "selected")
 _FOLLOW_UP_KEYS: Final = ("after_impressions", "template", "platforms", "fields")
 ACTION: Final = Shape(re.compile(r"\S{1,200}"), "an action name without spaces: UPDATE_PAYMENT")
@@ -108,6 +108,7 @@ def read_inapp(
         body=slots["body"] or "body",
         title=slots["title"],
         footer=slots["footer"],
+        image=slots["image"],
         ctas=ctas,
         platforms=platforms,
         app_versions=versions or {},
@@ -280,7 +281,7 @@ def _check_uses(at: _Step, slots: Mapping[str, str | None], ctas: tuple[Cta, ...
     for field in at.content:
         if field not in uses:
             at.step.at("content").at(field).error(
-                "not shown by the alert: name it in options.fields (title, body, footer) "
+                "not shown by the alert: name it in options.fields (title, body, footer, image) "
                 "or in a CTA"
             )
 

@@ -23,6 +23,7 @@ class Template(StrEnum):
     STANDARD = "standard"  # a modal over the current screen
     BANNER = "banner"  # a strip that does not block the screen
     FULLSCREEN = "fullscreen"  # an interstitial that takes the whole screen
+    NOTIFICATION = "notification"  # an item of the notification center, not an alert
 
 
 #: How much each template interrupts; a follow-up must interrupt less than its alert.
@@ -30,6 +31,7 @@ INTERRUPTION: Final[Mapping[Template, int]] = {
     Template.FULLSCREEN: 3,
     Template.STANDARD: 2,
     Template.BANNER: 1,
+    Template.NOTIFICATION: 0,
 }
 
 
@@ -107,13 +109,16 @@ class InAppSpec:
     elements (``None``: the alert has no such element). ``app_versions`` limits
     some platforms to a range of app versions; a platform without an entry takes
     any version. ``ttl`` is how long after its creation the alert can be fetched
-    (``None``: until the message is resolved by its goal event).
+    (``None``: until the message is resolved by its goal event). The template
+    ``notification`` lists it in the notification center instead of showing it.
     """
 
     template: Template = Template.STANDARD
     body: str = "body"
     title: str | None = "title"
     footer: str | None = "footer"
+    #: A field holding an image URL (notification-center items).
+    image: str | None = None
     ctas: tuple[Cta, ...] = ()
     platforms: frozenset[Platform] = ALL_PLATFORMS
     app_versions: Mapping[Platform, VersionRange] = field(default_factory=dict)

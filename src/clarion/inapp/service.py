@@ -16,9 +16,17 @@ from typing import Protocol
 
 from clarion.catalog import Catalog, RenderError
 from clarion.catalog.context import render_context
-from clarion.core.inapp_spec import ActionType, DismissScope, InAppSpec
+from clarion.core.cursor import encode_cursor
+from clarion.core.inapp_spec import ActionType, DismissScope, InAppSpec, Template
 from clarion.core.model import Channel, Profile
-from clarion.core.payload import alerts_response, assemble_alert
+from clarion.core.payload import (
+    Notification,
+    NotificationAction,
+    alerts_response,
+    assemble_alert,
+    assemble_notification,
+    notifications_response,
+)
 from clarion.core.spec import MessageSpec
 from clarion.core.tracking import FeedbackBody, FeedbackType, Tracking
 from clarion.inapp.feedback import FeedbackSigner
@@ -62,6 +70,15 @@ class DeviceContext:
         }
 
 
+#: How many live in-app messages of a profile the notification center considers.
+_CENTER_SIZE = 200
+
+
+def _key(candidate: _Candidate) -> tuple[datetime, str]:
+    message = candidate.live.message
+    return (message.created_at, message.guid)
+
+
 class NotYours(Exception):
     """Feedback about a message of another profile (or of none)."""
 
@@ -99,8 +116,13 @@ class InAppService:
         if not live:
             return alerts_response([])
         suppressed = self._store.suppressions_of(profile_id, now)
+        found = (self._candidate(x, catalog, suppressed, device, now) for x in live)
         candidates = [
-            c for c in (self._candidate(x, catalog, suppressed, device, now) for x in live) if c
+            c
+            for c in found
+            if c is not None
+            and c.inapp.template is not Template.NOTIFICATION
+            and c.live.state.acted_at is None
         ]
         if not candidates:
             return alerts_response([])
@@ -124,7 +146,7 @@ class InAppService:
     ) -> _Candidate | None:
         message, state = live.message, live.state
         spec = catalog.spec.messages.get(message.message)
-        if spec is None or message.step >= len(spec.channels) or state.acted_at is not None:
+        if spec is None or message.step >= len(spec.channels):
             return None
         inapp = spec.channels[message.step].inapp
         if inapp is None or message.message in suppressed:
@@ -139,9 +161,76 @@ class InAppService:
             inapp, is_follow_up = follow_spec, True
         else:
             is_follow_up = False
-        if not inapp.eligible(device.platform, device.app_version) or inapp.blocks(device.page):
+        eligible = not device.platform or inapp.eligible(device.platform, device.app_version)
+        if not eligible or inapp.blocks(device.page):
             return None
         return _Candidate(live, spec, inapp, is_follow_up)
+
+    def notifications(
+        self,
+        profile_id: str,
+        device: DeviceContext,
+        limit: int,
+        before: tuple[datetime, str] | None = None,
+        archived: bool = False,
+    ) -> dict[str, object]:
+        """A page of the profile's notification center, newest first, with its unread count."""
+        now = self._clock()
+        catalog = self._catalog()
+        live = self._store.live_inapp(profile_id, now, limit=_CENTER_SIZE)
+        suppressed = self._store.suppressions_of(profile_id, now) if live else {}
+        found = (self._candidate(x, catalog, suppressed, device, now) for x in live)
+        items = [
+            c
+            for c in found
+            if c is not None
+            and c.inapp.template is Template.NOTIFICATION
+            and (archived or c.live.state.archived_at is None)
+        ]
+        unread = sum(1 for c in items if c.live.state.read_at is None)
+        if before is not None:
+            items = [c for c in items if _key(c) < before]
+        page, more = items[:limit], len(items) > limit
+        assembled = []
+        if page:
+            profile = self._store.get_profile(profile_id) or Profile(id=profile_id)
+            assembled = [self._notification(c, catalog, profile, device.locale) for c in page]
+        cursor = _key(page[-1]) if more else None
+        return notifications_response(assembled, unread, encode_cursor(*cursor) if cursor else None)
+
+    def _notification(
+        self, candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str | None
+    ) -> dict[str, object]:
+        message, state, inapp = candidate.live.message, candidate.live.state, candidate.inapp
+        context = render_context(profile, candidate.live.event)
+        render = catalog.render_follow_up if candidate.follow_up else catalog.render
+        rendered = render(message.message, message.step, locale or profile.locale, context)
+        fields = rendered.fields
+        cta = inapp.ctas[0] if inapp.ctas else None
+        item = Notification(
+            guid=message.guid,
+            created_at=message.created_at,
+            title=fields[inapp.title] if inapp.title else "",
+            body=fields[inapp.body],
+            read=state.read_at is not None,
+            archived=state.archived_at is not None,
+            image=fields[inapp.image] if inapp.image else None,
+            action=NotificationAction(cta.action_type, cta.action) if cta else None,
+        )
+        return assemble_notification(
+            item, self._tracking(message, rendered.locale, inapp), self._signer.sign
+        )
+
+    def _tracking(self, message: MessageRecord, locale: str, inapp: InAppSpec) -> Tracking:
+        return Tracking(
+            message_guid=message.guid,
+            event_guid=message.event_id,
+            render_guid=f"{uuid.uuid4()}_R".upper(),
+            message_name=message.message,
+            message_id=message.message_id,
+            locale=locale,
+            template_id=inapp.template.value,
+        )
 
     def _assemble(
         self, candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str
@@ -150,15 +239,7 @@ class InAppService:
         context = render_context(profile, candidate.live.event)
         render = catalog.render_follow_up if candidate.follow_up else catalog.render
         rendered = render(message.message, message.step, locale, context)
-        tracking = Tracking(
-            message_guid=message.guid,
-            event_guid=message.event_id,
-            render_guid=f"{uuid.uuid4()}_R".upper(),
-            message_name=message.message,
-            message_id=message.message_id,
-            locale=rendered.locale,
-            template_id=candidate.inapp.template.value,
-        )
+        tracking = self._tracking(message, rendered.locale, candidate.inapp)
         return assemble_alert(candidate.inapp, rendered.fields, tracking, self._signer.sign)
 
     def feedback(self, profile_id: str, obj: object, device: DeviceContext) -> list[str]:
