@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from clarion.channels.registry import InAppConfig, ProviderConfig, SinkConfig
 from clarion.core.model import Channel
+from clarion.inapp.federated import FederatedAction
 
 
 def _default_providers() -> dict[str, ProviderConfig]:
@@ -72,6 +73,8 @@ class Settings(BaseSettings):
     feedback_keys: dict[str, SecretStr] = Field(default_factory=dict)
     feedback_active_key: str | None = None
     inapp_max_alerts: int = Field(default=3, ge=1, le=20)
+    #: BACKEND CTA actions Clarion carries out itself, by action name.
+    federated_actions: dict[str, FederatedAction] = Field(default_factory=dict)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     log_level: str = "INFO"
     log_json: bool = True

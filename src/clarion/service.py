@@ -14,6 +14,7 @@ from clarion.channels.base import Provider
 from clarion.channels.registry import build_providers
 from clarion.config import Settings
 from clarion.inapp import DeviceAuthenticator, FeedbackSigner
+from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.service import InAppService
 from clarion.observability import get_logger
 from clarion.runtime.catalog_holder import CatalogHolder
@@ -86,6 +87,7 @@ class Service:
             feedback_signer(self.settings, self.clock),
             self.clock,
             max_alerts=self.settings.inapp_max_alerts,
+            federated=FederatedCaller(self.settings.federated_actions),
         )
 
     def device_authenticator(self) -> DeviceAuthenticator | None:

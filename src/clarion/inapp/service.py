@@ -29,6 +29,7 @@ from clarion.core.payload import (
 )
 from clarion.core.spec import MessageSpec
 from clarion.core.tracking import FeedbackBody, FeedbackType, Tracking
+from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
 from clarion.observability import get_logger
 from clarion.store.records import LiveInApp, MessageRecord, Suppression
@@ -101,7 +102,9 @@ class InAppService:
         signer: FeedbackSigner,
         clock: Callable[[], datetime],
         max_alerts: int = 3,
+        federated: FederatedCaller | None = None,
     ) -> None:
+        self._federated = federated or FederatedCaller({})
         self._store = store
         self._catalog = catalog
         self._signer = signer
@@ -264,6 +267,14 @@ class InAppService:
             self._store.record_impression(message, now, detail)
             return ["impression"]
         action = body.action or ""
+        if body.action_type is ActionType.BACKEND:
+            result = self._federated.call(
+                action,
+                {"profileId": profile_id, "messageGuid": message.guid, "action": action, **detail},
+            )
+            detail = {**detail, "federated": "ok" if result.ok else result.error}
+            self._store.record_action(message, action, now, detail)
+            return ["action", *result.effects(action)]
         self._store.record_action(message, action, now, detail)
         return ["action", *self._rules(message, body, now)]
 
