@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_KEY ?= dev-key-change-me
+DEV_DEVICE_SECRET ?= dev-device-secret-change-me-0123456789
 DATABASE_URL ?= sqlite:///var/clarion.db
 HOST ?= 127.0.0.1
 PORT ?= 8080
@@ -23,7 +24,9 @@ run: $(STAMP)  ## migrate a SQLite database and start Clarion with the example c
 	CLARION_DATABASE_URL=$(DATABASE_URL) $(BIN)/clarion migrate
 	$(BIN)/clarion catalog check catalog
 	@echo "Clarion on http://$(HOST):$(PORT) -- development API key: $(DEV_KEY)"
+	@echo "Device tokens: CLARION_DEVICE_TOKEN_SECRETS='{\"default\": \"$(DEV_DEVICE_SECRET)\"}' $(BIN)/clarion device-token <profile>"
 	CLARION_DATABASE_URL=$(DATABASE_URL) CLARION_CATALOG=catalog CLARION_API_KEYS=$(DEV_KEY) \
+	  CLARION_DEVICE_TOKEN_SECRETS='{"default": "$(DEV_DEVICE_SECRET)"}' \
 	  CLARION_LOG_JSON=$${CLARION_LOG_JSON:-false} $(BIN)/clarion serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

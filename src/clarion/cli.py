@@ -114,6 +114,29 @@ def migrate() -> None:
     click.echo(f"migrated {settings.database_url.split('@')[-1]}")
 
 
+@main.command("device-token")
+@click.argument("profile_id")
+@click.option("--hours", type=float, default=12.0, show_default=True, help="Lifetime of the token.")
+@click.option("--kid", default="default", show_default=True, help="Which device secret signs it.")
+def device_token(profile_id: str, hours: float, kid: str) -> None:
+    """Issue a device token for PROFILE_ID, as your backend would (for development)."""
+    from datetime import timedelta
+
+    from clarion.inapp import issue_device_token
+
+    secret = Settings().device_token_secrets.get(kid)
+    if secret is None:
+        click.echo(f"no device secret '{kid}' in CLARION_DEVICE_TOKEN_SECRETS", err=True)
+        sys.exit(1)
+    token = issue_device_token(
+        secret.get_secret_value().encode(),
+        profile_id,
+        timedelta(hours=hours),
+        kid=None if kid == "default" else kid,
+    )
+    click.echo(token)
+
+
 @main.group()
 def catalog() -> None:
     """Work with message catalogs."""
