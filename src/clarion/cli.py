@@ -137,6 +137,40 @@ def device_token(profile_id: str, hours: float, kid: str) -> None:
     click.echo(token)
 
 
+@main.command()
+@click.option(
+    "--catalog",
+    "root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("catalog"),
+    show_default=True,
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def screenshots(root: Path, out: Path) -> None:
+    """Shoot every in-app message in every locale on every platform (localization QC).
+
+    Writes PNG files and OUT/index.html; a missing string is an error (exit 1)."""
+    from clarion.catalog import load_catalog
+    from clarion.inapp.screenshots import take
+
+    try:
+        catalog = load_catalog(root)
+    except CatalogError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        sys.exit(2)
+    try:
+        report = take(catalog, out)
+    except (ImportError, RuntimeError) as exc:
+        click.echo(f"cannot take screenshots: {exc} (pip install 'clarion[screenshots]')", err=True)
+        sys.exit(2)
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    click.echo(f"{len(report.shots)} screenshots in {out / 'index.html'}")
+    if report.errors:
+        sys.exit(1)
+
+
 @main.group()
 def catalog() -> None:
     """Work with message catalogs."""

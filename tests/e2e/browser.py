@@ -10,39 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, Final, NoReturn
 from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-#: The flags a container needs (no sandbox without user namespaces, no /dev/shm to
-#: speak of, no GPU) and the ones that keep Chromium from calling home during tests.
-CHROMIUM_ARGS: Final = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-)
+from clarion.inapp.browser import CHROMIUM_ARGS, chromium_path
+
 #: The desktop viewport the tests and screenshots use.
 VIEWPORT: Final = {"width": 1280, "height": 800}
-_FALLBACK: Final = Path("/usr/bin/chromium")
-
-
-def chromium_path() -> str | None:
-    """The system Chromium (``chromium`` on the PATH, or /usr/bin/chromium), if any."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return str(_FALLBACK) if _FALLBACK.is_file() and os.access(_FALLBACK, os.X_OK) else None
 
 
 def _unavailable(message: str) -> NoReturn:
