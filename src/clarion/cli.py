@@ -54,7 +54,7 @@ def serve(
     """Run the API (and, by default, every worker) in one process."""
     import uvicorn
 
-    from clarion.api.app import create_app
+    from clarion.api.app import asgi_app
     from clarion.runtime.workers import share_interpreter_fairly
 
     overrides: dict[str, object] = {}
@@ -70,7 +70,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_json)
     share_interpreter_fairly()
     service = _service(settings)
-    app = create_app(service)
+    app = asgi_app(service)
     uvicorn.run(
         app,
         host=settings.host,

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Response, expect
 
-from clarion.api.app import create_app
+from clarion.api.app import asgi_app
 from clarion.inapp import issue_device_token
 from clarion.inapp.contract import AlertsResponse
 from clarion.runtime.clock import system_clock
@@ -45,7 +45,7 @@ def clarion(tmp_path: Path) -> Iterator[str]:
         feedback_keys={KID: FEEDBACK_KEY},
     )
     # The real clock: device tokens and feedback expiry are checked against it.
-    with serving(create_app(Service(settings, clock=system_clock))) as url:
+    with serving(asgi_app(Service(settings, clock=system_clock))) as url:
         yield url
 
 

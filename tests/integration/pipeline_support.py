@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from clarion.api.app import create_app
+from clarion.api.app import asgi_app
 from clarion.channels.base import Outgoing, Provider, Receipt
 from clarion.channels.registry import SinkConfig
 from clarion.config import Settings
@@ -81,7 +81,7 @@ def running(
     providers: dict[str, Provider] | None = None,
 ) -> Iterator[tuple[TestClient, Service]]:
     service = Service(settings, clock=clock or FakeClock(), providers=providers)
-    with TestClient(create_app(service)) as client:
+    with TestClient(asgi_app(service)) as client:
         client.headers.update(AUTH)
         yield client, service
 

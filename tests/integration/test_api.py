@@ -156,3 +156,16 @@ def test_an_unavailable_store_is_a_503_not_an_acknowledgement(tmp_path: Path) ->
         response = c.post("/v1/events", json={"type": "a.b", "profile_id": "p"})
         assert response.status_code == 503 and response.json()["error"] == "unavailable"
         assert response.headers["Retry-After"] == "1"
+
+
+def test_the_fast_intake_path_answers_exactly_as_the_framework(client: TestClient) -> None:
+    body = {"id": "same", "type": "a.b", "profile_id": "p"}
+    fast = client.post("/v1/events", json=body)  # the plain case: served by FastEvents
+    slow = client.post("/v1/events", json=body, headers={"Idempotency-Key": "same"})  # FastAPI
+    assert fast.status_code == slow.status_code == 202
+    assert slow.json() == {**fast.json(), "duplicate": True}
+    assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+    # Anything else falls through to the framework and keeps its error format.
+    assert client.post("/v1/events", json={"type": "a.b"}).status_code == 422
+    unauthorized = client.post("/v1/events", json=body, headers={"Authorization": "Bearer no"})
+    assert unauthorized.status_code == 401

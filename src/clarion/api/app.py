@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from clarion import __version__
 from clarion.api import errors, inapp_routes, ops, routes
+from clarion.api.fast import FastEvents
 from clarion.service import Service
 
 #: The web SDK and its demo page, served at /sdk/.
@@ -52,3 +53,8 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(inapp_routes.router)
     app.mount("/sdk", StaticFiles(directory=SDK_DIR), name="sdk")
     return app
+
+
+def asgi_app(service: Service) -> FastEvents:
+    """What ``clarion serve`` runs: the app behind the fast path for single events."""
+    return FastEvents(create_app(service), service)

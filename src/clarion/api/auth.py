@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request
 from clarion.api.errors import error_body
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     """Reject the request unless it carries one of the configured API keys."""
     keys: list[bytes] = request.app.state.api_keys
     header = request.headers.get("authorization", "")

@@ -25,7 +25,7 @@ Platform = Annotated[str, Field(pattern=r"^(web|ios|android|tv)$")]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def device_profile(request: Request) -> str:
+async def device_profile(request: Request) -> str:
     """The profile the request's device token names, or 401."""
     authenticator = request.app.state.device_auth
     header = request.headers.get("authorization", "")
@@ -56,7 +56,7 @@ def device_profile(request: Request) -> str:
 ProfileId = Annotated[str, Depends(device_profile)]
 
 
-def inapp(request: Request) -> InAppService:
+async def inapp(request: Request) -> InAppService:
     service: InAppService = request.app.state.service.inapp
     return service
 

@@ -32,7 +32,7 @@ from clarion.store.records import MessageQuery
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
     svc: Service = request.app.state.service
     return svc
 
