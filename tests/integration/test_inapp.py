@@ -4,6 +4,7 @@ driven by signed feedback from the profile's own devices."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,13 @@ from clarion.channels.registry import InAppConfig, SinkConfig
 from clarion.inapp import issue_device_token
 from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA, NOTIFICATIONS_RESPONSE_SCHEMA
 from clarion.service import Service
-from tests.integration.pipeline_support import FakeClock, running, settings_for, wait_for
+from tests.integration.pipeline_support import (
+    EXAMPLE_CATALOG,
+    FakeClock,
+    running,
+    settings_for,
+    wait_for,
+)
 
 DEVICE_SECRET = b"d" * 32
 PAYMENT = {"amount": 15.49, "currency": "USD", "show_title": "Dark"}
@@ -268,3 +275,48 @@ def test_notification_center_is_per_profile_newest_first_and_paginated(
     assert _center(client, bo)["notifications"] == []
     bad = client.get("/v1/inapp/notifications", params={"cursor": "nope"}, headers=ana)
     assert bad.status_code == 400
+
+
+def test_in_app_caps_count_impressions(db_url: str, tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE_CATALOG, catalog)
+    policy = catalog / "clarion.yaml"
+    policy.write_text(
+        policy.read_text().replace(
+            "    push: [", "    inapp: [{limit: 1, window: 1d}]\n    push: ["
+        )
+    )
+    add_phone = catalog / "messages" / "add_phone.yaml"
+    add_phone.write_text(add_phone.read_text().replace("category: account", "category: onboarding"))
+    clock = FakeClock()
+    settings = settings_for(
+        db_url,
+        tmp_path,
+        catalog=catalog,
+        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
+        device_token_secrets={"default": DEVICE_SECRET.decode()},
+    )
+    with running(settings, clock=clock) as (client, _):
+        client.put("/v1/profiles/cy", json={"timezone": "UTC"})
+        for count, reason in enumerate(("recovery", "security"), 1):  # dedup is per reason
+            clock.advance(timedelta(minutes=1))
+            event = {
+                "type": "account.phone_missing",
+                "profile_id": "cy",
+                "payload": {"reason": reason},
+            }
+            client.post("/v1/events", json=event)
+            wait_for(
+                lambda n=count: len(client.get("/v1/profiles/cy/messages").json()["messages"]) == n
+            )
+        cy = _device(client, clock, "cy")
+        [first] = wait_for(lambda: _alerts(client, cy))  # the cap leaves room for one alert a day
+        _post(client, cy, first["attributes"]["impressionFeedback"])
+        [again] = _alerts(client, cy)
+        assert (
+            again["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"]
+            == (first["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"])
+        )
+        clock.advance(timedelta(days=1, minutes=1))
+        later = _device(client, clock, "cy")
+        assert len(_alerts(client, later)) == 1  # a new day: room for one alert again

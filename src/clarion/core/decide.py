@@ -183,7 +183,8 @@ def _step_block(
             return reasons.NO_ELIGIBLE_DEVICE, ()
     if not spec.transactional:
         policy = catalog.policy
-        caps = policy.channel_caps.get(channel, ())
+        # In-app channel caps count impressions, so they apply when a device fetches.
+        caps = policy.channel_caps.get(channel, ()) if channel is not Channel.INAPP else ()
         cap = first_exceeded(past, now, caps, lambda m: m.channel is channel)
         if cap is None:
             cap = first_exceeded(past, now, policy.global_caps, lambda m: True)

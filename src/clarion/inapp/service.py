@@ -27,7 +27,7 @@ from clarion.core.payload import (
     assemble_notification,
     notifications_response,
 )
-from clarion.core.spec import MessageSpec
+from clarion.core.spec import Cap, MessageSpec
 from clarion.core.tracking import FeedbackBody, FeedbackType, Tracking
 from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
@@ -80,6 +80,30 @@ def _key(candidate: _Candidate) -> tuple[datetime, str]:
     return (message.created_at, message.guid)
 
 
+def within_caps(
+    candidates: Sequence[_Candidate], live: Sequence[LiveInApp], caps: Sequence[Cap], now: datetime
+) -> list[_Candidate]:
+    """In-app caps count impressions: at most ``limit`` different alerts seen per
+    window. Alerts already seen in the window stay; new ones wait for room.
+    Transactional (account) alerts are exempt, as from every fatigue cap."""
+    room = []
+    for cap in caps:
+        since = now - cap.window
+        seen = sum(1 for x in live if x.state.last_seen_at and x.state.last_seen_at > since)
+        room.append((since, cap.limit - seen))
+    kept = []
+    for c in candidates:
+        last = c.live.state.last_seen_at
+        fresh = [i for i, (since, _) in enumerate(room) if not last or last <= since]
+        if c.spec.transactional or not fresh:
+            kept.append(c)
+        elif all(room[i][1] > 0 for i in fresh):
+            for i in fresh:
+                room[i] = (room[i][0], room[i][1] - 1)
+            kept.append(c)
+    return kept
+
+
 class NotYours(Exception):
     """Feedback about a message of another profile (or of none)."""
 
@@ -127,6 +151,8 @@ class InAppService:
             and c.inapp.template is not Template.NOTIFICATION
             and c.live.state.acted_at is None
         ]
+        caps = catalog.spec.policy.channel_caps.get(Channel.INAPP, ())
+        candidates = within_caps(candidates, live, caps, now) if caps else candidates
         if not candidates:
             return alerts_response([])
         profile = self._store.get_profile(profile_id) or Profile(id=profile_id)
