@@ -281,7 +281,7 @@ def test_in_app_caps_count_impressions(db_url: str, tmp_path: Path) -> None:
     catalog = tmp_path / "catalog"
     shutil.copytree(EXAMPLE_CATALOG, catalog)
     policy = catalog / "clarion.yaml"
-    policy.write_text(
+    policy.write_text(policy.read_text().replace("inapp: [{limit: 2,", "inapp: [{limit: 1,"))
         policy.read_text().replace(
             "    push: [", "    inapp: [{limit: 1, window: 1d}]\n    push: ["
         )
