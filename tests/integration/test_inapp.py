@@ -282,10 +282,6 @@ def test_in_app_caps_count_impressions(db_url: str, tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE_CATALOG, catalog)
     policy = catalog / "clarion.yaml"
     policy.write_text(policy.read_text().replace("inapp: [{limit: 2,", "inapp: [{limit: 1,"))
-        policy.read_text().replace(
-            "    push: [", "    inapp: [{limit: 1, window: 1d}]\n    push: ["
-        )
-    )
     add_phone = catalog / "messages" / "add_phone.yaml"
     add_phone.write_text(add_phone.read_text().replace("category: account", "category: onboarding"))
     clock = FakeClock()
