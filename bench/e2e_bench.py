@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import sys
@@ -58,6 +57,7 @@ from bench.support import (
     CLARION,
     Process,
     clarion_env,
+    cpu_seconds,
     free_port,
     loadgen,
     postgres_admin_url,
@@ -135,15 +135,6 @@ def _sibling(url: str, suffix: str) -> str:
     return parsed.set(database=f"{parsed.database}{suffix}").render_as_string(hide_password=False)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _sink_lines(path: Path) -> list[bytes]:
     try:
         data = path.read_bytes()
@@ -180,7 +171,7 @@ def run_once(setup: Setup, run: int, rate: float | None, seconds: float) -> dict
         per_event = _warm_up(base, sink)
         rate = rate or round(TARGET_MESSAGES_PER_S / per_event)
         pids = [p.proc.pid for p in procs]
-        cpu_before = sum(_cpu_seconds(pid) for pid in _with_children(pids))
+        cpu_before = sum(cpu_seconds(pid) for pid in _with_children(pids))
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         log = setup.tmp / f"sent{run}.json"
         tag = f"r{run}"
@@ -199,7 +190,7 @@ def run_once(setup: Setup, run: int, rate: float | None, seconds: float) -> dict
         )
         stopped = time.time()
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_during = sum(_cpu_seconds(pid) for pid in _with_children(pids)) - cpu_before
+        cpu_during = sum(cpu_seconds(pid) for pid in _with_children(pids)) - cpu_before
         accepted = int(sent_summary["events"])  # type: ignore[call-overload]
         expected = accepted * per_event
         at_stop = _count_tag(_sink_lines(sink), tag.encode())

@@ -6,8 +6,8 @@ request, so at 5,000 requests/s the client alone would take one whole core and
 become the bottleneck. A request here is one ``write`` of prebuilt bytes and
 a response is one ``readuntil`` plus one ``readexactly`` on asyncio streams
 (uvloop when available): about 25 µs of Python each. It speaks only what the
-benchmarks need: POST with a ``Content-Length`` body, and responses framed by
-``Content-Length`` (no chunked encoding, no TLS, no redirects).
+benchmarks need: POST with a ``Content-Length`` body (or GET without one), and
+responses framed by ``Content-Length`` (no chunked encoding, no TLS, no redirects).
 
 Two ways to drive the load:
 
@@ -20,7 +20,14 @@ Two ways to drive the load:
 
 The body template may contain ``$SEQ`` (the request number, unique in a run)
 and ``$PROFILE`` (a random integer below ``--profiles``); with ``--batch K``
-each request carries K bodies as ``{"events": [...]}``. Run it as a separate
+each request carries K bodies as ``{"events": [...]}``. The URL's path and
+query may contain ``$PROFILE`` too (one value per request, the same as the
+body's). Per-profile credentials: ``--header-file F`` holds one header line
+per profile index (line k is sent when ``$PROFILE`` is k, and ``$PROFILE`` is
+then below the number of lines). Bodies that differ beyond ``$SEQ``:
+``--body-file F`` holds one body per line, request i sending line i (cycling);
+a line ``k<TAB>body`` also fixes ``$PROFILE`` to k for that request, so that a
+body goes out with its own profile's header. Run it as a separate
 process (``python -m bench.loadgen ...``); it prints one JSON object, and with
 ``--log FILE`` writes the wall-clock send time of every request for
 end-to-end latency matching.
@@ -58,6 +65,8 @@ class Plan:
     seed: int = 1
     expect: int = 202
     method: str = "POST"
+    profile_headers: Sequence[str] = ()  # line k: the header sent when $PROFILE is k
+    bodies: Sequence[tuple[int | None, str]] = ()  # (fixed $PROFILE or None, body), cycled
 
 
 @dataclass
@@ -79,11 +88,18 @@ class _Source:
         self._plan = plan
         self._next = 0
         self._rng = random.Random(plan.seed)
+        # The request line is split where the path has $PROFILE (a GET's query string).
+        self._line = f"{plan.method} {plan.path}".split("$PROFILE")
+        # A GET with no body template sends no body (and no Content-Length).
+        self._bodyless = plan.method in ("GET", "HEAD") and not plan.template and not plan.bodies
         self._head = (
-            f"{plan.method} {plan.path} HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n"
-            "Content-Type: application/json\r\nConnection: keep-alive\r\n"
+            f" HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n"
+            + ("" if self._bodyless else "Content-Type: application/json\r\n")
+            + "Connection: keep-alive\r\n"
             + "".join(f"{h}\r\n" for h in plan.headers)
         )
+        self._profile_headers = [f"{h}\r\n" for h in plan.profile_headers]
+        self._profiles = len(self._profile_headers) or plan.profiles
         self.start = 0.0
         self.deadline = float("inf")
         self.capacity = 0  # how many requests the result arrays can hold
@@ -105,14 +121,25 @@ class _Source:
     def request(self, i: int) -> bytes:
         plan = self._plan
         rand = self._rng.randrange
-        bodies = [
-            plan.template.replace("$SEQ", str(i * plan.batch + k)).replace(
-                "$PROFILE", str(rand(plan.profiles))
-            )
-            for k in range(plan.batch)
-        ]
+        listed = plan.bodies
+        fixed, template = listed[i % len(listed)] if listed else (None, plan.template)
+        if plan.batch == 1:
+            profile = str(rand(self._profiles) if fixed is None else fixed)
+            bodies = [template.replace("$SEQ", str(i)).replace("$PROFILE", profile)]
+        else:  # each body its own profile; the path gets the first one's
+            profiles = [str(rand(self._profiles)) for _ in range(plan.batch)]
+            profile = profiles[0]
+            bodies = [
+                template.replace("$SEQ", str(i * plan.batch + k)).replace("$PROFILE", p)
+                for k, p in enumerate(profiles)
+            ]
+        head = profile.join(self._line) + self._head
+        if self._profile_headers:
+            head += self._profile_headers[int(profile)]
+        if self._bodyless:
+            return f"{head}\r\n".encode()
         body = (bodies[0] if plan.batch == 1 else '{"events":[' + ",".join(bodies) + "]}").encode()
-        return f"{self._head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -234,9 +261,15 @@ def _parse(argv: Sequence[str] | None) -> tuple[Plan, str | None]:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--expect", type=int, default=202, help="the expected status code")
     p.add_argument("--log", help="write per-request wall-clock send times (JSON) here")
+    p.add_argument("--header-file", help="one header line per profile index ($PROFILE)")
+    p.add_argument("--body-file", help="one body per line, cycled ('k<TAB>body' fixes $PROFILE)")
     a = p.parse_args(argv)
     if a.total is None and a.duration is None:
         p.error("give --total or --duration")
+    profile_headers = _lines(a.header_file) if a.header_file else []
+    bodies = [_body_line(line) for line in _lines(a.body_file)] if a.body_file else []
+    if (profile_headers or bodies) and a.batch != 1:
+        p.error("--header-file and --body-file take --batch 1")
     url = urlsplit(a.url)
     plan = Plan(
         host=url.hostname or "127.0.0.1",
@@ -253,8 +286,20 @@ def _parse(argv: Sequence[str] | None) -> tuple[Plan, str | None]:
         seed=a.seed,
         expect=a.expect,
         method=a.method,
+        profile_headers=profile_headers,
+        bodies=bodies,
     )
     return plan, a.log
+
+
+def _lines(path: str) -> list[str]:
+    with open(path) as f:
+        return [line for line in f.read().split("\n") if line]
+
+
+def _body_line(line: str) -> tuple[int | None, str]:
+    index, tab, body = line.partition("\t")
+    return (int(index), body) if tab else (None, line)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -98,15 +98,38 @@ def wait_ready(port: int, proc: Process, timeout: float = 60.0) -> None:
     raise RuntimeError("clarion did not become ready in time")
 
 
-def loadgen(url: str, template: str, *options: str, log: Path | None = None) -> dict[str, object]:
-    """Run the load generator in its own process; its JSON summary."""
+def loadgen(
+    url: str, template: str, *options: str, log: Path | None = None, api_key: bool = True
+) -> dict[str, object]:
+    """Run the load generator in its own process; its JSON summary.
+
+    Requests carry the benchmark's API key unless ``api_key`` is False (device
+    endpoints, whose credentials come in ``options``, e.g. ``--header-file``)."""
     args = [sys.executable, "-m", "bench.loadgen", url, "--template", template]
-    args += ["--header", f"Authorization: Bearer {API_KEY}", *options]
+    if api_key:
+        args += ["--header", f"Authorization: Bearer {API_KEY}"]
+    args += options
     if log is not None:
         args += ["--log", str(log)]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True, timeout=600)
     summary: dict[str, object] = json.loads(out.stdout)
     return summary
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time (all cores, every process) the machine has spent busy since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_admin_url(url: str) -> tuple[str, str]:

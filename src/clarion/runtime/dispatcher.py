@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from clarion.catalog import Catalog, RenderError
+from clarion.catalog.context import render_context
 from clarion.channels.base import (
     DeviceAddress,
     Outgoing,
@@ -36,24 +37,6 @@ from clarion.store.records import Claimed, Transition
 log = get_logger("clarion.dispatcher")
 
 
-def render_context(claimed: Claimed) -> dict[str, object]:
-    """What templates see: the profile (fields and attributes) and the event payload."""
-    p = claimed.profile
-    profile: dict[str, object] = {
-        "id": p.id,
-        "locale": p.locale,
-        "timezone": p.timezone,
-        "country": p.country,
-        "account_id": p.account_id,
-        "attributes": dict(p.attributes),
-    }
-    return {
-        "profile": profile,
-        "event": dict(claimed.event.payload),
-        "event_type": claimed.event.type,
-    }
-
-
 class _Contexts:
     """Render contexts of one batch: the channels of an event share one per profile.
 
@@ -66,7 +49,7 @@ class _Contexts:
         key = (claimed.event.id, claimed.profile.id)
         context = self._made.get(key)
         if context is None:
-            context = self._made[key] = render_context(claimed)
+            context = self._made[key] = render_context(claimed.profile, claimed.event)
         return context
 
 
