@@ -316,3 +316,42 @@ def test_in_app_caps_count_impressions(db_url: str, tmp_path: Path) -> None:
         clock.advance(timedelta(days=1, minutes=1))
         later = _device(client, clock, "cy")
         assert len(_alerts(client, later)) == 1  # a new day: room for one alert again
+
+
+def test_a_dismiss_for_all_channels_suppresses_the_message_everywhere(
+    db_url: str, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE_CATALOG, catalog)
+    payment = catalog / "messages" / "payment_failed.yaml"
+    payment.write_text(payment.read_text().replace("scope: message}", "scope: all_channels}"))
+    clock = FakeClock()
+    settings = settings_for(
+        db_url,
+        tmp_path,
+        catalog=catalog,
+        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
+        device_token_secrets={"default": DEVICE_SECRET.decode()},
+    )
+    with running(settings, clock=clock) as (client, _):
+        _seed(client, "ana")
+        ana = _device(client, clock, "ana")
+        [alert] = wait_for(lambda: _alerts(client, ana))
+        _post(client, ana, alert["template"]["ctas"][1]["ctaFeedback"])  # Not now
+        again = {"id": "again", "type": "payment.failed", "profile_id": "ana", "payload": PAYMENT}
+        client.post("/v1/events", json=again)
+
+        def decided() -> list[dict[str, Any]]:
+            found = client.get("/v1/profiles/ana/messages").json()["messages"]
+            return [m for m in found if m["event_id"] == "again"]
+
+        messages = wait_for(lambda: len(decided()) == 4 and decided())
+        assert {m["reason"] for m in messages} == {"suppressed:dismiss"}
+        clock.advance(timedelta(days=1, minutes=1))  # the suppression lasts a day
+        client.post("/v1/events", json={**again, "id": "later"})
+        wait_for(
+            lambda: any(
+                m["event_id"] == "later" and m["channel"] == "email" and m["status"] == "delivered"
+                for m in client.get("/v1/profiles/ana/messages").json()["messages"]
+            )
+        )

@@ -138,6 +138,9 @@ def _message_block(
         return reasons.NOT_IN_SEGMENT
     if spec.category in profile.opt_out_categories:
         return reasons.OPTED_OUT
+    until = profile.suppressed_until.get(spec.name) if profile.suppressed_until else None
+    if until is not None and until > now:
+        return reasons.suppressed("dismiss")
     if dedup_key is not None and spec.dedup is not None:
         since = now - spec.dedup.window
         for m in past:

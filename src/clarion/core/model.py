@@ -81,6 +81,8 @@ class Profile:
     opt_out_channels: frozenset[str] = frozenset()
     opt_out_categories: frozenset[str] = frozenset()
     devices: tuple[Device, ...] = ()
+    #: Messages the profile dismissed on every channel, and until when (in-app feedback).
+    suppressed_until: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

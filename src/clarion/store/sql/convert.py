@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,7 +114,9 @@ def profile_row(profile: Profile, now: float) -> dict[str, object]:
     }
 
 
-def profile_of(row: Row, devices: tuple[Device, ...]) -> Profile:
+def profile_of(
+    row: Row, devices: tuple[Device, ...], suppressed_until: Mapping[str, datetime] | None = None
+) -> Profile:
     return Profile(
         id=row.id,
         locale=row.locale,
@@ -126,6 +129,7 @@ def profile_of(row: Row, devices: tuple[Device, ...]) -> Profile:
         opt_out_channels=frozenset(row.opt_out_channels),
         opt_out_categories=frozenset(row.opt_out_categories),
         devices=devices,
+        suppressed_until=suppressed_until or {},
     )
 
 

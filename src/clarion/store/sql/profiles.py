@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from clarion.core.model import Device, Profile
-from clarion.store.schema import devices, profiles
+from clarion.store.schema import devices, profiles, suppressions
 from clarion.store.sql.bulk import chunked
-from clarion.store.sql.convert import device_of, device_row, profile_of, profile_row, ts
+from clarion.store.sql.convert import device_of, device_row, dt, profile_of, profile_row, ts
 from clarion.store.sql.engine import insert
 
 _PROFILE_KEPT = frozenset({"id", "created_at"})
@@ -71,4 +71,21 @@ def _with_devices(conn: Connection, rows: Sequence[Row[Any]]) -> dict[str, Profi
         )
         for row in conn.execute(query):
             by_profile[row.profile_id].append(device_of(row))
-    return {row.id: profile_of(row, tuple(by_profile[row.id])) for row in rows}
+    dismissed = _dismissed_everywhere(conn, list(by_profile))
+    return {
+        row.id: profile_of(row, tuple(by_profile[row.id]), dismissed.get(row.id, {}))
+        for row in rows
+    }
+
+
+def _dismissed_everywhere(conn: Connection, ids: list[str]) -> dict[str, dict[str, datetime]]:
+    """Messages each profile dismissed on every channel (decide() suppresses them)."""
+    s = suppressions.c
+    found: dict[str, dict[str, datetime]] = {}
+    for chunk in chunked(ids):
+        query = sa.select(s.profile_id, s.message, s.until).where(
+            s.profile_id.in_(chunk), s.all_channels.is_(True)
+        )
+        for profile_id, message, until in conn.execute(query):
+            found.setdefault(profile_id, {})[message] = dt(until)
+    return found
