@@ -5,9 +5,12 @@
     e2e_sqlite_embedded        event -> sink, `clarion serve` (API and workers in one process)
     e2e_sqlite_embedded        the same with `--worker-processes 2`
     e2e_postgres               `clarion serve --no-workers` + 2 x `clarion worker`
+    inapp_sqlite               GET /v1/inapp/alerts and POST /v1/inapp/feedback, 100k profiles
+    inapp_postgres             the same on PostgreSQL
 
 The PostgreSQL run uses ``CLARION_BENCH_PG`` (default: the local server, database
-``clarion_bench``, dropped and recreated) and prints ``{"bench": ..., "skipped": why}``
+``clarion_bench``, dropped and recreated; the in-app benchmark uses
+``clarion_bench_inapp`` beside it) and prints ``{"bench": ..., "skipped": why}``
 when the server does not answer. Each benchmark runs for well under a minute.
 """
 
@@ -28,6 +31,7 @@ PG_URL = os.environ.get(
     "CLARION_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/clarion_bench"
 )
 E2E = ["--seconds", "12", "--runs", "3"]
+INAPP = ["--seconds", "15", "--connections", "32"]
 
 
 def _run(script: str, *args: str) -> None:
@@ -53,11 +57,22 @@ def main() -> None:
     _run("intake_bench.py")
     _run("e2e_bench.py", *E2E)
     _run("e2e_bench.py", *E2E, "--worker-processes", "2")
+    _run("inapp_bench.py", *INAPP)
     unreachable = postgres_reachable(PG_URL)
     if unreachable:
-        print(json.dumps({"bench": "e2e_postgres", "skipped": unreachable}), flush=True)
+        for bench in ("e2e_postgres", "inapp_postgres"):
+            print(json.dumps({"bench": bench, "skipped": unreachable}), flush=True)
     else:
         _run("e2e_bench.py", *E2E, "--database-url", PG_URL, "--workers", "2")
+        _run("inapp_bench.py", *INAPP, "--database-url", _sibling(PG_URL, "_inapp"))
+
+
+def _sibling(url: str, suffix: str) -> str:
+    """``url`` with ``suffix`` added to its database name."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    return parsed.set(database=f"{parsed.database}{suffix}").render_as_string(hide_password=False)
 
 
 if __name__ == "__main__":

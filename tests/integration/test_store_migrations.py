@@ -10,9 +10,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from clarion.core.model import LIVE_INAPP, Channel
 from clarion.store import SqlStore, migrate, open_store
 from clarion.store.migrations import alembic_config
-from clarion.store.schema import metadata
+from clarion.store.schema import (
+    LIVE_INAPP_CHANNEL,
+    LIVE_INAPP_STATUSES,
+    LIVE_INAPP_WHERE,
+    metadata,
+)
+from clarion.store.sql.inapp import _LIVE
 
 
 def _inspect(url: str) -> tuple[set[str], dict[str, dict[str, list[str]]], list[str]]:
@@ -41,7 +48,7 @@ def test_migrate_builds_the_schema_and_is_idempotent(fresh_db_url: str) -> None:
 
     tables, indexes, version = _inspect(fresh_db_url)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert version == [head] == ["0002"]
+    assert version == [head] == ["0003"]
     for table in metadata.sorted_tables:
         assert table.name in tables
         wanted = {i.name: [c.name for c in i.columns] for i in table.indexes}
@@ -58,6 +65,33 @@ def test_the_migrations_build_exactly_the_schema_the_store_uses(fresh_db_url: st
         engine.dispose()
 
     assert differences == []
+
+
+def test_the_live_inapp_index_holds_exactly_the_live_inapp_messages() -> None:
+    assert Channel.INAPP.value == LIVE_INAPP_CHANNEL
+    assert sorted(LIVE_INAPP_STATUSES) == sorted(s.value for s in LIVE_INAPP)
+    statuses = ", ".join(f"'{s}'" for s in LIVE_INAPP_STATUSES)
+    assert f"channel = '{LIVE_INAPP_CHANNEL}' AND status IN ({statuses})" == LIVE_INAPP_WHERE
+
+
+def test_a_device_fetch_reads_the_partial_index(tmp_path: Path) -> None:
+    # SQLite uses a partial index only when the query repeats its predicate with
+    # the same literals: a bound parameter for the channel would lose it silently.
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    migrate(url)
+    store = SqlStore(url)
+    try:
+        with store.engine.connect() as conn:
+            compiled = _LIVE.compile(dialect=conn.dialect)
+            params = compiled.construct_params({"profile_id": "p1", "now": 0.0, "limit": 50})
+            assert params is not None
+            values = tuple(params[name] for name in compiled.positiontup or ())
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", values).all()
+    finally:
+        store.close()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "USING INDEX ix_messages_inapp_live" in details, details
+    assert "TEMP B-TREE" not in details, details
 
 
 def test_open_store_connects_without_migrating(fresh_db_url: str) -> None:

@@ -17,6 +17,15 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+#: The ``messages`` rows a device may still be shown: live in-app messages
+#: (``clarion.core.model.LIVE_INAPP``). The partial index ``ix_messages_inapp_live``
+#: holds only these rows, so a fetch reads a profile's live alerts without
+#: visiting its other messages; a query uses it only when its WHERE repeats this
+#: predicate with the same literals (bound parameters do not match it).
+LIVE_INAPP_CHANNEL = "inapp"
+LIVE_INAPP_STATUSES = ("delivered", "sent")
+LIVE_INAPP_WHERE = "channel = 'inapp' AND status IN ('delivered', 'sent')"
+
 #: Event states: waiting for the orchestrator, claimed under a lease, processed.
 PENDING = "pending"
 PROCESSING = "processing"
@@ -98,6 +107,14 @@ messages = sa.Table(
     sa.Column("provider_ref", sa.String),
     sa.Index("ix_messages_claim", "status", "due_at"),
     sa.Index("ix_messages_profile", "profile_id", "created_at"),
+    sa.Index(
+        "ix_messages_inapp_live",
+        "profile_id",
+        "created_at",
+        "guid",
+        sqlite_where=sa.text(LIVE_INAPP_WHERE),
+        postgresql_where=sa.text(LIVE_INAPP_WHERE),
+    ),
 )
 
 lifecycle = sa.Table(

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from clarion.core import reasons
 from clarion.core.model import Channel, Event, Status
 from clarion.store.records import InAppState, LiveInApp, MessageRecord, Suppression
-from clarion.store.schema import events, inapp_state, lifecycle, messages, suppressions
+from clarion.store.schema import (
+    LIVE_INAPP_CHANNEL,
+    LIVE_INAPP_STATUSES,
+    events,
+    inapp_state,
+    lifecycle,
+    messages,
+    suppressions,
+)
 from clarion.store.sql.convert import MESSAGE_COLUMNS, dt, lifecycle_row, message_of, opt_dt, ts
-from clarion.store.sql.engine import insert
-from clarion.store.sql.orchestration import LIVE_STATUSES
+from clarion.store.sql.engine import Insert, insert
 
 _STATE = (
     inapp_state.c.impressions,
@@ -25,11 +35,21 @@ _STATE = (
 )
 
 
-def live_inapp(conn: Connection, profile_id: str, now: float, limit: int) -> list[LiveInApp]:
-    """The profile's in-app messages that are live and unexpired, newest first."""
+def _literal(value: str) -> sa.ColumnElement[str]:
+    return sa.literal_column(f"'{value}'", sa.String)
+
+
+def _live_query() -> sa.Select[Any]:
+    """The live, unexpired in-app messages of ``:profile_id``, newest first.
+
+    Built once: constructing a statement of this size costs several times what
+    SQLite takes to run it (every fetch of a device runs it). Channel and
+    statuses are SQL literals, the predicate of ``ix_messages_inapp_live``, so
+    both planners can use that partial index; everything else is a parameter.
+    """
     m = messages.c
     e = events.c
-    query = (
+    return (
         sa.select(*MESSAGE_COLUMNS, *_STATE, e.type, e.occurred_at, e.payload, e.account_id)
         .select_from(
             messages.join(events, e.id == m.event_id).outerjoin(
@@ -37,94 +57,164 @@ def live_inapp(conn: Connection, profile_id: str, now: float, limit: int) -> lis
             )
         )
         .where(
-            m.profile_id == profile_id,
-            m.channel == Channel.INAPP.value,
-            m.status.in_(LIVE_STATUSES),
-            sa.or_(m.expires_at.is_(None), m.expires_at > now),
+            m.profile_id == sa.bindparam("profile_id"),
+            m.channel == _literal(LIVE_INAPP_CHANNEL),
+            m.status.in_([_literal(status) for status in LIVE_INAPP_STATUSES]),
+            sa.or_(m.expires_at.is_(None), m.expires_at > sa.bindparam("now")),
         )
         .order_by(m.created_at.desc(), m.guid.desc())
-        .limit(limit)
+        .limit(sa.bindparam("limit"))
     )
-    width = len(MESSAGE_COLUMNS)
+
+
+_LIVE = _live_query()
+_WIDTH = len(MESSAGE_COLUMNS)
+_DEVICES = MESSAGE_COLUMNS.index(messages.c.devices)
+
+#: A prebuilt SELECT compiled for one dialect: its SQL, the order of its
+#: positional parameters (None: named), and the values of its fixed parameters.
+_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
+_compiled: dict[tuple[int, str], _Compiled] = {}
+
+
+def _driver_rows(
+    conn: Connection, statement: sa.Select[Any], params: dict[str, Any]
+) -> list[Sequence[Any]]:
+    """The rows of a prebuilt SELECT, run on the driver's own connection.
+
+    For the reads of every device fetch: SQLAlchemy's execution (context, events,
+    result metadata, and on SQLite the ``BEGIN`` the reader issues and the
+    rollback that ends it) costs about twice what the database takes to answer
+    (measured: 310 us against 100 us for the live query on SQLite).
+    One statement needs no transaction around it: it reads one snapshot either
+    way. Values come back as the driver gives them: JSON is text on SQLite and
+    already decoded on PostgreSQL (psycopg uses the engine's ``json_deserializer``).
+    """
+    key = (id(statement), conn.dialect.name)
+    compiled = _compiled.get(key)
+    if compiled is None:
+        made = statement.compile(dialect=conn.dialect)
+        fixed = dict(made.construct_params(dict.fromkeys(params), _check=False))
+        order = tuple(made.positiontup) if made.positiontup is not None else None
+        compiled = (made.string, order, fixed)
+        _compiled[key] = compiled
+    sql, order, fixed = compiled
+    values = {**fixed, **params}
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, values if order is None else tuple(values[name] for name in order))
+        rows: list[Sequence[Any]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def live_inapp(conn: Connection, profile_id: str, now: float, limit: int) -> list[LiveInApp]:
+    """The profile's in-app messages that are live and unexpired, newest first."""
+    text_json = conn.dialect.name == "sqlite"
+    rows = _driver_rows(conn, _LIVE, {"profile_id": profile_id, "now": now, "limit": limit})
     found = []
-    for row in conn.execute(query):
+    for row in rows:
+        columns = list(row[:_WIDTH])
         impressions, seen, acted, action, read, archived, etype, occurred, payload, account = row[
-            width:
+            _WIDTH:
         ]
+        if text_json:
+            columns[_DEVICES] = orjson.loads(columns[_DEVICES])
+            payload = orjson.loads(payload)
         state = InAppState(
             impressions or 0, opt_dt(seen), opt_dt(acted), action, opt_dt(read), opt_dt(archived)
         )
-        message = message_of(row[:width])  # positional reader: the message columns only
+        message = message_of(columns)  # positional reader: the message columns only
         event = Event(message.event_id, etype, profile_id, dt(occurred), payload, account)
         found.append(LiveInApp(message, state, event))
     return found
+
+
+_S = suppressions.c
+_SUPPRESSIONS = sa.select(_S.profile_id, _S.message, _S.until, _S.reason, _S.all_channels)
+#: One profile's (a device's fetch): a plain equality, no list to expand.
+_SUPPRESSIONS_OF_ONE = _SUPPRESSIONS.where(
+    _S.profile_id == sa.bindparam("profile_id"), _S.until > sa.bindparam("now")
+)
+_SUPPRESSIONS_OF_MANY = _SUPPRESSIONS.where(
+    _S.profile_id.in_(sa.bindparam("profile_ids", expanding=True)), _S.until > sa.bindparam("now")
+)
 
 
 def suppressions_of(
     conn: Connection, profile_ids: Iterable[str], now: float
 ) -> dict[str, dict[str, Suppression]]:
     """Active dismissals by profile, then by message name."""
-    s = suppressions.c
-    query = sa.select(s.profile_id, s.message, s.until, s.reason, s.all_channels).where(
-        s.profile_id.in_(list(profile_ids)), s.until > now
-    )
+    ids = list(profile_ids)
+    rows: Iterable[Sequence[Any]]
+    if len(ids) == 1:
+        rows = _driver_rows(conn, _SUPPRESSIONS_OF_ONE, {"profile_id": ids[0], "now": now})
+    else:
+        rows = conn.execute(_SUPPRESSIONS_OF_MANY, {"profile_ids": ids, "now": now})
     found: dict[str, dict[str, Suppression]] = {}
-    for profile_id, message, until, reason, all_channels in conn.execute(query):
+    for profile_id, message, until, reason, all_channels in rows:
         found.setdefault(profile_id, {})[message] = Suppression(
             message, dt(until), reason, bool(all_channels)
         )
     return found
 
 
+def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:
+    """The in-app state upserts of an impression and of a CTA, in one dialect's INSERT."""
+    c = inapp_state.c
+    now: sa.BindParameter[float] = sa.bindparam("now")
+    key: dict[str, sa.BindParameter[str]] = {
+        "guid": sa.bindparam("guid"),
+        "profile_id": sa.bindparam("profile_id"),
+    }
+    impression = (
+        make(inapp_state)
+        .values(**key, impressions=1, first_seen_at=now, last_seen_at=now)
+        .on_conflict_do_update(
+            index_elements=[c.guid], set_={"impressions": c.impressions + 1, "last_seen_at": now}
+        )
+    )
+    action: sa.BindParameter[str] = sa.bindparam("action")
+    cta = (
+        make(inapp_state)
+        .values(**key, impressions=0, acted_at=now, action=action)
+        .on_conflict_do_update(index_elements=[c.guid], set_={"acted_at": now, "action": action})
+    )
+    return impression, cta
+
+
+# Built once per dialect, like ``_LIVE``: feedback writes run under SQLite's one
+# writer at a time, so building statements there would cost every writer.
+_UPSERTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _upserts(postgresql.insert)}
+_DELIVERED = (
+    sa.update(messages)
+    .where(messages.c.guid == sa.bindparam("message_guid"), messages.c.status == Status.SENT.value)
+    .values(status=Status.DELIVERED.value, updated_at=sa.bindparam("now"))
+)
+_LIFECYCLE = sa.insert(lifecycle)
+
+
 def record_impression(
     conn: Connection, message: MessageRecord, now: float, detail: dict[str, object]
 ) -> None:
-    c = inapp_state.c
-    statement = (
-        insert(conn, inapp_state)
-        .values(
-            guid=message.guid,
-            profile_id=message.profile_id,
-            impressions=1,
-            first_seen_at=now,
-            last_seen_at=now,
-        )
-        .on_conflict_do_update(
-            index_elements=[c.guid],
-            set_={"impressions": c.impressions + 1, "last_seen_at": now},
-        )
-    )
-    conn.execute(statement)
+    upsert, _ = _UPSERTS[conn.dialect.name]
+    conn.execute(upsert, {"guid": message.guid, "profile_id": message.profile_id, "now": now})
     # The first impression on any device is the delivery of an in-app message.
-    first = conn.execute(
-        sa.update(messages)
-        .where(messages.c.guid == message.guid, messages.c.status == Status.SENT.value)
-        .values(status=Status.DELIVERED.value, updated_at=now)
-    ).rowcount
+    first = conn.execute(_DELIVERED, {"message_guid": message.guid, "now": now}).rowcount
     status = Status.DELIVERED if first else message.status
     row = lifecycle_row(message.guid, now, status, "impression", detail)
-    conn.execute(sa.insert(lifecycle), [row])
+    conn.execute(_LIFECYCLE, [row])
 
 
 def record_action(
     conn: Connection, message: MessageRecord, action: str, now: float, detail: dict[str, object]
 ) -> None:
-    statement = (
-        insert(conn, inapp_state)
-        .values(
-            guid=message.guid,
-            profile_id=message.profile_id,
-            impressions=0,
-            acted_at=now,
-            action=action,
-        )
-        .on_conflict_do_update(
-            index_elements=[inapp_state.c.guid], set_={"acted_at": now, "action": action}
-        )
-    )
-    conn.execute(statement)
+    _, upsert = _UPSERTS[conn.dialect.name]
+    values = {"guid": message.guid, "profile_id": message.profile_id, "now": now, "action": action}
+    conn.execute(upsert, values)
     row = lifecycle_row(message.guid, now, message.status, f"cta:{action}", detail)
-    conn.execute(sa.insert(lifecycle), [row])
+    conn.execute(_LIFECYCLE, [row])
 
 
 def suppress(conn: Connection, profile_id: str, rule: Suppression, now: float) -> list[str]:
