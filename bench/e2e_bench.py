@@ -58,6 +58,7 @@ from bench.support import (
     Process,
     clarion_env,
     cpu_seconds,
+    drop_postgres,
     free_port,
     loadgen,
     postgres_admin_url,
@@ -325,8 +326,8 @@ def main(
             else:
                 rate = round(0.9 * min(offered, sink_rate / per_event))
         if database_url:
-            _drop(database_url)
-            _drop(_sibling(database_url, "_template"))
+            drop_postgres(database_url)
+            drop_postgres(_sibling(database_url, "_template"))
     return _report(name, results, populate_s, setup)
 
 
@@ -363,18 +364,6 @@ def _report(
     if setup.database_url:
         out["database"] = setup.database_url.split("@")[-1]
     return out
-
-
-def _drop(url: str) -> None:
-    import sqlalchemy as sa
-
-    admin, name = postgres_admin_url(url)
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -58,10 +58,10 @@ from bench.population import CHUNK, populate
 from bench.support import (
     clarion_env,
     cpu_seconds,
+    drop_postgres,
     free_port,
     loadgen,
     machine_busy_seconds,
-    postgres_admin_url,
     recreate_postgres,
     serve,
 )
@@ -362,7 +362,7 @@ def main(
             figures = run(url, d, seconds, connections)
         finally:
             if database_url is not None:
-                _drop(database_url)
+                drop_postgres(database_url)
     out: dict[str, object] = {
         "bench": "inapp_postgres" if database_url else "inapp_sqlite",
         "profiles": PROFILES,
@@ -377,18 +377,6 @@ def main(
     if database_url:
         out["database"] = database_url.split("@")[-1]
     return out
-
-
-def _drop(url: str) -> None:
-    import sqlalchemy as sa
-
-    admin, name = postgres_admin_url(url)
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        engine.dispose()
 
 
 if __name__ == "__main__":

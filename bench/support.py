@@ -144,14 +144,23 @@ def postgres_admin_url(url: str) -> tuple[str, str]:
 
 def recreate_postgres(url: str) -> None:
     """Drop and create the database named in ``url`` (a benchmark's own)."""
+    _admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}"')
+
+
+def drop_postgres(url: str) -> None:
+    """Drop the database named in ``url`` (a benchmark's own), if it exists."""
+    _admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(url: str, *statements: str) -> None:
     import sqlalchemy as sa
 
     admin, name = postgres_admin_url(url)
     engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            for statement in statements:
+                conn.exec_driver_sql(statement.format(name=name))
     finally:
         engine.dispose()
 

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from clarion.channels.registry import InAppConfig, SinkConfig
+from clarion.config import Settings
 from clarion.inapp import issue_device_token
 from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA, NOTIFICATIONS_RESPONSE_SCHEMA
 from clarion.service import Service
@@ -37,15 +38,20 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[TestClient, Service]]:
-    settings = settings_for(
+    with running(inapp_settings(db_url, tmp_path), clock=clock) as pair:
+        yield pair
+
+
+def inapp_settings(db_url: str, tmp_path: Path, catalog: Path = EXAMPLE_CATALOG) -> Settings:
+    """Settings with the in-app store, a device secret and a feedback key."""
+    return settings_for(
         db_url,
         tmp_path,
+        catalog=catalog,
         providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
         device_token_secrets={"default": DEVICE_SECRET.decode()},
         feedback_keys={"k1": "f" * 32},
     )
-    with running(settings, clock=clock) as pair:
-        yield pair
 
 
 def _device(client: TestClient, clock: FakeClock, profile_id: str) -> dict[str, str]:
@@ -285,14 +291,7 @@ def test_in_app_caps_count_impressions(db_url: str, tmp_path: Path) -> None:
     add_phone = catalog / "messages" / "add_phone.yaml"
     add_phone.write_text(add_phone.read_text().replace("category: account", "category: onboarding"))
     clock = FakeClock()
-    settings = settings_for(
-        db_url,
-        tmp_path,
-        catalog=catalog,
-        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
-        device_token_secrets={"default": DEVICE_SECRET.decode()},
-    )
-    with running(settings, clock=clock) as (client, _):
+    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, _):
         client.put("/v1/profiles/cy", json={"timezone": "UTC"})
         for count, reason in enumerate(("recovery", "security"), 1):  # dedup is per reason
             clock.advance(timedelta(minutes=1))
@@ -326,14 +325,7 @@ def test_a_dismiss_for_all_channels_suppresses_the_message_everywhere(
     payment = catalog / "messages" / "payment_failed.yaml"
     payment.write_text(payment.read_text().replace("scope: message}", "scope: all_channels}"))
     clock = FakeClock()
-    settings = settings_for(
-        db_url,
-        tmp_path,
-        catalog=catalog,
-        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
-        device_token_secrets={"default": DEVICE_SECRET.decode()},
-    )
-    with running(settings, clock=clock) as (client, _):
+    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, _):
         _seed(client, "ana")
         ana = _device(client, clock, "ana")
         [alert] = wait_for(lambda: _alerts(client, ana))
