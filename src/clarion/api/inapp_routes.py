@@ -138,23 +138,22 @@ async def get_notifications(
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
-async def _mark(profile_id: str, guid: str, column: str, request: Request) -> Response:
-    svc = request.app.state.service
-    if not await run_in_threadpool(svc.store.mark_inapp, profile_id, guid, column, svc.clock()):
+async def _mark(profile_id: str, guid: str, column: str, service: InAppService) -> Response:
+    if not await run_in_threadpool(service.mark, profile_id, guid, column):
         raise HTTPException(404, detail=error_body("not_found", f"no notification '{guid}'"))
     return Response(status_code=204)
 
 
 @router.post("/notifications/{guid}/read", status_code=204)
-async def read_notification(guid: str, profile_id: ProfileId, request: Request) -> Response:
+async def read_notification(guid: str, profile_id: ProfileId, service: Service) -> Response:
     """Mark a notification read on every device of the profile."""
-    return await _mark(profile_id, guid, "read_at", request)
+    return await _mark(profile_id, guid, "read_at", service)
 
 
 @router.post("/notifications/{guid}/archive", status_code=204)
-async def archive_notification(guid: str, profile_id: ProfileId, request: Request) -> Response:
+async def archive_notification(guid: str, profile_id: ProfileId, service: Service) -> Response:
     """Archive a notification on every device of the profile."""
-    return await _mark(profile_id, guid, "archived_at", request)
+    return await _mark(profile_id, guid, "archived_at", service)
 
 
 @router.post("/feedback")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from clarion.catalog import Catalog, RenderError
+from clarion.catalog import Catalog, Rendered, RenderError
 from clarion.catalog.context import render_context
 from clarion.core.cursor import encode_cursor
 from clarion.core.inapp_spec import ActionType, DismissScope, InAppSpec, Template
@@ -51,6 +51,7 @@ class InAppStore(Protocol):
         self, message: MessageRecord, action: str, now: datetime, detail: dict[str, object]
     ) -> None: ...
     def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]: ...
+    def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,8 @@ class DeviceContext:
         }
 
 
-#: How many live in-app messages of a profile the notification center considers.
+#: How many live in-app messages of a profile a fetch considers, newest first.
+_ALERT_WINDOW = 50
 _CENTER_SIZE = 200
 
 
@@ -139,17 +141,11 @@ class InAppService:
         """The alerts this device should show now, assembled in its locale."""
         now = self._clock()
         catalog = self._catalog()
-        live = self._store.live_inapp(profile_id, now, limit=50)
-        if not live:
-            return alerts_response([])
-        suppressed = self._store.suppressions_of(profile_id, now)
-        found = (self._candidate(x, catalog, suppressed, device, now) for x in live)
+        live, found = self._candidates(profile_id, device, catalog, now, _ALERT_WINDOW)
         candidates = [
             c
             for c in found
-            if c is not None
-            and c.inapp.template is not Template.NOTIFICATION
-            and c.live.state.acted_at is None
+            if c.inapp.template is not Template.NOTIFICATION and c.live.state.acted_at is None
         ]
         caps = catalog.spec.policy.channel_caps.get(Channel.INAPP, ())
         candidates = within_caps(candidates, live, caps, now) if caps else candidates
@@ -164,6 +160,17 @@ class InAppService:
             except RenderError as exc:  # a broken string must not hide the other alerts
                 log.error("inapp_render_failed", guid=candidate.live.message.guid, error=str(exc))
         return alerts_response(alerts)
+
+    def _candidates(
+        self, profile_id: str, device: DeviceContext, catalog: Catalog, now: datetime, limit: int
+    ) -> tuple[list[LiveInApp], list[_Candidate]]:
+        """The profile's live in-app messages, and those this device may show now."""
+        live = self._store.live_inapp(profile_id, now, limit=limit)
+        if not live:
+            return live, []
+        suppressed = self._store.suppressions_of(profile_id, now)
+        found = (self._candidate(x, catalog, suppressed, device, now) for x in live)
+        return live, [c for c in found if c is not None]
 
     def _candidate(
         self,
@@ -205,15 +212,11 @@ class InAppService:
     ) -> dict[str, object]:
         """A page of the profile's notification center, newest first, with its unread count."""
         now = self._clock()
-        catalog = self._catalog()
-        live = self._store.live_inapp(profile_id, now, limit=_CENTER_SIZE)
-        suppressed = self._store.suppressions_of(profile_id, now) if live else {}
-        found = (self._candidate(x, catalog, suppressed, device, now) for x in live)
+        _, found = self._candidates(profile_id, device, self._catalog(), now, _CENTER_SIZE)
         items = [
             c
             for c in found
-            if c is not None
-            and c.inapp.template is Template.NOTIFICATION
+            if c.inapp.template is Template.NOTIFICATION
             and (archived or c.live.state.archived_at is None)
         ]
         unread = sum(1 for c in items if c.live.state.read_at is None)
@@ -223,17 +226,28 @@ class InAppService:
         assembled = []
         if page:
             profile = self._store.get_profile(profile_id) or Profile(id=profile_id)
-            assembled = [self._notification(c, catalog, profile, device.locale) for c in page]
+            catalog = self._catalog()
+            locale = device.locale or profile.locale
+            assembled = [self._notification(c, catalog, profile, locale) for c in page]
         cursor = _key(page[-1]) if more else None
         return notifications_response(assembled, unread, encode_cursor(*cursor) if cursor else None)
 
-    def _notification(
-        self, candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str | None
-    ) -> dict[str, object]:
-        message, state, inapp = candidate.live.message, candidate.live.state, candidate.inapp
+    def mark(self, profile_id: str, guid: str, column: str) -> bool:
+        """Set ``read_at`` or ``archived_at`` of a notification; False if not the profile's."""
+        return self._store.mark_inapp(profile_id, guid, column, self._clock())
+
+    @staticmethod
+    def _render(candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str) -> Rendered:
+        message = candidate.live.message
         context = render_context(profile, candidate.live.event)
         render = catalog.render_follow_up if candidate.follow_up else catalog.render
-        rendered = render(message.message, message.step, locale or profile.locale, context)
+        return render(message.message, message.step, locale, context)
+
+    def _notification(
+        self, candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str
+    ) -> dict[str, object]:
+        message, state, inapp = candidate.live.message, candidate.live.state, candidate.inapp
+        rendered = self._render(candidate, catalog, profile, locale)
         fields = rendered.fields
         cta = inapp.ctas[0] if inapp.ctas else None
         item = Notification(
@@ -264,11 +278,8 @@ class InAppService:
     def _assemble(
         self, candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str
     ) -> dict[str, object]:
-        message = candidate.live.message
-        context = render_context(profile, candidate.live.event)
-        render = catalog.render_follow_up if candidate.follow_up else catalog.render
-        rendered = render(message.message, message.step, locale, context)
-        tracking = self._tracking(message, rendered.locale, candidate.inapp)
+        rendered = self._render(candidate, catalog, profile, locale)
+        tracking = self._tracking(candidate.live.message, rendered.locale, candidate.inapp)
         return assemble_alert(candidate.inapp, rendered.fields, tracking, self._signer.sign)
 
     def feedback(self, profile_id: str, obj: object, device: DeviceContext) -> list[str]:
