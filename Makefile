@@ -3,13 +3,15 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Local peers for provider tests (Prism for Twilio's contract, web-push-testing), from npm.
+NODE_STAMP := node_modules/.installed
 DEV_KEY ?= dev-key-change-me
 DEV_DEVICE_SECRET ?= dev-device-secret-change-me-0123456789
 DATABASE_URL ?= sqlite:///var/clarion.db
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint typecheck unit bench venv clean
+.PHONY: run test lint typecheck unit bench venv peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +20,12 @@ $(STAMP): pyproject.toml
 	touch $@
 
 venv: $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+peers: $(NODE_STAMP)
 
 run: $(STAMP)  ## migrate a SQLite database and start Clarion with the example catalog
 	mkdir -p var
@@ -36,11 +44,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck  ## lint, type checks and the whole test suite
+test: lint typecheck $(NODE_STAMP)  ## lint, type checks and the whole test suite
 	$(BIN)/pytest
 
 bench: $(STAMP)  ## benchmarks; each prints one JSON object
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules var .mypy_cache .ruff_cache .pytest_cache
