@@ -81,6 +81,19 @@ class PermanentError(ProviderError):
     """Never worth retrying (bad address, rejected content)."""
 
 
+class BadAddressError(PermanentError):
+    """The address itself is bad (invalid, unreachable, not a mobile number).
+
+    The dispatcher records it against the profile, so it is not used again
+    until the profile's address changes. ``kind`` is ``phone`` or ``email``.
+    """
+
+    def __init__(self, code: str, message: str = "", *, kind: str, value: str) -> None:
+        super().__init__(code, message)
+        self.kind = kind
+        self.value = value
+
+
 class Provider(Protocol):
     """Sends rendered messages on one or more channels."""
 

@@ -170,9 +170,9 @@ def _step_block(
     if channel in profile.opt_out_channels:
         return reasons.OPTED_OUT, ()
     devices: tuple[str, ...] = ()
-    if channel is Channel.EMAIL and not profile.email:
+    if channel is Channel.EMAIL and not profile.usable(profile.email):
         return reasons.NO_ADDRESS, ()
-    if channel in (Channel.SMS, Channel.VOICE) and not profile.phone:
+    if channel in (Channel.SMS, Channel.VOICE) and not profile.usable(profile.phone):
         return reasons.NO_ADDRESS, ()
     # In-app needs no device now: it waits in the in-app store, and each device is
     # checked for eligibility (platform, version, page) when it fetches.

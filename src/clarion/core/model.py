@@ -83,6 +83,13 @@ class Profile:
     devices: tuple[Device, ...] = ()
     #: Messages the profile dismissed on every channel, and until when (in-app feedback).
     suppressed_until: Mapping[str, datetime] = field(default_factory=dict)
+    #: Addresses a provider called bad (invalid or unreachable); while the profile's
+    #: phone or email is one of them, decide() treats it as absent.
+    bad_addresses: frozenset[str] = frozenset()
+
+    def usable(self, address: str | None) -> str | None:
+        """``address`` unless it is missing or marked bad."""
+        return address if address and address not in self.bad_addresses else None
 
 
 @dataclass(frozen=True, slots=True)

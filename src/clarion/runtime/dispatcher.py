@@ -17,6 +17,7 @@ from datetime import timedelta
 from clarion.catalog import Catalog, RenderError
 from clarion.catalog.context import render_context
 from clarion.channels.base import (
+    BadAddressError,
     DeviceAddress,
     Outgoing,
     PermanentError,
@@ -32,7 +33,7 @@ from clarion.core.spec import ChannelStep
 from clarion.observability import DISPATCHED, EVENT_TO_PROVIDER, get_logger
 from clarion.runtime.clock import Clock
 from clarion.store.base import Store
-from clarion.store.records import Claimed, Transition
+from clarion.store.records import BadAddress, Claimed, Transition
 
 log = get_logger("clarion.dispatcher")
 
@@ -125,6 +126,9 @@ class Dispatcher:
         if spec is None or message.step >= len(spec.channels):
             return self._verdict(claimed, Status.FAILED, "not_in_catalog")
         step = spec.channels[message.step]
+        if _address_gone(message.channel, claimed.profile):
+            # Marked bad since the decision (e.g. by the SMS before this voice call).
+            return self._verdict(claimed, Status.SUPPRESSED, reasons.NO_ADDRESS)
         try:
             rendered = catalog.render(
                 message.message, message.step, claimed.profile.locale, contexts.of(claimed)
@@ -213,8 +217,19 @@ class Dispatcher:
             if isinstance(result, PermanentError)
             else f"{reasons.DEAD_LETTERED}:{result.code}"
         )
+        bad = None
+        if isinstance(result, BadAddressError):
+            bad = BadAddress(result.kind, result.value, result.code)
         return Transition(
-            m.guid, claimed.lease_owner, Status.FAILED, reason, None, provider.name, None, detail
+            m.guid,
+            claimed.lease_owner,
+            Status.FAILED,
+            reason,
+            None,
+            provider.name,
+            None,
+            detail,
+            bad,
         )
 
     @staticmethod
@@ -224,6 +239,17 @@ class Dispatcher:
         return Transition(
             claimed.message.guid, claimed.lease_owner, status, reason, detail=dict(detail or {})
         )
+
+
+def _address_gone(channel: Channel, profile: Profile) -> bool:
+    """True when the channel's address was marked bad after the message was decided."""
+    if channel in (Channel.SMS, Channel.VOICE):
+        address = profile.phone
+    elif channel is Channel.EMAIL:
+        address = profile.email
+    else:
+        return False
+    return address is not None and address in profile.bad_addresses
 
 
 async def _attempt(provider: Provider, outgoing: Outgoing) -> Receipt | ProviderError:

@@ -10,10 +10,13 @@ from clarion.core.decide import Outcome
 from clarion.core.model import Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
+    BadAddress,
     Claimed,
+    DeliveryReport,
     LifecycleEntry,
     MessageQuery,
     MessageRecord,
+    ReportApplied,
     Transition,
 )
 
@@ -61,6 +64,15 @@ class Store(Protocol):
 
     def apply_transitions(self, transitions: Sequence[Transition], now: datetime) -> int:
         """Apply dispatch verdicts held under a live lease; returns how many applied."""
+
+    # Provider reports
+    def apply_delivery_report(self, report: DeliveryReport, now: datetime) -> ReportApplied | None:
+        """Apply a provider's delivery report to the message with its reference (only
+        forward: sent to delivered or failed), logging it and recording any bad
+        address; None when no message has that reference."""
+
+    def record_bad_address(self, profile_id: str, address: BadAddress, now: datetime) -> None:
+        """Mark an address of the profile bad (not used while it is the profile's)."""
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None: ...

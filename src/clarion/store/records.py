@@ -63,6 +63,19 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
+class BadAddress:
+    """An address a provider called bad (invalid number, unreachable handset).
+
+    Stored against the profile; while it is still the profile's address the
+    profile is treated as having none for that kind (``Profile.bad_addresses``).
+    """
+
+    kind: str  # "phone" or "email"
+    value: str
+    code: str  # the provider's error code, e.g. "twilio:21211"
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """A dispatcher's verdict on a claimed message.
 
@@ -79,6 +92,33 @@ class Transition:
     provider: str | None = None
     provider_ref: str | None = None
     detail: JSONObject = field(default_factory=dict)
+    bad_address: BadAddress | None = None  # recorded for the message's profile
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """A provider's later word on a message it accepted, found by its reference.
+
+    ``status`` is SENT (still on its way: a lifecycle entry, no change), DELIVERED
+    or FAILED. Reports only move a message forward: a sent message may become
+    delivered or failed, and nothing changes a delivered or failed one.
+    """
+
+    provider_ref: str
+    status: Status
+    reason: str | None = None
+    detail: JSONObject = field(default_factory=dict)
+    bad_address: BadAddress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportApplied:
+    """What a delivery report did: the message it names, its status after, and
+    whether anything was recorded (False for a repeat or a late report)."""
+
+    guid: str
+    status: Status
+    applied: bool
 
 
 @dataclass(frozen=True, slots=True)

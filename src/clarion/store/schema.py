@@ -106,6 +106,8 @@ messages = sa.Table(
     sa.Column("provider", sa.String),
     sa.Column("provider_ref", sa.String),
     sa.Index("ix_messages_claim", "status", "due_at"),
+    # Delivery status callbacks find their message by the provider's id for it.
+    sa.Index("ix_messages_provider_ref", "provider_ref"),
     sa.Index("ix_messages_profile", "profile_id", "created_at"),
     sa.Index(
         "ix_messages_inapp_live",
@@ -156,4 +158,17 @@ suppressions = sa.Table(
     sa.Column("until", sa.Double, nullable=False),
     sa.Column("reason", sa.String, nullable=False),
     sa.Column("all_channels", sa.Boolean, nullable=False),
+)
+
+#: Addresses a provider called bad (invalid number, unreachable handset), per
+#: profile. A profile whose current address of a kind is listed here is treated
+#: as having none; when the profile changes the address, the entry stops matching.
+bad_addresses = sa.Table(
+    "bad_addresses",
+    metadata,
+    sa.Column("profile_id", sa.String, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String, primary_key=True),
+    sa.Column("code", sa.String, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
 )

@@ -115,7 +115,10 @@ def profile_row(profile: Profile, now: float) -> dict[str, object]:
 
 
 def profile_of(
-    row: Row, devices: tuple[Device, ...], suppressed_until: Mapping[str, datetime] | None = None
+    row: Row,
+    devices: tuple[Device, ...],
+    suppressed_until: Mapping[str, datetime] | None = None,
+    bad_addresses: frozenset[str] = frozenset(),
 ) -> Profile:
     return Profile(
         id=row.id,
@@ -130,6 +133,7 @@ def profile_of(
         opt_out_categories=frozenset(row.opt_out_categories),
         devices=devices,
         suppressed_until=suppressed_until or {},
+        bad_addresses=bad_addresses,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 
 from clarion.core import reasons
 from clarion.core.model import Event, Profile, Status
-from clarion.store.records import Claimed, Transition
+from clarion.store.records import BadAddress, Claimed, Transition
 from clarion.store.schema import events, lifecycle, messages
 from clarion.store.sql.bulk import append, chunked, pg_batch
 from clarion.store.sql.claims import claim
@@ -27,6 +27,7 @@ from clarion.store.sql.convert import (
 )
 from clarion.store.sql.engine import is_postgres, json_text
 from clarion.store.sql.profiles import profiles_by_id
+from clarion.store.sql.receipts import record_bad_addresses
 
 _SCHEDULED = Status.SCHEDULED.value
 _SENDING = Status.SENDING.value
@@ -135,6 +136,9 @@ class PreparedTransitions:
 
     rows: list[dict[str, object]]  # one per (message, lease owner): the first verdict
     entries: list[dict[str, object]]  # the lifecycle entry of each row, in the same order
+    at: float = 0.0
+    # Bad addresses a verdict reported, by (guid, lease owner); recorded if it applies.
+    bad: dict[tuple[str, str], BadAddress] = field(default_factory=dict)
 
 
 def prepare_transitions(transitions: Sequence[Transition], now: datetime) -> PreparedTransitions:
@@ -155,7 +159,8 @@ def prepare_transitions(transitions: Sequence[Transition], now: datetime) -> Pre
         for t in batch
     ]
     entries = [lifecycle_row(t.guid, at, t.status, t.reason, _detail(t)) for t in batch]
-    return PreparedTransitions(rows, entries)
+    bad = {(t.guid, t.lease_owner): t.bad_address for t in batch if t.bad_address is not None}
+    return PreparedTransitions(rows, entries, at, bad)
 
 
 def apply_transitions(conn: Connection, prepared: PreparedTransitions) -> int:
@@ -171,7 +176,24 @@ def apply_transitions(conn: Connection, prepared: PreparedTransitions) -> int:
         if (row["guid"], row["lease_owner"]) in applied
     ]
     append(conn, lifecycle, entries)
+    if prepared.bad:
+        _record_bad(conn, prepared, applied)
     return len(entries)
+
+
+def _record_bad(
+    conn: Connection, prepared: PreparedTransitions, applied: set[tuple[str, str]]
+) -> None:
+    """Record the bad addresses of applied verdicts against their messages' profiles."""
+    keys = [key for key in prepared.bad if key in applied]
+    if not keys:
+        return
+    query = sa.select(messages.c.guid, messages.c.profile_id).where(
+        messages.c.guid.in_([guid for guid, _ in keys])
+    )
+    owners = dict(conn.execute(query).tuples().all())
+    found = [(owners[key[0]], prepared.bad[key]) for key in keys if key[0] in owners]
+    record_bad_addresses(conn, found, prepared.at)
 
 
 def _sqlite_transitions(conn: Connection, rows: list[dict[str, object]]) -> set[tuple[str, str]]:

@@ -14,6 +14,7 @@ from clarion.store.schema import devices, profiles, suppressions
 from clarion.store.sql.bulk import chunked
 from clarion.store.sql.convert import device_of, device_row, dt, profile_of, profile_row, ts
 from clarion.store.sql.engine import insert
+from clarion.store.sql.receipts import bad_addresses_of
 
 _PROFILE_KEPT = frozenset({"id", "created_at"})
 _DEVICE_KEY = ("profile_id", "device_id")
@@ -72,8 +73,11 @@ def _with_devices(conn: Connection, rows: Sequence[Row[Any]]) -> dict[str, Profi
         for row in conn.execute(query):
             by_profile[row.profile_id].append(device_of(row))
     dismissed = _dismissed_everywhere(conn, list(by_profile))
+    bad = bad_addresses_of(conn, by_profile)
     return {
-        row.id: profile_of(row, tuple(by_profile[row.id]), dismissed.get(row.id, {}))
+        row.id: profile_of(
+            row, tuple(by_profile[row.id]), dismissed.get(row.id, {}), bad.get(row.id, frozenset())
+        )
         for row in rows
     }
 

@@ -17,15 +17,18 @@ from clarion.core.model import Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
+    BadAddress,
     Claimed,
+    DeliveryReport,
     LifecycleEntry,
     LiveInApp,
     MessageQuery,
     MessageRecord,
+    ReportApplied,
     Suppression,
     Transition,
 )
-from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads
+from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads, receipts
 from clarion.store.sql.convert import ts
 from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
 from clarion.store.sql.writer import WriterLock, writer_lock
@@ -169,6 +172,15 @@ class SqlStore:
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
         with self._write() as conn:
             return inapp.mark(conn, profile_id, guid, column, ts(now))
+
+    # Provider reports
+    def apply_delivery_report(self, report: DeliveryReport, now: datetime) -> ReportApplied | None:
+        with self._write() as conn:
+            return receipts.apply_delivery_report(conn, report, ts(now))
+
+    def record_bad_address(self, profile_id: str, address: BadAddress, now: datetime) -> None:
+        with self._write() as conn:
+            receipts.record_bad_addresses(conn, [(profile_id, address)], ts(now))
 
     def ping(self) -> None:
         with self._reader.connect() as conn:

@@ -1,0 +1,196 @@
+"""What Twilio's SMS and voice providers share: the REST client, its error mapping,
+the choice of sender by destination country, and the status callback's URL.
+
+Twilio's 2010-04-01 API takes form-encoded POSTs with HTTP basic auth (account
+SID and auth token) and answers errors as ``{"code": 21211, "message": ...}``.
+Its Messages and Calls resources take no idempotency key, so both providers say
+``idempotent = False``: a retry after a lost answer may send twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+import phonenumbers
+
+from clarion import __version__
+from clarion.channels.base import (
+    BadAddressError,
+    Outgoing,
+    PermanentError,
+    ProviderError,
+    TransientError,
+)
+from clarion.channels.http_status import is_transient, parse_retry_after
+
+DEFAULT_BASE_URL = "https://api.twilio.com"
+#: Where Clarion takes Twilio's status callbacks, below its public URL.
+STATUS_CALLBACK_PATH = "/v1/providers/twilio/status"
+
+#: Twilio error codes that say the number itself is bad, not this message: it is
+#: marked bad for its profile (https://www.twilio.com/docs/api/errors).
+#: 21211 invalid 'To' number, 21214 'To' cannot be reached, 21217 number does not
+#: appear valid, 21401 invalid phone number, 21407 number type does not support SMS,
+#: 21614 'To' is not a mobile number, 30003 unreachable handset, 30005 unknown
+#: handset, 30006 landline or unreachable carrier.
+BAD_ADDRESS_CODES = frozenset({21211, 21214, 21217, 21401, 21407, 21614, 30003, 30005, 30006})
+
+
+def error_code(code: int | str) -> str:
+    """Clarion's code for a Twilio error code: ``twilio:<code>``."""
+    return f"twilio:{code}"
+
+
+@dataclass(frozen=True, slots=True)
+class Senders:
+    """Who a message comes from, per destination country (ISO 3166 alpha-2).
+
+    The country is the destination number's own (from its E.164 prefix), else
+    the profile's; a country without an entry uses ``default``. A sender is a
+    Twilio number in E.164 or, for SMS where the country allows it, an
+    alphanumeric sender id.
+    """
+
+    default: str
+    by_country: Mapping[str, str] = field(default_factory=dict)
+
+    def sender_for(self, phone: str, country: str | None) -> str:
+        """The sender for a message to ``phone`` of a profile in ``country``."""
+        region = country_of(phone) or (country.upper() if country else None)
+        if region is not None:
+            return self.by_country.get(region, self.default)
+        return self.default
+
+
+def country_of(phone: str) -> str | None:
+    """The ISO country of an E.164 number, or None when it names none."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(number)
+    return region if region and region != "001" else None  # 001: non-geographic
+
+
+def callback_url(public_url: str | None) -> str | None:
+    """Clarion's status callback URL under its public base URL, if one is configured."""
+    if not public_url:
+        return None
+    return public_url.rstrip("/") + STATUS_CALLBACK_PATH
+
+
+def require_phone(message: Outgoing) -> str:
+    """The destination number; a message without one cannot be sent by Twilio."""
+    if not message.phone:
+        raise PermanentError("no_address", "the profile has no phone number")
+    return message.phone
+
+
+def _twilio_error(response: httpx.Response) -> tuple[int | None, str]:
+    # Twilio's error body: {"code": 21211, "message": "...", "more_info": ..., "status": 400}
+    try:
+        payload = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None, response.text[:200]
+    if not isinstance(payload, dict):
+        return None, ""
+    code = payload.get("code")
+    message = payload.get("message")
+    text = message if isinstance(message, str) else ""
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code, text
+    if isinstance(code, str) and code.isdigit():
+        return int(code), text
+    return None, text
+
+
+def error_for_response(response: httpx.Response, phone: str, now: float) -> ProviderError:
+    """The error a non-2xx Twilio answer maps to.
+
+    429 and 5xx are transient (honouring ``Retry-After``); any other status is
+    permanent, coded ``twilio:<code>`` when Twilio gave one, and a bad-address
+    error for the codes in ``BAD_ADDRESS_CODES``.
+    """
+    status = response.status_code
+    code, text = _twilio_error(response)
+    clarion_code = error_code(code) if code is not None else f"http_{status}"
+    if is_transient(status):
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        return TransientError(clarion_code, text, retry_after=retry_after)
+    if code in BAD_ADDRESS_CODES:
+        return BadAddressError(clarion_code, text, kind="phone", value=phone)
+    return PermanentError(clarion_code, text)
+
+
+class TwilioClient:
+    """Creates Twilio resources (``Messages``, ``Calls``) for one account.
+
+    Pass ``client`` to share a connection pool; closing it is then the caller's job.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.account_sid = account_sid
+        self._auth = httpx.BasicAuth(account_sid, auth_token)
+        self._base = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
+        self._timeout = timeout
+        self._clock = clock
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+
+    async def create(
+        self, resource: str, form: Sequence[tuple[str, str]], phone: str
+    ) -> Mapping[str, object]:
+        """POST ``form`` to ``<resource>.json``; the created resource, or a provider error."""
+        try:
+            response = await self._client.post(
+                f"{self._base}/{resource}.json",
+                data=dict(form),
+                auth=self._auth,
+                headers={"User-Agent": f"clarion/{__version__}", "Accept": "application/json"},
+                timeout=self._timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise TransientError("timeout", str(exc)) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise PermanentError("invalid_url", str(exc)) from exc
+        except httpx.TransportError as exc:
+            raise TransientError("connection_error", str(exc)) from exc
+        except httpx.RequestError as exc:
+            raise TransientError("request_error", str(exc)) from exc
+        if not 200 <= response.status_code <= 299:
+            raise error_for_response(response, phone, self._clock())
+        try:
+            created = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            # Twilio took it, but we cannot tell its id: retrying could send twice.
+            raise PermanentError("twilio:unreadable_answer", str(exc)) from exc
+        if not isinstance(created, dict) or not isinstance(created.get("sid"), str):
+            raise PermanentError("twilio:unreadable_answer", "no sid in the answer")
+        return created
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this one created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+
+def copy_of(message: Outgoing) -> str:
+    """The copy to send or speak, in copy markup: the ``body`` field, or every field
+    in order (one per line) when the step names no ``body``."""
+    body = message.fields.get("body")
+    if body is not None:
+        return body
+    return "\n".join(text for text in message.fields.values() if text)

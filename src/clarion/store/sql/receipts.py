@@ -1,0 +1,95 @@
+"""What providers tell us after sending: delivery reports and bad addresses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from clarion.core.model import Status
+from clarion.store.records import BadAddress, DeliveryReport, ReportApplied
+from clarion.store.schema import bad_addresses, lifecycle, messages
+from clarion.store.sql.bulk import append, chunked
+from clarion.store.sql.convert import lifecycle_row
+from clarion.store.sql.engine import insert
+
+#: Statuses a report may still move a message out of: only "accepted by the provider".
+_OPEN = Status.SENT.value
+
+
+def record_bad_addresses(
+    conn: Connection, found: Sequence[tuple[str, BadAddress]], at: float
+) -> None:
+    """Record (profile id, bad address) pairs; a known one takes the newer code and time."""
+    if not found:
+        return
+    rows = [
+        {"profile_id": pid, "kind": b.kind, "value": b.value, "code": b.code, "at": at}
+        for pid, b in found
+    ]
+    stmt = insert(conn, bad_addresses)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["profile_id", "kind", "value"],
+            set_={"code": stmt.excluded.code, "at": stmt.excluded.at},
+        ),
+        rows,
+    )
+
+
+def bad_addresses_of(conn: Connection, profile_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+    """The addresses marked bad for each profile (any kind), by profile id."""
+    b = bad_addresses.c
+    found: dict[str, set[str]] = {}
+    for chunk in chunked(sorted(set(profile_ids))):
+        query = sa.select(b.profile_id, b.value).where(b.profile_id.in_(chunk))
+        for profile_id, value in conn.execute(query):
+            found.setdefault(profile_id, set()).add(value)
+    return {profile_id: frozenset(values) for profile_id, values in found.items()}
+
+
+def _already_reported(conn: Connection, guid: str, reason: str | None) -> bool:
+    query = sa.select(lifecycle.c.id).where(lifecycle.c.guid == guid, lifecycle.c.reason == reason)
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def apply_delivery_report(
+    conn: Connection, report: DeliveryReport, at: float
+) -> ReportApplied | None:
+    """Apply ``report`` to the message it names; None when no message has its reference.
+
+    Only a sent message moves (to delivered or failed); a report that it is still
+    on its way is logged once per provider status. Anything else (a repeat, a late
+    "sent" after "delivered") changes nothing, so reports may arrive in any order
+    and any number of times.
+    """
+    m = messages.c
+    # FOR UPDATE (PostgreSQL; SQLite already holds the write lock) serializes
+    # concurrent reports on one message, so a repeat is seen as one.
+    query = (
+        sa.select(m.guid, m.status, m.profile_id)
+        .where(m.provider_ref == report.provider_ref)
+        .limit(1)
+        .with_for_update()
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    guid, current, profile_id = row.guid, Status(row.status), row.profile_id
+    if current.value != _OPEN:
+        return ReportApplied(guid, current, False)
+    if report.status is Status.SENT:
+        if _already_reported(conn, guid, report.reason):
+            return ReportApplied(guid, current, False)
+    else:
+        conn.execute(
+            sa.update(messages)
+            .where(m.guid == guid)
+            .values(status=report.status.value, reason=report.reason, updated_at=at)
+        )
+    entry = lifecycle_row(guid, at, report.status, report.reason, dict(report.detail))
+    append(conn, lifecycle, [entry])
+    if report.bad_address is not None:
+        record_bad_addresses(conn, [(profile_id, report.bad_address)], at)
+    return ReportApplied(guid, report.status, True)
