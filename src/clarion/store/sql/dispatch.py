@@ -191,7 +191,7 @@ def _record_bad(
     query = sa.select(messages.c.guid, messages.c.profile_id).where(
         messages.c.guid.in_([guid for guid, _ in keys])
     )
-    owners = dict(conn.execute(query).tuples().all())
+    owners: dict[str, str] = {guid: profile_id for guid, profile_id in conn.execute(query)}
     found = [(owners[key[0]], prepared.bad[key]) for key in keys if key[0] in owners]
     record_bad_addresses(conn, found, prepared.at)
 
