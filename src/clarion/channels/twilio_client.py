@@ -9,6 +9,7 @@ Its Messages and Calls resources take no idempotency key, so both providers say
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,9 @@ class TwilioClient:
     """Creates Twilio resources (``Messages``, ``Calls``) for one account.
 
     Pass ``client`` to share a connection pool; closing it is then the caller's job.
+    Otherwise the connection pool belongs to the event loop that sends: the
+    dispatcher runs in a loop of its own, which is gone by the time the service
+    closes its providers, and a pool cannot outlive its loop.
     """
 
     def __init__(
@@ -147,15 +151,25 @@ class TwilioClient:
         self._base = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
         self._timeout = timeout
         self._clock = clock
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
+        self._given = client
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # A pool of another loop is unusable here; its sockets close with it.
+            self._client, self._loop = httpx.AsyncClient(), loop
+        return self._client
 
     async def create(
         self, resource: str, form: Sequence[tuple[str, str]], phone: str
     ) -> Mapping[str, object]:
         """POST ``form`` to ``<resource>.json``; the created resource, or a provider error."""
         try:
-            response = await self._client.post(
+            response = await self._http().post(
                 f"{self._base}/{resource}.json",
                 data=dict(form),
                 auth=self._auth,
@@ -182,9 +196,11 @@ class TwilioClient:
         return created
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this one created it."""
-        if self._owns_client:
-            await self._client.aclose()
+        """Close the connection pool this client made, if it belongs to this loop."""
+        client, loop = self._client, self._loop
+        self._client = self._loop = None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.aclose()
 
 
 def copy_of(message: Outgoing) -> str:

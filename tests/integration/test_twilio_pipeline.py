@@ -1,0 +1,238 @@
+"""Twilio in the whole pipeline, on SQLite and PostgreSQL: event -> SMS or call through
+the fake, signed status callbacks, and bad numbers that stop later messages."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clarion.channels.registry import SinkConfig, TwilioSmsConfig, TwilioVoiceConfig
+from clarion.channels.twilio_signature import SIGNATURE_HEADER, compute_signature
+from clarion.core.model import Channel
+from clarion.runtime.clock import system_clock
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, running, settings_for, wait_for
+from tests.integration.twilio_fake import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    TwilioFake,
+    created,
+    twilio_error,
+    twilio_fake,
+)
+
+PUBLIC_URL = "https://clarion.example.com"
+CALLBACK = f"{PUBLIC_URL}/v1/providers/twilio/status"
+PAYMENT = {"amount": 15.49, "currency": "BRL", "show_title": "Dark"}
+CALL_MESSAGE = """\
+name: payment_call
+id: 1099
+category: account
+trigger: {event: payment.call}
+channels:
+  - channel: voice
+    content: {body: payment_failed.sms.body}
+"""
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[TwilioFake]:
+    with twilio_fake() as running_fake:
+        yield running_fake
+
+
+@pytest.fixture(autouse=True)
+def _reset(fake: TwilioFake) -> None:
+    fake.script = created
+    fake.requests.clear()
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    """The example catalog plus a voice message that speaks the SMS copy."""
+    copy = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE_CATALOG, copy)
+    (copy / "messages" / "payment_call.yaml").write_text(CALL_MESSAGE)
+    return copy
+
+
+def twilio_settings(db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake) -> Any:
+    account = {
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "default_sender": "+15005550006",
+        "senders": {"BR": "+5511400000000"},
+        "base_url": fake.base_url,
+        "public_url": PUBLIC_URL,
+    }
+    return settings_for(
+        db_url,
+        tmp_path,
+        catalog,
+        providers={
+            "sink": SinkConfig(path=tmp_path / "sink.jsonl"),
+            "twilio": TwilioSmsConfig.model_validate(account),
+            "twilio_voice": TwilioVoiceConfig.model_validate(account),
+        },
+        routes={Channel.SMS: "twilio", Channel.VOICE: "twilio_voice"},
+    )
+
+
+def profile(client: TestClient, pid: str, phone: str = "+5511912345678") -> None:
+    body = {"locale": "pt-BR", "timezone": "America/Sao_Paulo", "country": "BR", "phone": phone}
+    assert client.put(f"/v1/profiles/{pid}", json=body).status_code == 200
+
+
+def sms_of(client: TestClient, pid: str) -> list[dict[str, Any]]:
+    response = client.get(f"/v1/profiles/{pid}/messages", params={"channel": "sms"})
+    assert response.status_code == 200, response.text
+    messages: list[dict[str, Any]] = response.json()["messages"]
+    return messages
+
+
+def settled(client: TestClient, pid: str, count: int = 1) -> list[dict[str, Any]]:
+    def check() -> list[dict[str, Any]] | None:
+        found = sms_of(client, pid)
+        done = [m for m in found if m["status"] not in ("scheduled", "sending")]
+        return found if len(done) == count else None
+
+    result: list[dict[str, Any]] = wait_for(check)
+    return result
+
+
+def callback(
+    client: TestClient, params: dict[str, str], token: str = AUTH_TOKEN
+) -> tuple[int, Any]:
+    """POST a status callback signed as Twilio signs it (without the API key)."""
+    signed = {"AccountSid": ACCOUNT_SID, **params}
+    headers = {SIGNATURE_HEADER: compute_signature(CALLBACK, signed.items(), token)}
+    response = client.post(
+        "/v1/providers/twilio/status",
+        data=signed,
+        headers={**headers, "Authorization": ""},
+    )
+    return response.status_code, response.json()
+
+
+def timeline(client: TestClient, guid: str) -> list[tuple[str, str | None]]:
+    body = client.get(f"/v1/messages/{guid}").json()
+    return [(entry["status"], entry["reason"]) for entry in body["timeline"]]
+
+
+def test_sms_with_the_countrys_sender_and_signed_status_callbacks(
+    db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
+) -> None:
+    settings = twilio_settings(db_url, tmp_path, catalog, fake)
+    with running(settings, clock=system_clock) as (client, _):
+        profile(client, "ana")
+        event = {"id": "e1", "type": "payment.failed", "profile_id": "ana", "payload": PAYMENT}
+        assert client.post("/v1/events", json=event).status_code == 202
+        [message] = settled(client, "ana")
+
+        [request] = [r for r in fake.requests if r.form.get("To") == "+5511912345678"]
+        assert request.form["From"] == "+5511400000000"
+        assert request.form["Body"] == (
+            "Seu pagamento de R$\xa015,49 não foi aprovado. Atualize para continuar assistindo: "
+            "example.com/pay (https://www.example.com/account/payment)"
+        )
+        assert request.form["StatusCallback"] == CALLBACK
+        assert message["status"] == "sent"
+        sid = message["provider_ref"]
+        assert sid.startswith("SM")
+
+        forged = callback(client, {"MessageSid": sid, "MessageStatus": "failed"}, "wrong")
+        unsigned = client.post(
+            "/v1/providers/twilio/status",
+            data={"AccountSid": ACCOUNT_SID, "MessageSid": sid, "MessageStatus": "failed"},
+        )
+        assert forged[0] == unsigned.status_code == 403
+        assert forged[1]["error"] == "forbidden"
+        assert sms_of(client, "ana")[0]["status"] == "sent"
+
+        ok = callback(client, {"MessageSid": sid, "MessageStatus": "sent", "To": "+55"})
+        assert ok == (200, {"applied": True, "guid": message["guid"], "status": "sent"})
+        assert callback(client, {"MessageSid": sid, "MessageStatus": "delivered"})[1]["applied"]
+        late = callback(client, {"MessageSid": sid, "MessageStatus": "sent"})
+        assert late[1] == {"applied": False, "guid": message["guid"], "status": "delivered"}
+
+        assert sms_of(client, "ana")[0]["status"] == "delivered"
+        assert timeline(client, message["guid"])[-2:] == [
+            ("sent", "provider_status:twilio:sent"),
+            ("delivered", None),
+        ]
+
+
+def test_an_invalid_number_fails_and_is_not_used_again(
+    db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
+) -> None:
+    fake.script = lambda r: twilio_error(400, 21211, "Invalid 'To' Phone Number")
+    settings = twilio_settings(db_url, tmp_path, catalog, fake)
+    with running(settings, clock=system_clock) as (client, _):
+        profile(client, "bo", phone="+5511000")
+        event = {"id": "e1", "type": "payment.failed", "profile_id": "bo", "payload": PAYMENT}
+        assert client.post("/v1/events", json=event).status_code == 202
+        [first] = settled(client, "bo")
+        assert (first["status"], first["reason"]) == ("failed", "provider_rejected:twilio:21211")
+        asked = len(fake.requests)
+
+        again = {**event, "id": "e2"}
+        assert client.post("/v1/events", json=again).status_code == 202
+        found = settled(client, "bo", 2)
+        assert (found[0]["status"], found[0]["reason"]) == ("suppressed", "no_address")
+        assert len(fake.requests) == asked  # Twilio was not asked again
+
+        # The profile changes its number: SMS goes out again.
+        fake.script = created
+        profile(client, "bo", phone="+5511912340000")
+        third = {**event, "id": "e3"}
+        assert client.post("/v1/events", json=third).status_code == 202
+        assert settled(client, "bo", 3)[0]["status"] == "sent"
+
+
+def test_an_unreachable_handset_reported_by_callback_marks_the_number(
+    db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
+) -> None:
+    settings = twilio_settings(db_url, tmp_path, catalog, fake)
+    with running(settings, clock=system_clock) as (client, service):
+        profile(client, "cy")
+        event = {"id": "e1", "type": "payment.failed", "profile_id": "cy", "payload": PAYMENT}
+        assert client.post("/v1/events", json=event).status_code == 202
+        [message] = settled(client, "cy")
+        params = {
+            "MessageSid": message["provider_ref"],
+            "MessageStatus": "undelivered",
+            "ErrorCode": "30003",
+            "To": "+5511912345678",
+        }
+
+        assert callback(client, params)[0] == 200
+
+        [failed] = sms_of(client, "cy")
+        assert (failed["status"], failed["reason"]) == ("failed", "provider_rejected:twilio:30003")
+        stored = service.store.get_profile("cy")
+        assert stored is not None and stored.usable(stored.phone) is None
+
+
+def test_a_call_speaks_the_copy_in_the_profiles_language(
+    db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
+) -> None:
+    settings = twilio_settings(db_url, tmp_path, catalog, fake)
+    with running(settings, clock=system_clock) as (client, _):
+        profile(client, "di", phone="+5511977776666")
+        event = {"id": "c1", "type": "payment.call", "profile_id": "di", "payload": PAYMENT}
+        assert client.post("/v1/events", json=event).status_code == 202
+
+        def call() -> Any:
+            return [r for r in fake.requests if r.form.get("To") == "+5511977776666"]
+
+        [request] = wait_for(call)
+        assert request.resource == "Calls"
+        say = ET.fromstring(request.form["Twiml"]).find("Say")
+        assert say is not None and say.attrib == {"language": "pt-BR"}
+        assert say.text is not None and say.text.startswith("Seu pagamento de R$\xa015,49")
+        assert say.text.endswith("continuar assistindo: example.com/pay")
