@@ -32,6 +32,7 @@ class FakeRequest:
     account_sid: str
     form: dict[str, str]
     authorized: bool
+    at: float = field(default_factory=time.time)  # when it arrived (Unix time)
 
 
 @dataclass(frozen=True)
@@ -132,12 +133,16 @@ def _handler(fake: TwilioFake) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the default backlog of 5 resets connections under load
+
+
 @contextmanager
 def twilio_fake(script: Script = created) -> Iterator[TwilioFake]:
     """A running fake; its ``base_url`` is where to point a Twilio provider."""
     fake = TwilioFake(script)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(fake))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
