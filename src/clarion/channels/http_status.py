@@ -9,6 +9,8 @@ import math
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
+import httpx
+
 from clarion.channels.base import PermanentError, ProviderError, TransientError
 
 #: Statuses that say "not now" rather than "never": timeouts, throttling, server faults.
@@ -56,3 +58,15 @@ def error_for_status(status: int, retry_after: str | None, now: float) -> Provid
     if is_transient(status):
         return TransientError(code, retry_after=parse_retry_after(retry_after, now))
     return PermanentError(code)
+
+
+def error_for_transport(exc: httpx.RequestError) -> ProviderError:
+    """The error a request that got no HTTP answer maps to: a bad URL is permanent
+    (configuration), anything else (timeout, refused, reset) is worth retrying."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientError("timeout", str(exc))
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return PermanentError("invalid_url", str(exc))
+    if isinstance(exc, httpx.TransportError):
+        return TransientError("connection_error", str(exc))
+    return TransientError("request_error", str(exc))  # e.g. an undecodable response body

@@ -24,9 +24,10 @@ from clarion.channels.base import (
     Outgoing,
     PermanentError,
     ProviderError,
+    Receipt,
     TransientError,
 )
-from clarion.channels.http_status import is_transient, parse_retry_after
+from clarion.channels.http_status import error_for_transport, is_transient, parse_retry_after
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 #: Where Clarion takes Twilio's status callbacks, below its public URL.
@@ -176,14 +177,8 @@ class TwilioClient:
                 headers={"User-Agent": f"clarion/{__version__}", "Accept": "application/json"},
                 timeout=self._timeout,
             )
-        except httpx.TimeoutException as exc:
-            raise TransientError("timeout", str(exc)) from exc
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise PermanentError("invalid_url", str(exc)) from exc
-        except httpx.TransportError as exc:
-            raise TransientError("connection_error", str(exc)) from exc
         except httpx.RequestError as exc:
-            raise TransientError("request_error", str(exc)) from exc
+            raise error_for_transport(exc) from exc
         if not 200 <= response.status_code <= 299:
             raise error_for_response(response, phone, self._clock())
         try:
@@ -210,3 +205,36 @@ def copy_of(message: Outgoing) -> str:
     if body is not None:
         return body
     return "\n".join(text for text in message.fields.values() if text)
+
+
+class TwilioProvider:
+    """What SMS and voice share: one Twilio resource created per message, its SID
+    as the receipt's ``ref``. Subclasses name the resource and build its form,
+    with ``To`` first and ``From`` second."""
+
+    #: Twilio's Messages and Calls APIs take no idempotency key: a retry after a
+    #: lost answer may send twice (see docs/twilio.md).
+    idempotent = False
+    resource = ""
+
+    def __init__(self, client: TwilioClient, name: str) -> None:
+        self.name = name
+        self._client = client
+
+    def form(self, message: Outgoing) -> list[tuple[str, str]]:
+        """The form fields of the create request for ``message``."""
+        raise NotImplementedError
+
+    async def send(self, message: Outgoing) -> Receipt:
+        """Create the resource; its SID is the receipt's ``ref``."""
+        form = self.form(message)
+        created = await self._client.create(self.resource, form, form[0][1])
+        return Receipt(
+            provider=self.name,
+            ref=str(created["sid"]),
+            detail={"twilio_status": str(created.get("status")), "from": form[1][1]},
+        )
+
+    async def aclose(self) -> None:
+        """Close the Twilio client's connections."""
+        await self._client.aclose()

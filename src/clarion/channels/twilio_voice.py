@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
-from clarion.channels.base import Outgoing, Receipt
-from clarion.channels.twilio_client import Senders, TwilioClient, copy_of, require_phone
+from clarion.channels.base import Outgoing
+from clarion.channels.twilio_client import (
+    Senders,
+    TwilioClient,
+    TwilioProvider,
+    copy_of,
+    require_phone,
+)
 from clarion.core.markup import parse
 
 #: Languages ``<Say>`` speaks (Twilio's text-to-speech language list), and the one a
@@ -52,7 +58,7 @@ def twiml(text: str, language: str, voice: str | None = None) -> str:
     return f"<Response><Say {attributes}>{escape(text)}</Say></Response>"
 
 
-class TwilioVoiceProvider:
+class TwilioVoiceProvider(TwilioProvider):
     """Calls the profile's number and speaks the localized copy.
 
     The language comes from the copy's locale; ``voices`` may name a voice per
@@ -60,8 +66,7 @@ class TwilioVoiceProvider:
     voice for the language speaks. The receipt's ``ref`` is the Call SID.
     """
 
-    #: Twilio's Calls API takes no idempotency key (see ``twilio_client``).
-    idempotent = False
+    resource = "Calls"
 
     def __init__(
         self,
@@ -72,8 +77,7 @@ class TwilioVoiceProvider:
         status_callback: str | None = None,
         voices: Mapping[str, str] | None = None,
     ) -> None:
-        self.name = name
-        self._client = client
+        super().__init__(client, name)
         self._callers = callers
         self._status_callback = status_callback
         self._voices = dict(voices or {})
@@ -93,17 +97,3 @@ class TwilioVoiceProvider:
             form.append(("StatusCallback", self._status_callback))
             form.append(("StatusCallbackMethod", "POST"))
         return form
-
-    async def send(self, message: Outgoing) -> Receipt:
-        """Create the Call; its SID is the receipt's ``ref``."""
-        form = self.form(message)
-        created = await self._client.create("Calls", form, form[0][1])
-        return Receipt(
-            provider=self.name,
-            ref=str(created["sid"]),
-            detail={"twilio_status": str(created.get("status")), "from": form[1][1]},
-        )
-
-    async def aclose(self) -> None:
-        """Close the Twilio client's connections."""
-        await self._client.aclose()
