@@ -1,5 +1,9 @@
 """A fault-injecting fake of Twilio's Messages and Calls resources, on 127.0.0.1.
 
+A small asyncio HTTP/1.1 server (keep-alive, Content-Length framing) in a thread
+of its own, so a slow answer delays only its own connection and the benchmark
+measures Clarion rather than a thread-per-connection server.
+
 Prism checks that Clarion's requests follow Twilio's contract, but never fails
 the way Twilio does; this fake does whatever its ``script`` function says for
 each request (429 with Retry-After, 5xx, a slow answer, an error code), and
@@ -8,6 +12,7 @@ answers like Twilio otherwise. It checks basic auth, as Twilio does.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import threading
@@ -15,13 +20,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 import orjson
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-auth-token-0123456789"
+_EXPECTED_AUTH = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -91,64 +96,97 @@ class TwilioFake:
         return self.script(request)
 
 
-def _handler(fake: TwilioFake) -> type[BaseHTTPRequestHandler]:
-    expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+_REASONS = {201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API does
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
-            parts = self.path.strip("/").split("/")  # 2010-04-01/Accounts/{sid}/{R}.json
-            if len(parts) != 4 or parts[1] != "Accounts" or not parts[3].endswith(".json"):
-                self._reply(FakeReply(404, {"code": 20404, "message": "Not Found"}))
-                return
-            request = FakeRequest(
-                parts[3].removesuffix(".json"),
-                parts[2],
-                form,
-                self.headers.get("Authorization") == expected,
-            )
-            self._reply(fake.handle(request))
+def _parse(fake: TwilioFake, head: bytes, body: bytes) -> FakeReply:
+    """The fake's answer to one request (request line and headers in ``head``)."""
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    parts = path.strip("/").split("/")  # 2010-04-01/Accounts/{sid}/{Resource}.json
+    if method != "POST" or len(parts) != 4 or parts[1] != "Accounts":
+        return FakeReply(404, {"code": 20404, "message": "Not Found"})
+    if not parts[3].endswith(".json"):
+        return FakeReply(404, {"code": 20404, "message": "Not Found"})
+    form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    authorized = headers.get("authorization") == _EXPECTED_AUTH
+    return fake.handle(FakeRequest(parts[3].removesuffix(".json"), parts[2], form, authorized))
 
-        def _reply(self, reply: FakeReply) -> None:
+
+def _response(reply: FakeReply) -> bytes:
+    body = orjson.dumps(reply.body) if reply.body is not None else b""
+    head = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Status')}"]
+    head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    head += [f"{name}: {value}" for name, value in reply.headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _serve(
+    fake: TwilioFake, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """One keep-alive connection: requests framed by Content-Length, as Twilio's clients send."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = await reader.readexactly(length)
+            reply = _parse(fake, head[:-4], body)
             if reply.delay:
-                time.sleep(reply.delay)
-            body = orjson.dumps(reply.body) if reply.body is not None else b""
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return None
-
-    return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # the default backlog of 5 resets connections under load
+                await asyncio.sleep(reply.delay)
+            writer.write(_response(reply))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass  # the client closed the connection (or gave up: a timeout test)
+    except asyncio.CancelledError:
+        pass  # the fake is stopping: end the connection quietly
+    finally:
+        writer.close()
 
 
 @contextmanager
 def twilio_fake(script: Script = created) -> Iterator[TwilioFake]:
-    """A running fake; its ``base_url`` is where to point a Twilio provider."""
+    """A running fake (an asyncio server in a thread of its own); its ``base_url`` is
+    where to point a Twilio provider."""
     fake = TwilioFake(script)
-    server = _Server(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    servers: list[asyncio.Server] = []
+
+    async def start() -> None:
+        server = await asyncio.start_server(
+            lambda r, w: _serve(fake, r, w), "127.0.0.1", 0, backlog=1024
+        )
+        servers.append(server)
+        started.set()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    started.wait(10)
+    fake.base_url = f"http://127.0.0.1:{servers[0].sockets[0].getsockname()[1]}"
+
+    async def stop() -> None:
+        servers[0].close()
+        connections = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in connections:
+            task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
+
     try:
         yield fake
     finally:
-        server.shutdown()
-        server.server_close()
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
+        loop.close()

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     HttpUrl,
     PositiveFloat,
+    PositiveInt,
     SecretStr,
     TypeAdapter,
     field_validator,
@@ -90,6 +91,8 @@ class TwilioAccountConfig(BaseModel):
     base_url: HttpUrl = HttpUrl(DEFAULT_BASE_URL)
     public_url: HttpUrl | None = None
     timeout: PositiveFloat = 10.0
+    #: Concurrent requests to Twilio; keep within the account's concurrency limit.
+    max_connections: PositiveInt = 32
 
     @field_validator("senders")
     @classmethod
@@ -110,6 +113,7 @@ class TwilioAccountConfig(BaseModel):
             self.auth_token.get_secret_value(),
             base_url=str(self.base_url),
             timeout=self.timeout,
+            max_connections=self.max_connections,
         )
 
     def sender_map(self) -> Senders:

@@ -144,6 +144,7 @@ class TwilioClient:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 10.0,
+        max_connections: int = 32,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -151,6 +152,13 @@ class TwilioClient:
         self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._base = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
         self._timeout = timeout
+        # Requests beyond this wait for a connection. Every connection is kept
+        # alive (httpx keeps 20 by default, so under the dispatcher's concurrency
+        # most requests would open a new one); fewer connections also keep
+        # httpcore's per-request pool bookkeeping cheap.
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
         self._clock = clock
         self._given = client
         self._client: httpx.AsyncClient | None = None
@@ -162,7 +170,7 @@ class TwilioClient:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             # A pool of another loop is unusable here; its sockets close with it.
-            self._client, self._loop = httpx.AsyncClient(), loop
+            self._client, self._loop = httpx.AsyncClient(limits=self._limits), loop
         return self._client
 
     async def create(
