@@ -152,10 +152,12 @@ class TwilioClient:
         self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._base = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
         self._timeout = timeout
-        # Requests beyond this wait for a connection. Every connection is kept
-        # alive (httpx keeps 20 by default, so under the dispatcher's concurrency
-        # most requests would open a new one); fewer connections also keep
-        # httpcore's per-request pool bookkeeping cheap.
+        # Every connection is kept alive (httpx keeps 20 by default, so under the
+        # dispatcher's concurrency most requests would open a new one). Requests
+        # beyond ``max_connections`` wait on a semaphore rather than in httpcore's
+        # queue, whose bookkeeping costs connections x queued requests per answer.
+        self._max = max_connections
+        self._slots: asyncio.Semaphore | None = None
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -164,27 +166,31 @@ class TwilioClient:
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._given is not None:
-            return self._given
+    def _http(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
+        if self._slots is None or self._loop is not loop:
             # A pool of another loop is unusable here; its sockets close with it.
-            self._client, self._loop = httpx.AsyncClient(limits=self._limits), loop
-        return self._client
+            self._slots, self._loop = asyncio.Semaphore(self._max), loop
+            if self._given is None:
+                self._client = httpx.AsyncClient(limits=self._limits)
+        client = self._given or self._client
+        assert client is not None
+        return client, self._slots
 
     async def create(
         self, resource: str, form: Sequence[tuple[str, str]], phone: str
     ) -> Mapping[str, object]:
         """POST ``form`` to ``<resource>.json``; the created resource, or a provider error."""
+        client, slots = self._http()
         try:
-            response = await self._http().post(
-                f"{self._base}/{resource}.json",
-                data=dict(form),
-                auth=self._auth,
-                headers={"User-Agent": f"clarion/{__version__}", "Accept": "application/json"},
-                timeout=self._timeout,
-            )
+            async with slots:
+                response = await client.post(
+                    f"{self._base}/{resource}.json",
+                    data=dict(form),
+                    auth=self._auth,
+                    headers={"User-Agent": f"clarion/{__version__}", "Accept": "application/json"},
+                    timeout=self._timeout,
+                )
         except httpx.RequestError as exc:
             raise error_for_transport(exc) from exc
         if not 200 <= response.status_code <= 299:
@@ -201,7 +207,7 @@ class TwilioClient:
     async def aclose(self) -> None:
         """Close the connection pool this client made, if it belongs to this loop."""
         client, loop = self._client, self._loop
-        self._client = self._loop = None
+        self._client, self._loop, self._slots = None, None, None
         if client is not None and loop is asyncio.get_running_loop():
             await client.aclose()
 
