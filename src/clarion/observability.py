@@ -40,6 +40,13 @@ EVENT_TO_PROVIDER = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
+PROVIDER_REPORTS = Counter(
+    "clarion_provider_reports_total",
+    "Delivery status callbacks from providers, by provider and result "
+    "(the status applied, ignored, unknown_ref, or rejected for a bad signature).",
+    ["provider", "result"],
+    registry=REGISTRY,
+)
 INTAKE_BATCH = Histogram(
     "clarion_intake_commit_events",
     "Events per intake group commit.",

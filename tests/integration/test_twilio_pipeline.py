@@ -178,6 +178,8 @@ def test_an_invalid_number_fails_and_is_not_used_again(
         assert client.post("/v1/events", json=event).status_code == 202
         [first] = settled(client, "bo")
         assert (first["status"], first["reason"]) == ("failed", "provider_rejected:twilio:21211")
+        last = client.get(f"/v1/messages/{first['guid']}").json()["timeline"][-1]
+        assert last["detail"]["bad_address"] == "phone"
         asked = len(fake.requests)
 
         again = {**event, "id": "e2"}
@@ -211,6 +213,8 @@ def test_an_unreachable_handset_reported_by_callback_marks_the_number(
         }
 
         assert callback(client, params)[0] == 200
+        metrics = client.get("/metrics").text
+        assert 'clarion_provider_reports_total{provider="twilio",result="failed"}' in metrics
 
         [failed] = sms_of(client, "cy")
         assert (failed["status"], failed["reason"]) == ("failed", "provider_rejected:twilio:30003")

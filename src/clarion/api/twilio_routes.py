@@ -13,7 +13,7 @@ from clarion.channels.registry import TwilioAccountConfig
 from clarion.channels.twilio_client import STATUS_CALLBACK_PATH
 from clarion.channels.twilio_signature import SIGNATURE_HEADER, verify_signature
 from clarion.channels.twilio_status import report_from_callback
-from clarion.observability import get_logger
+from clarion.observability import PROVIDER_REPORTS, get_logger
 from clarion.service import Service
 
 log = get_logger("clarion.twilio")
@@ -61,13 +61,19 @@ async def twilio_status(request: Request) -> dict[str, Any]:
         _signed_urls(request, accounts), params, tokens, signature
     ):
         log.warning("twilio_callback_rejected", account=fields.get("AccountSid"))
+        PROVIDER_REPORTS.labels("twilio", "rejected").inc()
         raise _forbidden()
     report = report_from_callback(fields)
     if report is None:
+        PROVIDER_REPORTS.labels("twilio", "ignored").inc()
         return {"applied": False, "guid": None}
     result = await run_in_threadpool(svc.store.apply_delivery_report, report, svc.clock())
     if result is None:
         # Possible when a callback overtakes the dispatcher's own record of the send.
         log.warning("twilio_callback_unknown_ref", ref=report.provider_ref)
+        PROVIDER_REPORTS.labels("twilio", "unknown_ref").inc()
         return {"applied": False, "guid": None}
+    PROVIDER_REPORTS.labels("twilio", result.status.value if result.applied else "ignored").inc()
+    if report.bad_address is not None and result.applied:
+        log.info("bad_address_marked", guid=result.guid, code=report.bad_address.code)
     return {"applied": result.applied, "guid": result.guid, "status": result.status.value}

@@ -220,6 +220,7 @@ class Dispatcher:
         bad = None
         if isinstance(result, BadAddressError):
             bad = BadAddress(result.kind, result.value, result.code)
+            detail["bad_address"] = result.kind  # the kind only: the timeline holds no numbers
         return Transition(
             m.guid,
             claimed.lease_owner,
