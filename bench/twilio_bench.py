@@ -10,7 +10,7 @@ with backoff. Figures: SMS per second arriving at the fake over the steady state
 (after the first seconds), every accepted event's SMS accounted for after the
 drain, and the requests the fake answered with a fault.
 
-    python bench/twilio_bench.py [--rate 1000] [--seconds 10] [--faults 0.05]
+    python bench/twilio_bench.py [--rate 300] [--seconds 10] [--faults 0.05]
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _wait_for(accepted: list[float], count: int, timeout: float) -> float | None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=float, default=1000.0, help="events (= SMS) per second")
+    parser.add_argument("--rate", type=float, default=300.0, help="events (= SMS) per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--faults", type=float, default=0.0, help="fraction answered 503")
     args = parser.parse_args()
