@@ -119,6 +119,15 @@ def callback(
     return response.status_code, response.json()
 
 
+def sent_sms(client: TestClient, pid: str) -> dict[str, Any]:
+    """A payment.failed event for a new profile ``pid``, once its SMS settled."""
+    profile(client, pid)
+    event = {"id": "e1", "type": "payment.failed", "profile_id": pid, "payload": PAYMENT}
+    assert client.post("/v1/events", json=event).status_code == 202
+    [message] = settled(client, pid)
+    return message
+
+
 def timeline(client: TestClient, guid: str) -> list[tuple[str, str | None]]:
     body = client.get(f"/v1/messages/{guid}").json()
     return [(entry["status"], entry["reason"]) for entry in body["timeline"]]
@@ -129,10 +138,7 @@ def test_sms_with_the_countrys_sender_and_signed_status_callbacks(
 ) -> None:
     settings = twilio_settings(db_url, tmp_path, catalog, fake)
     with running(settings, clock=system_clock) as (client, _):
-        profile(client, "ana")
-        event = {"id": "e1", "type": "payment.failed", "profile_id": "ana", "payload": PAYMENT}
-        assert client.post("/v1/events", json=event).status_code == 202
-        [message] = settled(client, "ana")
+        message = sent_sms(client, "ana")
 
         [request] = [r for r in fake.requests if r.form.get("To") == "+5511912345678"]
         assert request.form["From"] == "+5511400000000"
@@ -201,10 +207,7 @@ def test_an_unreachable_handset_reported_by_callback_marks_the_number(
 ) -> None:
     settings = twilio_settings(db_url, tmp_path, catalog, fake)
     with running(settings, clock=system_clock) as (client, service):
-        profile(client, "cy")
-        event = {"id": "e1", "type": "payment.failed", "profile_id": "cy", "payload": PAYMENT}
-        assert client.post("/v1/events", json=event).status_code == 202
-        [message] = settled(client, "cy")
+        message = sent_sms(client, "cy")
         params = {
             "MessageSid": message["provider_ref"],
             "MessageStatus": "undelivered",
