@@ -1,0 +1,56 @@
+"""The dispatcher skips a message whose address was marked bad after it was decided
+(the voice fallback after an SMS got 21211), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from clarion.catalog import load_catalog
+from clarion.channels.base import Outgoing, Receipt
+from clarion.core.model import Channel, Profile, Status
+from clarion.runtime.dispatcher import Dispatcher
+from clarion.store import SqlStore
+from clarion.store.records import BadAddress
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, ScriptedProvider
+from tests.integration.store_support import T0, decision, event, process
+
+
+def test_a_number_marked_bad_since_the_decision_is_not_called(store: SqlStore) -> None:
+    store.upsert_profile(Profile(id="p1", locale="en", phone="+15551234567"), T0)
+    source = event("e1", payload={"amount": 15.49, "currency": "USD", "show_title": "Dark"})
+    # payment_failed's step 3 is its SMS step in the example catalog.
+    sms = decision(source, step=3, channel=Channel.SMS)
+    process(store, source, sms)
+    store.record_bad_address("p1", BadAddress("phone", "+15551234567", "twilio:21211"), T0)
+    provider = ScriptedProvider(lambda m: Receipt(provider="twilio"), name="twilio")
+    catalog = load_catalog(EXAMPLE_CATALOG)
+    dispatcher = Dispatcher(
+        store, lambda: catalog, {"twilio": provider}, {Channel.SMS: "twilio"}, lambda: T0, "w1"
+    )
+
+    assert asyncio.run(dispatcher.run_once()) == 1
+
+    message = store.get_message(sms.guid)
+    assert message is not None
+    assert (message.status, message.reason) == (Status.SUPPRESSED, "no_address")
+    assert provider.calls == []
+
+
+def test_a_usable_number_is_called(store: SqlStore) -> None:
+    store.upsert_profile(Profile(id="p1", locale="en", phone="+15551234567"), T0)
+    source = event("e1", payload={"amount": 15.49, "currency": "USD", "show_title": "Dark"})
+    sms = decision(source, step=3, channel=Channel.SMS)
+    process(store, source, sms)
+    store.record_bad_address("p1", BadAddress("phone", "+15550000000", "twilio:21211"), T0)
+    calls: list[Outgoing] = []
+    provider = ScriptedProvider(lambda m: Receipt(provider="twilio", ref="SM1"), "twilio", calls)
+    catalog = load_catalog(EXAMPLE_CATALOG)
+    dispatcher = Dispatcher(
+        store, lambda: catalog, {"twilio": provider}, {Channel.SMS: "twilio"}, lambda: T0, "w1"
+    )
+
+    assert asyncio.run(dispatcher.run_once()) == 1
+
+    assert [c.phone for c in calls] == ["+15551234567"]
+    message = store.get_message(sms.guid)
+    assert message is not None and message.status is Status.SENT
