@@ -87,13 +87,8 @@ class Arm:
         """Conversion rate ``conversions / decisions`` (0.0 for an empty arm)."""
         return self.conversions / self.decisions if self.decisions else 0.0
 
-    def rate_variance(self) -> float:
-        """Cluster-robust variance of :attr:`rate`: ``Σ(y_i - r n_i)² / (Σn)²``.
-
-        The delta-method (linearisation) variance of a ratio estimator, without a
-        small-sample factor, so that with one decision per profile it is exactly the
-        binomial ``r(1 - r) / n``. Computed as an exact fraction to avoid cancellation.
-        """
+    def residual_sum_sq(self) -> float:
+        """``Σ(y_i - r n_i)²`` over profiles, with ``r`` the arm's rate (exact fraction)."""
         big_n, big_y = self.decisions, self.conversions
         if big_n == 0:
             raise ValueError("an arm without decisions has no rate")
@@ -102,7 +97,16 @@ class Arm:
             - 2 * big_n * big_y * self.sum_cross
             + big_y * big_y * self.sum_decisions_sq
         )
-        return float(Fraction(numerator, big_n**4))
+        return float(Fraction(numerator, big_n * big_n))
+
+    def rate_variance(self) -> float:
+        """Cluster-robust variance of :attr:`rate`: ``Σ(y_i - r n_i)² / (Σn)²``.
+
+        The delta-method (linearisation) variance of a ratio estimator, without a
+        small-sample factor, so that with one decision per profile it is exactly the
+        binomial ``r(1 - r) / n``.
+        """
+        return self.residual_sum_sq() / self.decisions**2
 
 
 @dataclass(frozen=True, slots=True)
