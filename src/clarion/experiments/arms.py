@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+# A profile key: whatever the caller identifies profiles by (id string, integer...).
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,7 @@ class Arm:
         return cls.from_arrays(n, y)
 
     @classmethod
-    def from_mapping(cls, counts: Mapping[Hashable, tuple[int, int]]) -> Arm:
+    def from_mapping(cls, counts: Mapping[K, tuple[int, int]]) -> Arm:
         """An arm from ``{profile: (decisions, conversions)}``."""
         return cls.from_pairs(counts.values())
 
@@ -127,8 +131,8 @@ class Overlap:
     @classmethod
     def between(
         cls,
-        treated: Mapping[Hashable, tuple[int, int]],
-        control: Mapping[Hashable, tuple[int, int]],
+        treated: Mapping[K, tuple[int, int]],
+        control: Mapping[K, tuple[int, int]],
     ) -> Overlap:
         """Cross sums over the profiles present in both ``{profile: (decisions, conversions)}``."""
         shared = [k for k in treated if k in control and treated[k][0] and control[k][0]]

@@ -8,10 +8,10 @@ cells against a control cell from :func:`compare_cells`; weekly cohorts are one
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from clarion.experiments.arms import Arm, Overlap
+from clarion.experiments.arms import Arm, K, Overlap
 from clarion.experiments.intervals import Estimate, Interval, check_alpha, two_sided_p
 from clarion.experiments.sequences import best_rho2, confidence_sequence, sequence_margin
 from clarion.experiments.srm import SRM_THRESHOLD, Srm, srm
@@ -119,8 +119,8 @@ def compare(
 
 
 def compare_profiles(
-    treated: Mapping[Hashable, tuple[int, int]],
-    control: Mapping[Hashable, tuple[int, int]],
+    treated: Mapping[K, tuple[int, int]],
+    control: Mapping[K, tuple[int, int]],
     *,
     alpha: float = 0.05,
     planned_profiles: int = PLANNED_PROFILES,
