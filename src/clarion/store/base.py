@@ -31,6 +31,19 @@ class Store(Protocol):
     def upsert_device(self, profile_id: str, device: Device, now: datetime) -> bool:
         """Create or replace a device; False when the profile does not exist."""
 
+    def remove_push_token(
+        self,
+        profile_id: str,
+        device_id: str,
+        token: str,
+        guid: str,
+        detail: Mapping[str, object],
+        now: datetime,
+    ) -> bool:
+        """Clear a device's push token that a push service reported dead, only if the
+        device still holds ``token``; note it in message ``guid``'s lifecycle log.
+        True when the token was cleared."""
+
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
         """The profiles (with devices) that exist among ``profile_ids``."""
 

@@ -74,6 +74,20 @@ class SqlStore:
             profiles.upsert_devices(conn, profile_id, (device,), ts(now))
             return True
 
+    def remove_push_token(
+        self,
+        profile_id: str,
+        device_id: str,
+        token: str,
+        guid: str,
+        detail: Mapping[str, object],
+        now: datetime,
+    ) -> bool:
+        with self._write() as conn:
+            return profiles.remove_push_token(
+                conn, profile_id, device_id, token, guid, detail, ts(now)
+            )
+
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
         with self._reader.connect() as conn:
             return profiles.profiles_by_id(conn, profile_ids)
