@@ -9,6 +9,7 @@ after ``token_refresh`` seconds (50 minutes), or at once when APNs answers
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from urllib.parse import quote
@@ -97,7 +98,7 @@ class ApnsClient:
         *,
         base_url: str = PRODUCTION_URL,
         timeout: float = 10.0,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
         clock: Callable[[], float] = time.time,
         client: httpx.AsyncClient | None = None,
     ) -> None:

@@ -6,6 +6,7 @@ configuration only (``SecretStr``) or from files named there.
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, SecretStr, model_validator
@@ -105,7 +106,9 @@ def build_push(name: str, config: PushServicesConfig) -> PushProvider:
     if config.apns is not None:
         a = config.apns
         auth = ApnsAuth(a.team_id, a.key_id, a.key_pem(), refresh_after=a.token_refresh_seconds)
-        verify: bool | str = str(a.ca_file) if a.ca_file is not None else True
+        verify: bool | ssl.SSLContext = True
+        if a.ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(a.ca_file))
         services["apns"] = ApnsClient(
             auth, a.topic, base_url=a.base_url, timeout=a.timeout, verify=verify
         )
