@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,21 +12,15 @@ import pytest
 from clarion.channels.base import PermanentError, TransientError
 from clarion.channels.push_message import Notification, TokenRejected, push_id
 from clarion.channels.webpush import VapidSigner, WebPushClient, parse_subscription
-from tests.peers import webpush as peer_module
 from tests.peers.keys import Vapid, b64url, vapid_key
-from tests.peers.webpush import WebPushTesting, token_of
+from tests.peers.webpush import WebPushTesting, start_or_skip, token_of
 
 SUBJECT = "mailto:push@example.com"
 
 
 @pytest.fixture(scope="module")
 def web_push_testing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPushTesting]:
-    why = peer_module.missing()
-    if why is not None:
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-    server = WebPushTesting(tmp_path_factory.mktemp("wpt") / "web-push-testing.log")
+    server = start_or_skip(tmp_path_factory.mktemp("wpt") / "web-push-testing.log")
     yield server
     server.stop()
 

@@ -9,6 +9,7 @@ pid file; the server script is started directly instead, as a child we own.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,8 @@ import urllib.error
 import urllib.request
 from contextlib import closing
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).parents[2]
 SERVER = ROOT / "node_modules" / "web-push-testing" / "src" / "bin" / "server.js"
@@ -104,3 +107,13 @@ class WebPushTesting:
 def token_of(subscription: dict[str, object]) -> str:
     """A web device's push token: the subscription as the browser serializes it."""
     return json.dumps({"endpoint": subscription["endpoint"], "keys": subscription["keys"]})
+
+
+def start_or_skip(log: Path) -> WebPushTesting:
+    """The peer for a test, or a skip saying why it cannot run (a failure under CI)."""
+    why = missing()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    return WebPushTesting(log)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clarion.channels.base import TransientError
-from clarion.channels.http_status import transport_errors
+from clarion.channels.http_status import close_client, transport_errors
 from clarion.channels.push_message import Notification, TokenRejected, service_error
 
 PRODUCTION_URL = "https://api.push.apple.com"
@@ -150,7 +150,7 @@ class ApnsClient:
     async def aclose(self) -> None:
         """Close the HTTP/2 connection if this client opened it."""
         if self._owns_client:
-            await self._client.aclose()
+            await close_client(self._client)
 
 
 def _reason(response: httpx.Response) -> str | None:

@@ -18,7 +18,7 @@ import jwt
 import orjson
 
 from clarion.channels.base import PermanentError, TransientError
-from clarion.channels.http_status import transport_errors
+from clarion.channels.http_status import close_client, transport_errors
 from clarion.channels.push_message import Notification, TokenRejected, service_error
 
 FCM_URL = "https://fcm.googleapis.com"
@@ -191,7 +191,7 @@ class FcmClient:
     async def aclose(self) -> None:
         """Close the HTTP client if this client opened it."""
         if self._owns_client:
-            await self._client.aclose()
+            await close_client(self._client)
 
 
 def _error(response: httpx.Response, now: float) -> Exception:

@@ -78,3 +78,17 @@ def transport_errors() -> Iterator[None]:
         raise TransientError("connection_error", str(exc)) from exc
     except httpx.RequestError as exc:  # e.g. an undecodable response body
         raise TransientError("request_error", str(exc)) from exc
+
+
+async def close_client(client: httpx.AsyncClient) -> None:
+    """Close ``client``, tolerating connections left on an event loop that has closed.
+
+    The dispatcher sends from its own thread's loop, and providers are closed at
+    shutdown from the API's loop, after the dispatcher's has gone: its sockets can
+    no longer be closed gracefully, and the process is exiting anyway.
+    """
+    try:
+        await client.aclose()
+    except RuntimeError as exc:
+        if "closed" not in str(exc):
+            raise

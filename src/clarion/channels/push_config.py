@@ -83,18 +83,28 @@ class PushServicesConfig(BaseModel):
     apns: ApnsConfig | None = None
     fcm: FcmConfig | None = None
     webpush: WebPushConfig | None = None
-    #: Device platform -> service (``apns``, ``fcm`` or ``webpush``).
-    platforms: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    #: Device platform -> service (``apns``, ``fcm`` or ``webpush``); by default
+    #: ios -> apns, android -> fcm, web -> webpush, for the services configured.
+    platforms: dict[str, str] | None = None
     #: Seconds a service may hold a notification for an offline device, unless the
     #: catalog step's ``options.ttl`` says otherwise.
     ttl_seconds: int = Field(default=86_400, ge=0)
 
+    def configured(self) -> set[str]:
+        return {n for n in ("apns", "fcm", "webpush") if getattr(self, n) is not None}
+
+    def routes(self) -> dict[str, str]:
+        """Device platform -> service, as configured or by default."""
+        if self.platforms is not None:
+            return dict(self.platforms)
+        return {p: s for p, s in DEFAULT_ROUTES.items() if s in self.configured()}
+
     @model_validator(mode="after")
     def _services_exist(self) -> PushServicesConfig:
-        configured = {n for n in ("apns", "fcm", "webpush") if getattr(self, n) is not None}
+        configured = self.configured()
         if not configured:
             raise ValueError("configure at least one of apns, fcm and webpush")
-        unknown = {p: s for p, s in self.platforms.items() if s not in configured}
+        unknown = {p: s for p, s in self.routes().items() if s not in configured}
         if unknown:
             raise ValueError(f"platforms name services that are not configured: {unknown}")
         return self
@@ -122,6 +132,4 @@ def build_push(name: str, config: PushServicesConfig) -> PushProvider:
         w = config.webpush
         signer = VapidSigner(w.vapid_private_key.get_secret_value(), w.vapid_subject)
         services["webpush"] = WebPushClient(signer, timeout=w.timeout)
-    return PushProvider(
-        services, name=name, routes=config.platforms, default_ttl=config.ttl_seconds
-    )
+    return PushProvider(services, name=name, routes=config.routes(), default_ttl=config.ttl_seconds)

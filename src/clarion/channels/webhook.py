@@ -17,7 +17,7 @@ import orjson
 
 from clarion import __version__
 from clarion.channels.base import Outgoing, PermanentError, Receipt
-from clarion.channels.http_status import error_for_status, transport_errors
+from clarion.channels.http_status import close_client, error_for_status, transport_errors
 from clarion.channels.wire import dumps, message_record
 
 SIGNATURE_HEADER = "Clarion-Signature"
@@ -129,4 +129,4 @@ class WebhookProvider:
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""
         if self._owns_client:
-            await self._client.aclose()
+            await close_client(self._client)

@@ -25,7 +25,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from clarion.channels.http_status import transport_errors
+from clarion.channels.http_status import close_client, transport_errors
 from clarion.channels.push_message import Notification, TokenRejected, service_error
 
 #: How long a VAPID signature is valid (the RFC allows at most 24 hours); one is
@@ -170,4 +170,4 @@ class WebPushClient:
     async def aclose(self) -> None:
         """Close the HTTP client if this client opened it."""
         if self._owns_client:
-            await self._client.aclose()
+            await close_client(self._client)
