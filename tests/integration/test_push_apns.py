@@ -14,7 +14,8 @@ import trustme
 
 from clarion.channels.apns import ApnsAuth, ApnsClient
 from clarion.channels.base import PermanentError, TransientError
-from clarion.channels.push_message import Notification, TokenRejected, push_id
+from clarion.channels.push_message import TokenRejected, push_id
+from tests.integration.push_support import note, push
 from tests.peers.apns import ApnsPeer, ApnsRequest
 from tests.peers.keys import KeyPair, ec_key
 
@@ -34,31 +35,9 @@ def peer(key: KeyPair) -> Iterator[ApnsPeer]:
     started.stop()
 
 
-def note(guid: str = "GUID-1", **overrides: object) -> Notification:
-    values: dict[str, object] = {
-        "guid": guid,
-        "push_id": push_id(guid),
-        "title": "Payment failed",
-        "body": "Update your card",
-        "deep_link": "/account/payment",
-    }
-    values.update(overrides)
-    return Notification(**values)  # type: ignore[arg-type]
-
-
 def client_for(peer: ApnsPeer, key: KeyPair, **kw: object) -> ApnsClient:
     auth = ApnsAuth(TEAM, KEY_ID, key.private_pem, **kw)  # type: ignore[arg-type]
     return ApnsClient(auth, TOPIC, base_url=peer.base_url)
-
-
-def push(client: ApnsClient, *notes: tuple[Notification, str]) -> list[str | None]:
-    async def go() -> list[str | None]:
-        try:
-            return [await client.push(n, token) for n, token in notes]
-        finally:
-            await client.aclose()
-
-    return asyncio.run(go())
 
 
 def test_sends_alert_with_headers_derived_from_the_guid(peer: ApnsPeer, key: KeyPair) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from clarion.channels.base import PermanentError, TransientError
 from clarion.channels.fcm import FcmClient, ServiceAccount, load_service_account
-from clarion.channels.push_message import Notification, TokenRejected, push_id
+from clarion.channels.push_message import TokenRejected, push_id
+from tests.integration.push_support import note, push
 from tests.peers.fcm import FcmPeer, running
 from tests.peers.keys import KeyPair, rsa_key, service_account_file
 
@@ -35,30 +36,8 @@ def account(peer: FcmPeer, key: KeyPair, tmp_path: Path) -> ServiceAccount:
     return load_service_account(path)
 
 
-def note(guid: str = "GUID-F", **overrides: object) -> Notification:
-    values: dict[str, object] = {
-        "guid": guid,
-        "push_id": push_id(guid),
-        "title": "Payment failed",
-        "body": "Update your card",
-        "deep_link": "/account/payment",
-    }
-    values.update(overrides)
-    return Notification(**values)  # type: ignore[arg-type]
-
-
-def push(client: FcmClient, *notes: tuple[Notification, str]) -> list[str | None]:
-    async def go() -> list[str | None]:
-        try:
-            return [await client.push(n, token) for n, token in notes]
-        finally:
-            await client.aclose()
-
-    return asyncio.run(go())
-
-
 def test_sends_a_v1_message_with_an_oauth_token(peer: FcmPeer, account: ServiceAccount) -> None:
-    [ref] = push(FcmClient(account, base_url=peer.base_url), (note(), "android-token-1"))
+    [ref] = push(FcmClient(account, base_url=peer.base_url), (note("GUID-F"), "android-token-1"))
 
     assert ref is not None and ref.startswith(f"projects/{PROJECT}/messages/")
     [message] = peer.received
@@ -99,12 +78,12 @@ def test_unregistered_and_invalid_token_are_token_rejections(
 ) -> None:
     peer.reply = lambda m: (404, "UNREGISTERED", "") if m["token"] == "gone" else (200, None, "")
     with pytest.raises(TokenRejected) as caught:
-        push(FcmClient(account, base_url=peer.base_url), (note(), "gone"))
+        push(FcmClient(account, base_url=peer.base_url), (note("GUID-F"), "gone"))
     assert caught.value.reason == "UNREGISTERED"
 
     peer.reply = lambda m: (400, "INVALID_ARGUMENT", "message.token: not a valid FCM token")
     with pytest.raises(TokenRejected) as caught:
-        push(FcmClient(account, base_url=peer.base_url), (note(), "garbled"))
+        push(FcmClient(account, base_url=peer.base_url), (note("GUID-F"), "garbled"))
     assert caught.value.reason == "INVALID_ARGUMENT"
 
 
@@ -113,7 +92,7 @@ def test_invalid_argument_about_the_payload_is_permanent_not_a_dead_token(
 ) -> None:
     peer.reply = lambda m: (400, "INVALID_ARGUMENT", "message.android.notification.color: bad")
     with pytest.raises(PermanentError) as caught:
-        push(FcmClient(account, base_url=peer.base_url), (note(), "t"))
+        push(FcmClient(account, base_url=peer.base_url), (note("GUID-F"), "t"))
     assert caught.value.code == "INVALID_ARGUMENT"
     assert not isinstance(caught.value, TokenRejected)
 
@@ -123,7 +102,7 @@ def test_quota_exceeded_is_transient_with_retry_after(
 ) -> None:
     peer.reply = lambda m: (429, "QUOTA_EXCEEDED", "")
     with pytest.raises(TransientError) as caught:
-        push(FcmClient(account, base_url=peer.base_url), (note(), "t"))
+        push(FcmClient(account, base_url=peer.base_url), (note("GUID-F"), "t"))
     assert caught.value.code == "http_429"
     assert caught.value.retry_after == 3.0
     assert "QUOTA_EXCEEDED" in str(caught.value)
@@ -134,7 +113,7 @@ def test_wrong_project_is_permanent(peer: FcmPeer, key: KeyPair, tmp_path: Path)
     account = load_service_account(path)
     peer.client_email = account.client_email
     with pytest.raises(PermanentError) as caught:
-        push(FcmClient(account, base_url=peer.base_url), (note(), "t"))
+        push(FcmClient(account, base_url=peer.base_url), (note("GUID-F"), "t"))
     assert caught.value.code == "SENDER_ID_MISMATCH"
     assert not isinstance(caught.value, TokenRejected)
 
@@ -145,7 +124,7 @@ def test_a_key_google_does_not_know_is_refused_at_the_token_endpoint(
     path = service_account_file(tmp_path / "x.json", rsa_key(), f"{peer.base_url}/token", PROJECT)
     client = FcmClient(load_service_account(path), base_url=peer.base_url)
     with pytest.raises(PermanentError) as caught:
-        push(client, (note(), "t"))
+        push(client, (note("GUID-F"), "t"))
     assert caught.value.code == "oauth_invalid_grant"
 
 

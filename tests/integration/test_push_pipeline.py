@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from clarion.channels.push_config import ApnsConfig, FcmConfig, WebPushConfig
 from clarion.channels.registry import PushConfig, SinkConfig
-from clarion.core.model import Channel, Device, Profile
+from clarion.core.model import Channel, DeadPushToken, Device, Profile
 from clarion.store import SqlStore
 from tests.integration.pipeline_support import running, settings_for, wait_for
 from tests.integration.store_support import T0, decision, event, process
@@ -43,8 +43,9 @@ def test_remove_push_token_clears_only_the_token_reported(store: SqlStore) -> No
     push = decision(source, devices=("iphone", "pixel"))
     process(store, source, push)
     detail = {"device": "iphone", "service": "apns", "error": "Unregistered"}
+    dead = DeadPushToken("p1", "iphone", "T1", push.guid, detail)
 
-    assert store.remove_push_token("p1", "iphone", "T1", push.guid, detail, T0 + timedelta(1))
+    assert store.remove_push_token(dead, T0 + timedelta(1))
 
     profile = store.get_profile("p1")
     assert profile is not None
@@ -56,7 +57,7 @@ def test_remove_push_token_clears_only_the_token_reported(store: SqlStore) -> No
 
     # The app registered a new token before the stale report arrived: it stays.
     store.upsert_device("p1", Device("iphone", "ios", push_token="T3"), T0)
-    assert not store.remove_push_token("p1", "iphone", "T1", push.guid, detail, T0 + timedelta(2))
+    assert not store.remove_push_token(dead, T0 + timedelta(2))
     profile = store.get_profile("p1")
     assert profile is not None and profile.devices[0].push_token == "T3"
     assert store.timeline(push.guid)[-1].detail["token_cleared"] is False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,7 +12,7 @@ import pytest
 from clarion.channels.base import DeviceAddress, Outgoing, PermanentError, TransientError
 from clarion.channels.push import PushProvider
 from clarion.channels.push_message import Notification, TokenRejected, notification_of, push_id
-from clarion.core.model import Channel
+from clarion.core.model import Channel, DeadPushToken
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -36,18 +36,10 @@ class FakeService:
 
 @dataclass
 class FakeTokens:
-    removed: list[tuple[str, str, str, str, dict[str, object]]] = field(default_factory=list)
+    removed: list[DeadPushToken] = field(default_factory=list)
 
-    def remove_push_token(
-        self,
-        profile_id: str,
-        device_id: str,
-        token: str,
-        guid: str,
-        detail: Mapping[str, object],
-        now: datetime,
-    ) -> bool:
-        self.removed.append((profile_id, device_id, token, guid, dict(detail)))
+    def remove_push_token(self, dead: DeadPushToken, now: datetime) -> bool:
+        self.removed.append(dead)
         return True
 
 
@@ -123,15 +115,8 @@ def test_a_dead_token_is_removed_and_the_others_still_get_it() -> None:
     receipt = asyncio.run(push.send(message()))
 
     assert [d["status"] for d in receipt.detail["devices"]] == ["unregistered", "sent", "sent"]  # type: ignore[attr-defined]
-    assert tokens.removed == [
-        (
-            "ana",
-            "iphone",
-            "ios-tok",
-            "G1",
-            {"device": "iphone", "platform": "ios", "service": "apns", "error": "Unregistered"},
-        )
-    ]
+    detail = {"device": "iphone", "platform": "ios", "service": "apns", "error": "Unregistered"}
+    assert tokens.removed == [DeadPushToken("ana", "iphone", "ios-tok", "G1", detail)]
 
 
 def test_every_token_dead_is_a_permanent_unregistered_failure() -> None:

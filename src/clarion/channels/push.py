@@ -40,6 +40,7 @@ from clarion.channels.base import (
     TransientError,
 )
 from clarion.channels.push_message import Notification, TokenRejected, notification_of
+from clarion.core.model import DeadPushToken
 from clarion.observability import get_logger
 
 log = get_logger("clarion.push")
@@ -69,17 +70,9 @@ class PushService(Protocol):
 class PushTokens(Protocol):
     """Where dead tokens are removed: the store (``SqlStore.remove_push_token``)."""
 
-    def remove_push_token(
-        self,
-        profile_id: str,
-        device_id: str,
-        token: str,
-        guid: str,
-        detail: Mapping[str, object],
-        now: datetime,
-    ) -> bool:
-        """Clear the device's token if it is still ``token``, and record it in the
-        lifecycle log of message ``guid``; True when the token was cleared."""
+    def remove_push_token(self, dead: DeadPushToken, now: datetime) -> bool:
+        """Clear the device's token if it still is the one reported, and record it
+        in the message's lifecycle log; True when the token was cleared."""
         ...
 
 
@@ -191,15 +184,8 @@ class PushProvider:
         if self.tokens is None:
             log.warning("push_token_dead_not_removed", guid=message.guid, **detail)
             return
-        removed = await asyncio.to_thread(
-            self.tokens.remove_push_token,
-            message.profile_id,
-            device.id,
-            token,
-            message.guid,
-            detail,
-            self._clock(),
-        )
+        dead = DeadPushToken(message.profile_id, device.id, token, message.guid, detail)
+        removed = await asyncio.to_thread(self.tokens.remove_push_token, dead, self._clock())
         log.info("push_token_removed", guid=message.guid, removed=removed, **detail)
 
     def _verdict(self, guid: str, outcomes: list[DeviceOutcome]) -> Receipt:

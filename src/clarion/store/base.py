@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from clarion.core.decide import Outcome
-from clarion.core.model import Device, Event, PastMessage, Profile
+from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
     Claimed,
@@ -31,17 +31,9 @@ class Store(Protocol):
     def upsert_device(self, profile_id: str, device: Device, now: datetime) -> bool:
         """Create or replace a device; False when the profile does not exist."""
 
-    def remove_push_token(
-        self,
-        profile_id: str,
-        device_id: str,
-        token: str,
-        guid: str,
-        detail: Mapping[str, object],
-        now: datetime,
-    ) -> bool:
+    def remove_push_token(self, dead: DeadPushToken, now: datetime) -> bool:
         """Clear a device's push token that a push service reported dead, only if the
-        device still holds ``token``; note it in message ``guid``'s lifecycle log.
+        device still holds that token; note it in the message's lifecycle log.
         True when the token was cleared."""
 
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:

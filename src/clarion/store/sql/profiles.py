@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from clarion.core.model import Device, Profile, Status
+from clarion.core.model import DeadPushToken, Device, Profile, Status
 from clarion.store.schema import devices, lifecycle, messages, profiles, suppressions
 from clarion.store.sql.bulk import chunked
 from clarion.store.sql.convert import (
@@ -103,29 +103,26 @@ def _dismissed_everywhere(conn: Connection, ids: list[str]) -> dict[str, dict[st
 PUSH_TOKEN_REMOVED = "push_token_removed"
 
 
-def remove_push_token(
-    conn: Connection,
-    profile_id: str,
-    device_id: str,
-    token: str,
-    guid: str,
-    detail: Mapping[str, object],
-    at: float,
-) -> bool:
-    """Clear the device's push token if it still is ``token`` (the app may have
-    registered a new one meanwhile), and note it in message ``guid``'s lifecycle
+def remove_push_token(conn: Connection, dead: DeadPushToken, at: float) -> bool:
+    """Clear the device's push token if it still is the one reported (the app may
+    have registered a new one meanwhile), and note it in the message's lifecycle
     log under the message's current status. True when the token was cleared."""
     d = devices.c
     cleared = conn.execute(
         sa.update(devices)
-        .where(d.profile_id == profile_id, d.device_id == device_id, d.push_token == token)
+        .where(
+            d.profile_id == dead.profile_id,
+            d.device_id == dead.device_id,
+            d.push_token == dead.token,
+        )
         .values(push_token=None, updated_at=at)
     ).rowcount
-    status = conn.execute(sa.select(messages.c.status).where(messages.c.guid == guid)).scalar()
+    query = sa.select(messages.c.status).where(messages.c.guid == dead.guid)
+    status = conn.execute(query).scalar()
     if status is not None:
-        entry = {**detail, "token_cleared": bool(cleared)}
+        entry = {**dead.detail, "token_cleared": bool(cleared)}
         conn.execute(
             sa.insert(lifecycle),
-            lifecycle_row(guid, at, Status(status), PUSH_TOKEN_REMOVED, entry),
+            lifecycle_row(dead.guid, at, Status(status), PUSH_TOKEN_REMOVED, entry),
         )
     return bool(cleared)
