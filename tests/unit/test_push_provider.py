@@ -13,6 +13,7 @@ from clarion.channels.base import DeviceAddress, Outgoing, PermanentError, Trans
 from clarion.channels.push import PushProvider
 from clarion.channels.push_message import Notification, TokenRejected, notification_of, push_id
 from clarion.core.model import Channel, DeadPushToken
+from clarion.observability import REGISTRY
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -117,6 +118,20 @@ def test_a_dead_token_is_removed_and_the_others_still_get_it() -> None:
     assert [d["status"] for d in receipt.detail["devices"]] == ["unregistered", "sent", "sent"]  # type: ignore[attr-defined]
     detail = {"device": "iphone", "platform": "ios", "service": "apns", "error": "Unregistered"}
     assert tokens.removed == [DeadPushToken("ana", "iphone", "ios-tok", "G1", detail)]
+
+
+def test_outcomes_are_counted_per_service() -> None:
+    def count(service: str, outcome: str) -> float:
+        labels = {"service": service, "outcome": outcome}
+        return REGISTRY.get_sample_value("clarion_push_devices_total", labels) or 0.0
+
+    def gone(token: str) -> str | None:
+        raise TokenRejected("Unregistered")
+
+    before = count("apns", "unregistered"), count("fcm", "sent")
+    push, _ = provider(apns=FakeService("apns", gone))
+    asyncio.run(push.send(message()))
+    assert (count("apns", "unregistered"), count("fcm", "sent")) == (before[0] + 1, before[1] + 1)
 
 
 def test_every_token_dead_is_a_permanent_unregistered_failure() -> None:

@@ -180,8 +180,7 @@ class FcmClient:
             with transport_errors():
                 response = await self._client.post(self._url, content=body, headers=headers)
             if response.status_code == 200:
-                name = orjson.loads(response.content).get("name")
-                return name if isinstance(name, str) else None
+                return _message_name(response)
             if response.status_code == 401 and attempt == 1:
                 self._tokens.expire(bearer)
                 continue
@@ -210,6 +209,14 @@ def _error(response: httpx.Response, now: float) -> Exception:
         return TokenRejected(code, message)
     reason = code if isinstance(code, str) else None
     return service_error(response.status_code, reason, response.headers.get("retry-after"), now)
+
+
+def _message_name(response: httpx.Response) -> str | None:
+    try:
+        name = orjson.loads(response.content).get("name")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None  # accepted all the same; FCM's name is only a reference
+    return name if isinstance(name, str) else None
 
 
 def _about_token(details: list[Mapping[str, object]], message: str) -> bool:

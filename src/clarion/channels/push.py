@@ -25,7 +25,7 @@ Outcomes, per message:
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -41,7 +41,7 @@ from clarion.channels.base import (
 )
 from clarion.channels.push_message import Notification, TokenRejected, notification_of
 from clarion.core.model import DeadPushToken
-from clarion.observability import get_logger
+from clarion.observability import PUSH_DEVICES, get_logger
 
 log = get_logger("clarion.push")
 
@@ -141,6 +141,8 @@ class PushProvider:
         outcomes = await asyncio.gather(
             *(self._one(message, note, device, device.id in done) for device in message.devices)
         )
+        for (service, status), n in Counter((o.service or "", o.status) for o in outcomes).items():
+            PUSH_DEVICES.labels(service, status).inc(n)
         return self._verdict(message.guid, list(outcomes))
 
     async def _one(
