@@ -32,6 +32,11 @@ from clarion.channels.push_message import Notification, TokenRejected, service_e
 #: reused per push service until an hour before it expires.
 VAPID_LIFETIME_S = 12 * 3600
 _VAPID_MARGIN_S = 3600
+#: Connections per push service kept open. httpx's default (100, of which 20 kept
+#: alive) makes a burst open and close connections, and its pool scans every
+#: connection for every queued request: with 256 messages in flight that cost
+#: 3.4 ms of CPU per message against 1.1 ms for one at a time.
+LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,7 @@ class WebPushClient:
         self._signer = signer
         self._clock = clock
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(http2=True, timeout=timeout)
+        self._client = client or httpx.AsyncClient(http2=True, timeout=timeout, limits=LIMITS)
 
     async def push(self, note: Notification, token: str) -> str | None:
         """Send to one subscription; the push service's message URL, if it gave one."""
