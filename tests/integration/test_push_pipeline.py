@@ -18,10 +18,11 @@ from pydantic import SecretStr
 from clarion.channels.push_config import ApnsConfig, FcmConfig, WebPushConfig
 from clarion.channels.registry import PushConfig, SinkConfig
 from clarion.core.model import Channel, DeadPushToken, Device, Profile
+from clarion.runtime.clock import system_clock
 from clarion.store import SqlStore
 from tests.integration.pipeline_support import running, settings_for, wait_for
 from tests.integration.store_support import T0, decision, event, process
-from tests.peers.apns import ApnsPeer
+from tests.peers.apns import ApnsPeer, ApnsRequest
 from tests.peers.fcm import FcmPeer
 from tests.peers.fcm import running as fcm_running
 from tests.peers.keys import KeyPair, Vapid, ec_key, rsa_key, service_account_file, vapid_key
@@ -132,7 +133,7 @@ def _push_message(client: TestClient, pid: str) -> dict[str, Any]:
     return detail
 
 
-def _run(db_url: str, tmp_path: Path, peers: Peers) -> Any:
+def _run(db_url: str, tmp_path: Path, peers: Peers, clock: Any = None) -> Any:
     settings = settings_for(
         db_url,
         tmp_path,
@@ -142,7 +143,7 @@ def _run(db_url: str, tmp_path: Path, peers: Peers) -> Any:
         },
         routes={Channel.PUSH: "push"},
     )
-    return running(settings)
+    return running(settings, clock=clock)
 
 
 def test_one_event_reaches_ios_android_and_web(db_url: str, tmp_path: Path, peers: Peers) -> None:
@@ -209,3 +210,37 @@ def test_dead_tokens_are_removed_and_recorded(db_url: str, tmp_path: Path, peers
         ("laptop", "expired"),
     ]
     assert all(e["detail"]["token_cleared"] for e in removed)
+
+
+def test_a_throttled_device_is_retried_alone_with_the_same_apns_id(
+    db_url: str, tmp_path: Path, peers: Peers
+) -> None:
+    subscription = peers.web.subscribe(peers.vapid.public_raw)
+    throttled: list[str] = []
+
+    def once_429(request: ApnsRequest) -> tuple[int, str | None]:
+        if not throttled:
+            throttled.append(request.headers["apns-id"])
+            return 429, "TooManyRequests"
+        return 200, None
+
+    peers.apns.reply = once_429
+    try:
+        with _run(db_url, tmp_path, peers, clock=system_clock) as (client, _):
+            pid = f"cy-{tmp_path.name}"
+            _profile(client, pid, token_of(subscription))
+            event = {"id": f"evt-{pid}", "type": "payment.failed", "profile_id": pid,
+                     "payload": PAYMENT}  # fmt: skip
+            assert client.post("/v1/events", json=event).status_code == 202
+            message = _push_message(client, pid)
+    finally:
+        peers.apns.reply = lambda r: (200, None)
+
+    assert message["status"] == "sent"
+    assert [e["reason"] for e in message["timeline"]][:3] == [None, None, "retrying:http_429"]
+    apns_ids = [r.headers["apns-id"] for r in peers.apns.received if r.token == IOS_TOKEN]
+    assert throttled and apns_ids[-1] == throttled[0]  # the retry carried the same apns-id
+    assert len([m for m in peers.fcm.received if m["token"] == f"fcm-{pid}"]) == 1
+    assert len(peers.web.messages(str(subscription["clientHash"]))) == 1
+    devices = message["timeline"][-1]["detail"]["devices"]
+    assert [d["status"] for d in devices] == ["sent", "sent_before", "sent_before"]

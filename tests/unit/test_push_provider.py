@@ -158,6 +158,7 @@ def test_a_transient_failure_retries_only_the_devices_still_owed() -> None:
     with pytest.raises(TransientError) as caught:
         asyncio.run(push.send(message()))
     assert caught.value.retry_after == 30.0
+    assert caught.value.code == "http_429"
 
     busy[0] = False
     receipt = asyncio.run(push.send(message()))

@@ -198,7 +198,8 @@ class PushProvider:
             self._remember(guid, {o.device for o in sent})
             waits = [o.retry_after for o in retrying if o.retry_after is not None]
             summary = ", ".join(f"{o.device}: {o.error}" for o in retrying)
-            raise TransientError("push_retrying", summary, retry_after=max(waits, default=None))
+            code = retrying[0].code or "push_retrying"  # e.g. http_429: retrying:http_429
+            raise TransientError(code, summary, retry_after=max(waits, default=None))
         self._accepted.pop(guid, None)
         if sent:
             refs = [o.ref for o in sent if o.ref is not None]
