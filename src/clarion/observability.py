@@ -55,6 +55,12 @@ CATALOG_MESSAGES = Gauge(
 MESSAGES_BY_STATUS = Gauge(
     "clarion_messages", "Stored messages by status.", ["status"], registry=REGISTRY
 )
+PUSH_DEVICES = Counter(
+    "clarion_push_devices_total",
+    "Push deliveries to devices, by service and outcome (sent, unregistered, failed, ...).",
+    ["service", "outcome"],
+    registry=REGISTRY,
+)
 
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:

@@ -66,7 +66,7 @@ class Service:
             self.settings.database_url, sqlite_synchronous=self.settings.sqlite_synchronous
         )
         if self.providers is None:
-            self.providers = build_providers(self.settings.providers)
+            self.providers = build_providers(self.settings.providers, tokens=self.store)
         unknown = {c.value: p for c, p in self.settings.routes.items() if p not in self.providers}
         if unknown:
             configured = ", ".join(sorted(self.providers)) or "none"

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, PositiveFloat, Secre
 
 from clarion.channels.base import Provider
 from clarion.channels.inapp import InAppProvider
+from clarion.channels.push import PushProvider, PushTokens
+from clarion.channels.push_config import PushServicesConfig, build_push
 from clarion.channels.sink import SinkProvider
 from clarion.channels.webhook import WebhookProvider
 
@@ -27,6 +29,7 @@ class ProviderType(StrEnum):
     SINK = "sink"
     WEBHOOK = "webhook"
     INAPP = "inapp"
+    PUSH = "push"
 
 
 class SinkConfig(BaseModel):
@@ -57,7 +60,15 @@ class InAppConfig(BaseModel):
     type: Literal[ProviderType.INAPP] = ProviderType.INAPP
 
 
-ProviderConfig = Annotated[SinkConfig | WebhookConfig | InAppConfig, Field(discriminator="type")]
+class PushConfig(PushServicesConfig):
+    """Push to iOS (APNs), Android (FCM) and browsers (Web Push): see ``push_config``."""
+
+    type: Literal[ProviderType.PUSH] = ProviderType.PUSH
+
+
+ProviderConfig = Annotated[
+    SinkConfig | WebhookConfig | InAppConfig | PushConfig, Field(discriminator="type")
+]
 
 _CONFIGS: TypeAdapter[dict[str, ProviderConfig]] = TypeAdapter(dict[str, ProviderConfig])
 
@@ -83,6 +94,7 @@ BUILDERS: Mapping[ProviderType, Callable[[str, Any], Provider]] = {
     ProviderType.SINK: _build_sink,
     ProviderType.WEBHOOK: _build_webhook,
     ProviderType.INAPP: _build_inapp,
+    ProviderType.PUSH: build_push,
 }
 
 
@@ -96,6 +108,13 @@ def build_provider(name: str, config: ProviderConfig) -> Provider:
     return BUILDERS[config.type](name, config)
 
 
-def build_providers(configs: Mapping[str, ProviderConfig]) -> dict[str, Provider]:
-    """One provider per configured name."""
-    return {name: build_provider(name, config) for name, config in configs.items()}
+def build_providers(
+    configs: Mapping[str, ProviderConfig], *, tokens: PushTokens | None = None
+) -> dict[str, Provider]:
+    """One provider per configured name. ``tokens`` (the store) is where push
+    providers remove the device tokens their services report dead."""
+    providers = {name: build_provider(name, config) for name, config in configs.items()}
+    for provider in providers.values():
+        if isinstance(provider, PushProvider):
+            provider.tokens = tokens
+    return providers

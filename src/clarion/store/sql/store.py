@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from clarion.core.decide import Outcome
-from clarion.core.model import Device, Event, PastMessage, Profile
+from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
@@ -73,6 +73,10 @@ class SqlStore:
                 return False
             profiles.upsert_devices(conn, profile_id, (device,), ts(now))
             return True
+
+    def remove_push_token(self, dead: DeadPushToken, now: datetime) -> bool:
+        with self._write() as conn:
+            return profiles.remove_push_token(conn, dead, ts(now))
 
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
         with self._reader.connect() as conn:
