@@ -19,7 +19,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import trustme
 from aiosmtpd.controller import Controller
@@ -65,9 +65,7 @@ class Mailbox:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(
-        self, server: Any, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         parsed = message_from_bytes(raw, policy=default)
         assert isinstance(parsed, EmailMessage)
@@ -77,7 +75,7 @@ class Mailbox:
                     str(envelope.mail_from),
                     list(envelope.rcpt_tos),
                     parsed,
-                    int(session.peer[1]),
+                    cast(tuple[str, int], session.peer)[1],
                     session.ssl is not None
                     or server.transport.get_extra_info("ssl_object") is not None,
                 )
