@@ -95,7 +95,7 @@ def test_an_event_becomes_a_localized_tracked_email(db_url: str, tmp_path: Path)
         mail = arrived.message
         assert mail["To"] == "ana@example.com"
         assert mail["Content-Language"] in ("pt-BR", "pt")  # pt-BR falls back to pt copy
-        assert mail["Subject"].startswith("Ação necessária")
+        assert mail["Subject"].startswith("Ação necessária"), mail["Subject"]
         assert "R$" in mail["Subject"]  # money for a Brazilian reader
         assert mail["Message-ID"] == f"<{message['guid']}@clarion.test>"
         assert mail["List-Unsubscribe"] == "<https://clarion.test/unsubscribe/ana>"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import ssl
 from dataclasses import replace
 from datetime import UTC, datetime
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.policy import default
 
 import aiosmtplib
 import pytest
@@ -86,8 +89,11 @@ def test_compose_headers() -> None:
     assert mail["Date"] == "Mon, 02 Mar 2026 12:00:00 +0000"
     assert "Reply-To" not in mail
     assert mail.get_content_type() == "multipart/alternative"
-    assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
-    assert b"=?utf-8?" in bytes(mail)  # the non-ASCII display name is encoded
+    parts = mail.get_payload()
+    assert isinstance(parts, list)
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert mail["From"].startswith("=?utf-8?")  # the non-ASCII display name is encoded
+    assert str(make_header(decode_header(mail["From"]))) == "Équipe Clarion <alerts@example.com>"
 
 
 def test_message_ids_are_stable_and_safe() -> None:
@@ -133,3 +139,12 @@ def test_a_recipient_that_would_inject_headers_is_permanent() -> None:
 def test_smtp_errors_map_at_the_edge(exc: Exception, kind: type, code: str) -> None:
     error = smtp_error(exc)
     assert type(error) is kind and error.code == code
+
+
+def test_long_non_ascii_subjects_survive_the_round_trip() -> None:
+    subject = "Ação necessária: o pagamento de R$ 15,49 foi recusado, atualize a forma de pagamento"
+    message = outgoing(subject=subject, body="B")
+    raw = compose(message, render(message), Sender("a@example.com"), NOW).as_bytes()
+    parsed = message_from_bytes(raw, policy=default)
+    assert parsed["Subject"] == subject
+    assert all(len(line) <= 78 for line in raw.split(b"\n"))

@@ -19,7 +19,6 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Literal
 
 import aiosmtplib
@@ -146,7 +145,7 @@ class SmtpProvider:
         content = render(message, self.tracking)
         mail = compose(message, content, self.sender, self._clock())
         try:
-            reply = await self._transmit(mail, message.email or "")
+            reply = await self._transmit(mail.as_bytes(), message.email or "")
         except ProviderError:
             raise
         except Exception as exc:
@@ -155,7 +154,7 @@ class SmtpProvider:
             raise error from exc
         return Receipt(provider=self.name, ref=str(mail["Message-ID"]), detail={"smtp": reply})
 
-    async def _transmit(self, mail: EmailMessage, recipient: str) -> str:
+    async def _transmit(self, mail: bytes, recipient: str) -> str:
         # A pooled connection may have been dropped by the server since its last
         # use; that shows only now, so such a failure gets one more try on a new one.
         for fresh in (False, True):
@@ -163,10 +162,8 @@ class SmtpProvider:
             try:
                 async with self.pool.connection(fresh=fresh) as connection:
                     reused = connection.reused
-                    _, reply = await connection.smtp.send_message(
-                        mail,
-                        sender=self.sender.address,
-                        recipients=[recipient],
+                    _, reply = await connection.smtp.sendmail(
+                        self.sender.address, [recipient], mail
                     )
                     return reply
             except aiosmtplib.SMTPServerDisconnected:

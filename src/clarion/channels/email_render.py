@@ -12,10 +12,12 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr
 from typing import Final
 from urllib.parse import quote
 
@@ -26,6 +28,10 @@ from clarion.core.markup import to_html, to_plain
 _PARAGRAPHS: Final = re.compile(r"\n[ \t]*\n\s*")
 _SPACE: Final = re.compile(r"\s+")
 _NOT_ATOM: Final = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
+_ADDRESS: Final = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+#: Quoted-printable keeps mostly-ASCII copy readable in the raw message (base64 would not).
+_UTF8: Final = Charset("utf-8")
+_UTF8.body_encoding = QP
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,27 +120,46 @@ def _unsubscribe(template: str, message: Outgoing) -> str:
     return template.replace("{profile_id}", profile).replace("{guid}", guid)
 
 
-def compose(
-    message: Outgoing, content: EmailContent, sender: Sender, now: datetime
-) -> EmailMessage:
-    """The MIME message: multipart/alternative, text first, HTML preferred."""
+def _subject(value: str) -> str:
+    # ASCII stays readable; anything else becomes RFC 2047 encoded words, folded
+    # knowing the field name's length (else the first line would be empty).
+    return value if value.isascii() else Header(value, "utf-8", header_name="Subject").encode()
+
+
+def _address(value: str) -> str:
+    # The legacy message API below does not check header values, so this does:
+    # an address with a line break would add headers of its sender's choosing.
+    if not _ADDRESS.match(value):
+        raise PermanentError("invalid_address", f"not an email address: {value!r}")
+    return value
+
+
+def compose(message: Outgoing, content: EmailContent, sender: Sender, now: datetime) -> Message:
+    """The MIME message: multipart/alternative, text first, HTML preferred.
+
+    Built with the standard library's legacy (``compat32``) classes: ten times
+    faster than ``EmailMessage`` and its header parsers, which at a few
+    milliseconds a message would cap a dispatcher at a few hundred emails/s.
+    """
     if not message.email:
         raise PermanentError("no_address", "the profile has no email address")
-    mail = EmailMessage(policy=SMTP)
-    try:
-        mail["From"] = Address(sender.name or "", addr_spec=sender.address)
-        mail["To"] = message.email
-        if sender.reply_to:
-            mail["Reply-To"] = sender.reply_to
-        mail["Subject"] = content.subject
-    except (ValueError, IndexError) as exc:  # the header parser rejects a malformed address
-        raise PermanentError("invalid_address", str(exc)) from None
+    mail = MIMEMultipart("alternative")
+    mail["From"] = formataddr((sender.name or "", _address(sender.address)), "utf-8")
+    mail["To"] = _address(message.email)
+    if sender.reply_to:
+        mail["Reply-To"] = _address(sender.reply_to)
+    mail["Subject"] = _subject(content.subject)
     mail["Date"] = format_datetime(now)
     mail["Message-ID"] = message_id(message.guid, sender.domain)
+    mail["Content-Language"] = _NOT_ATOM.sub("", message.locale)
     if sender.unsubscribe_url:
         mail["List-Unsubscribe"] = f"<{_unsubscribe(sender.unsubscribe_url, message)}>"
-    mail.set_content(content.text)
-    mail.add_alternative(content.html, subtype="html")
-    # After the parts: setting content moves Content-* headers into the first part.
-    mail["Content-Language"] = message.locale
+    mail.attach(_text_part(content.text, "plain"))
+    mail.attach(_text_part(content.html, "html"))
     return mail
+
+
+def _text_part(text: str, subtype: str) -> Message:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, _UTF8)  # what MIMEText does, with the quoted-printable charset
+    return part
