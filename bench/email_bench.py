@@ -39,7 +39,7 @@ if __package__ in (None, ""):
 
 from aiosmtpd.controller import Controller
 
-from bench.e2e_bench import DRAIN_S, PROFILES, WARMUP_S, Setup, prepare
+from bench.e2e_bench import DRAIN_S, PROFILES, WARMUP_S, Setup, arrival_figures, prepare
 from bench.loadgen import percentile
 from bench.support import CATALOG, clarion_env, cpu_seconds, free_port, loadgen, serve
 
@@ -195,21 +195,10 @@ def _analyze(
     stopped: float,
 ) -> dict[str, object]:
     sent: list[float | None] = json.loads(log.read_text())["sent"]
-    prefix = f"{tag}-"
     steady_from = stopped - seconds + WARMUP_S
-    latencies: list[float] = []
-    in_window = 0
-    for guid, at in arrivals.at.items():
-        event_id, _ = events.get(guid, ("", ""))
-        if not event_id.startswith(prefix):
-            continue
-        if steady_from <= at <= stopped:
-            in_window += 1
-        sent_at = sent[int(event_id[len(prefix) :])]
-        if sent_at is not None and sent_at >= steady_from:
-            latencies.append((at - sent_at) * 1000)
-    latencies.sort()
-    failed = sum(1 for event, status in events.values() if status == "failed")
+    by_event = ((events.get(guid, ("", ""))[0], at) for guid, at in arrivals.at.items())
+    in_window, latencies = arrival_figures(by_event, sent, tag, steady_from, stopped)
+    failed = sum(1 for _, status in events.values() if status == "failed")
     return {
         "smtp_emails_per_s": round(in_window / (stopped - steady_from), 1),
         "latency_ms": {
