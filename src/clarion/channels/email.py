@@ -24,7 +24,7 @@ from typing import Literal
 import aiosmtplib
 
 from clarion.channels.base import Outgoing, PermanentError, ProviderError, Receipt, TransientError
-from clarion.channels.email_render import Sender, Tracking, compose, render
+from clarion.channels.email_render import Sender, Tracking, compose, message_id, render
 from clarion.channels.smtp_pool import SmtpPool
 from clarion.observability import SMTP_CONNECTIONS, get_logger
 
@@ -145,14 +145,15 @@ class SmtpProvider:
         content = render(message, self.tracking)
         mail = compose(message, content, self.sender, self._clock())
         try:
-            reply = await self._transmit(mail.as_bytes(), message.email or "")
+            reply = await self._transmit(mail, message.email or "")
         except ProviderError:
             raise
         except Exception as exc:
             error = smtp_error(exc)
             log.info("email_failed", provider=self.name, guid=message.guid, code=error.code)
             raise error from exc
-        return Receipt(provider=self.name, ref=str(mail["Message-ID"]), detail={"smtp": reply})
+        ref = message_id(message.guid, self.sender.domain)
+        return Receipt(provider=self.name, ref=ref, detail={"smtp": reply})
 
     async def _transmit(self, mail: bytes, recipient: str) -> str:
         # A pooled connection may have been dropped by the server since its last

@@ -8,15 +8,12 @@ through Clarion's click redirect and adds the open pixel.
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.charset import QP, Charset
 from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr
 from typing import Final
 from urllib.parse import quote
@@ -29,9 +26,8 @@ _PARAGRAPHS: Final = re.compile(r"\n[ \t]*\n\s*")
 _SPACE: Final = re.compile(r"\s+")
 _NOT_ATOM: Final = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
 _ADDRESS: Final = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
-#: Quoted-printable keeps mostly-ASCII copy readable in the raw message (base64 would not).
-_UTF8: Final = Charset("utf-8")
-_UTF8.body_encoding = QP
+_NOT_ALNUM: Final = re.compile(r"[^A-Za-z0-9]")
+_CRLF: Final = "\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,45 +117,61 @@ def _unsubscribe(template: str, message: Outgoing) -> str:
 
 
 def _subject(value: str) -> str:
-    # ASCII stays readable; anything else becomes RFC 2047 encoded words, folded
-    # knowing the field name's length (else the first line would be empty).
-    return value if value.isascii() else Header(value, "utf-8", header_name="Subject").encode()
+    # Non-ASCII becomes RFC 2047 encoded words; long subjects fold, the Header
+    # counting the field name's length (else the first line would be empty).
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name="Subject").encode(linesep=_CRLF)
 
 
 def _address(value: str) -> str:
-    # The legacy message API below does not check header values, so this does:
-    # an address with a line break would add headers of its sender's choosing.
+    # Header values are written out as given: an address with a line break would
+    # add headers of its sender's choosing.
     if not _ADDRESS.match(value):
         raise PermanentError("invalid_address", f"not an email address: {value!r}")
     return value
 
 
-def compose(message: Outgoing, content: EmailContent, sender: Sender, now: datetime) -> Message:
-    """The MIME message: multipart/alternative, text first, HTML preferred.
+def _part(subtype: str, boundary: str, text: str) -> bytes:
+    head = (
+        f'--{boundary}{_CRLF}Content-Type: text/{subtype}; charset="utf-8"{_CRLF}'
+        f"Content-Transfer-Encoding: base64{_CRLF}{_CRLF}"
+    )
+    # encodebytes: 76-character lines, within SMTP's limits and any server's.
+    return head.encode() + base64.encodebytes(text.encode()).replace(b"\n", b"\r\n")
 
-    Built with the standard library's legacy (``compat32``) classes: ten times
-    faster than ``EmailMessage`` and its header parsers, which at a few
-    milliseconds a message would cap a dispatcher at a few hundred emails/s.
+
+def compose(message: Outgoing, content: EmailContent, sender: Sender, now: datetime) -> bytes:
+    """The MIME message, ready for DATA: multipart/alternative, text first, HTML preferred.
+
+    Written directly rather than through ``email.message``: its header folding
+    and body encoding cost about 0.8 ms a message (``EmailMessage``: 5 ms), most
+    of the provider's CPU; this costs 0.05 ms. Header values that come from
+    outside (addresses) are checked, the rest are built safe: the subject is one
+    line of text made into encoded words, the boundary cannot occur in base64.
     """
     if not message.email:
         raise PermanentError("no_address", "the profile has no email address")
-    mail = MIMEMultipart("alternative")
-    mail["From"] = formataddr((sender.name or "", _address(sender.address)), "utf-8")
-    mail["To"] = _address(message.email)
+    boundary = f"=_clarion_{_NOT_ALNUM.sub('', message.guid)[:40]}"
+    headers = [
+        f"From: {formataddr((sender.name or '', _address(sender.address)), 'utf-8')}",
+        f"To: {_address(message.email)}",
+    ]
     if sender.reply_to:
-        mail["Reply-To"] = _address(sender.reply_to)
-    mail["Subject"] = _subject(content.subject)
-    mail["Date"] = format_datetime(now)
-    mail["Message-ID"] = message_id(message.guid, sender.domain)
-    mail["Content-Language"] = _NOT_ATOM.sub("", message.locale)
+        headers.append(f"Reply-To: {_address(sender.reply_to)}")
+    headers += [
+        f"Subject: {_subject(content.subject)}",
+        f"Date: {format_datetime(now)}",
+        f"Message-ID: {message_id(message.guid, sender.domain)}",
+        f"Content-Language: {_NOT_ATOM.sub('', message.locale)}",
+    ]
     if sender.unsubscribe_url:
-        mail["List-Unsubscribe"] = f"<{_unsubscribe(sender.unsubscribe_url, message)}>"
-    mail.attach(_text_part(content.text, "plain"))
-    mail.attach(_text_part(content.html, "html"))
-    return mail
-
-
-def _text_part(text: str, subtype: str) -> Message:
-    part = MIMENonMultipart("text", subtype)
-    part.set_payload(text, _UTF8)  # what MIMEText does, with the quoted-printable charset
-    return part
+        headers.append(f"List-Unsubscribe: <{_unsubscribe(sender.unsubscribe_url, message)}>")
+    headers += ["MIME-Version: 1.0", f'Content-Type: multipart/alternative; boundary="{boundary}"']
+    return b"".join(
+        (
+            (_CRLF.join(headers) + _CRLF + _CRLF).encode(),
+            _part("plain", boundary, content.text),
+            _part("html", boundary, content.html),
+            f"--{boundary}--{_CRLF}".encode(),
+        )
+    )
