@@ -78,12 +78,10 @@ def _paragraphs(body: str) -> list[str]:
 def render(message: Outgoing, tracking: Tracking | None = None) -> EmailContent:
     """Subject, plain text and HTML of ``message``; ``PermanentError`` without subject or body."""
     subject = _SPACE.sub(" ", to_plain(_field(message, "subject"))).strip()
-    body = _field(message, "body")
-    text = "\n\n".join(to_plain(p) for p in _paragraphs(body)) + "\n"
+    paragraphs = _paragraphs(_field(message, "body"))
+    text = "\n\n".join(to_plain(p) for p in paragraphs) + "\n"
     rewrite = tracking.links.link_rewriter(message.guid) if tracking and tracking.clicks else None
-    paragraphs = "".join(
-        f"<p>{to_html(p, rewrite) if rewrite else to_html(p)}</p>\n" for p in _paragraphs(body)
-    )
+    body = "".join(f"<p>{to_html(p, rewrite) if rewrite else to_html(p)}</p>\n" for p in paragraphs)
     pixel = ""
     if tracking is not None and tracking.opens:
         src = html.escape(tracking.links.pixel_url(message.guid))
@@ -98,7 +96,7 @@ def render(message: Outgoing, tracking: Tracking | None = None) -> EmailContent:
         f"<title>{html.escape(subject)}</title>\n</head>\n"
         '<body style="margin:0;padding:24px;font-family:Helvetica,Arial,sans-serif;'
         'font-size:16px;line-height:1.5;color:#222">\n'
-        f'<div style="max-width:600px;margin:0 auto">\n{paragraphs}</div>\n{pixel}'
+        f'<div style="max-width:600px;margin:0 auto">\n{body}</div>\n{pixel}'
         "</body>\n</html>\n"
     )
     return EmailContent(subject, text, document)

@@ -141,8 +141,9 @@ class SmtpPool:
     def _give_back(self, pool: _LoopPool, connection: Connection) -> None:
         if not connection.smtp.is_connected:
             return
-        if connection.messages >= self._max_messages:
-            # Closed in the background: the sender need not wait for the QUIT.
+        # Over its message allowance, or one too many (a ``fresh`` one was opened
+        # while others sat idle): closed in the background, nobody waits for QUIT.
+        if connection.messages >= self._max_messages or len(pool.idle) >= self._size:
             task = pool.loop.create_task(_quit(connection, self._quit_timeout))
             pool.retiring.add(task)
             task.add_done_callback(pool.retiring.discard)
