@@ -214,3 +214,21 @@ def test_550_fails_with_its_code_and_451_is_retried(db_url: str, tmp_path: Path)
         ]
         assert retries[1:] == ["retrying:smtp_451", "retrying:smtp_451"]
         assert [a.rcpt_tos for a in peer.mailbox.arrived] == [["busy@example.com"]]
+
+
+def test_links_signed_in_a_worker_process_verify_in_the_api(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'clarion.db'}"
+    with (
+        smtp_server() as peer,
+        running(_settings(db_url, tmp_path, peer, worker_processes=1), clock=system_clock) as (
+            client,
+            _,
+        ),
+    ):
+        _profile(client, "di", "di@example.com")
+        _pay_failed(client, "di")
+        guid = _email_message(client, "di")["guid"]
+        links = re.findall(r'href="([^"]+)"', _html(peer.mailbox.arrived[0].message))
+        clicked = client.get(_tracking_path(links[0]), follow_redirects=False)
+        assert clicked.status_code == 302
+        assert [e["reason"] for e in _timeline(client, guid)][-1] == "click"
