@@ -61,6 +61,17 @@ PUSH_DEVICES = Counter(
     ["service", "outcome"],
     registry=REGISTRY,
 )
+SMTP_CONNECTIONS = Counter(
+    "clarion_smtp_connections_opened_total",
+    "SMTP sessions opened (pooled connections are reused across messages).",
+    registry=REGISTRY,
+)
+EMAIL_TRACKING = Counter(
+    "clarion_email_tracking_total",
+    "Email opens and clicks, by kind and result (recorded, or why rejected).",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
 
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:

@@ -1,13 +1,17 @@
 import asyncio
 import typing
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from clarion.channels.email import SmtpProvider
+from clarion.channels.email_tracking import EmailTracking
 from clarion.channels.push import PushProvider
 from clarion.channels.registry import (
     BUILDERS,
+    EmailConfig,
     ProviderConfig,
     ProviderType,
     PushConfig,
@@ -18,6 +22,7 @@ from clarion.channels.registry import (
 )
 from clarion.channels.sink import SinkProvider
 from clarion.channels.webhook import WebhookProvider
+from clarion.signing import KeyRing
 from tests.peers.keys import ec_key, rsa_key, service_account_file, vapid_key
 
 
@@ -51,6 +56,37 @@ def test_builds_one_provider_per_name(tmp_path: Path) -> None:
         asyncio.run(provider.aclose())
 
 
+def test_builds_an_smtp_provider_with_tracking_when_given_links() -> None:
+    configs = parse_provider_configs(
+        {
+            "mail": {
+                "type": "smtp",
+                "host": "smtp.example.com",
+                "username": "u",
+                "password": "hunter2",
+                "from_address": "alerts@example.com",
+                "from_name": "Example",
+                "track_clicks": False,
+            }
+        }
+    )
+    config = configs["mail"]
+    assert isinstance(config, EmailConfig)
+    assert "hunter2" not in repr(config) and "hunter2" not in config.model_dump_json()
+    links = EmailTracking("https://t.example.com", KeyRing({"k": b"k" * 32}, "k"), datetime.now)
+
+    plain = build_providers(configs)["mail"]
+    tracked = build_providers(configs, links=links)["mail"]
+
+    assert isinstance(plain, SmtpProvider) and isinstance(tracked, SmtpProvider)
+    assert plain.tracking is None
+    assert tracked.tracking is not None
+    assert (tracked.tracking.opens, tracked.tracking.clicks) == (True, False)
+    assert tracked.server.password == "hunter2" and tracked.server.port is None
+    assert tracked.sender.address == "alerts@example.com"
+    assert tracked.idempotent is False
+
+
 def test_secrets_stay_out_of_reprs_and_dumps() -> None:
     config = WebhookConfig(url="https://example.com/", secret="hunter2")
     assert "hunter2" not in repr(config)
@@ -66,6 +102,10 @@ def test_secrets_stay_out_of_reprs_and_dumps() -> None:
         {"x": {"type": "webhook", "url": "not a url", "secret": "s"}},
         {"x": {"type": "webhook", "url": "https://example.com/"}},
         {"x": {"type": "sink", "path": "/tmp/a.jsonl", "extra": 1}},
+        {"x": {"type": "smtp", "host": "smtp.example.com"}},
+        {"x": {"type": "smtp", "host": "h", "from_address": "not an address"}},
+        {"x": {"type": "smtp", "host": "h", "from_address": "a@b.c", "tls": "ssl3"}},
+        {"x": {"type": "smtp", "host": "h", "from_address": "a@b.c", "unsubscribe_url": "ftp://x"}},
     ],
 )
 def test_rejects_invalid_configs(raw: dict[str, object]) -> None:

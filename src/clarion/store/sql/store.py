@@ -25,7 +25,7 @@ from clarion.store.records import (
     Suppression,
     Transition,
 )
-from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads
+from clarion.store.sql import dispatch, engagement, inapp, intake, orchestration, profiles, reads
 from clarion.store.sql.convert import ts
 from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
 from clarion.store.sql.writer import WriterLock, writer_lock
@@ -173,6 +173,14 @@ class SqlStore:
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
         with self._write() as conn:
             return inapp.mark(conn, profile_id, guid, column, ts(now))
+
+    # Email tracking
+    def record_engagement(
+        self, guid: str, reason: str, now: datetime, detail: dict[str, object]
+    ) -> bool:
+        """Append an open or click to a message's timeline; False for an unknown guid."""
+        with self._write() as conn:
+            return engagement.record_engagement(conn, guid, reason, ts(now), detail)
 
     def ping(self) -> None:
         with self._reader.connect() as conn:
