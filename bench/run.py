@@ -7,6 +7,8 @@
     e2e_postgres               `clarion serve --no-workers` + 2 x `clarion worker`
     inapp_sqlite               GET /v1/inapp/alerts and POST /v1/inapp/feedback, 100k profiles
     inapp_postgres             the same on PostgreSQL
+    push                       event -> APNs peer (HTTP/2) and -> web-push-testing, SQLite
+    email_smtp_sqlite_embedded event -> tracked email through the SMTP provider to aiosmtpd
     twilio_sms_sqlite          event -> SMS through the Twilio provider to the Twilio fake
 
 The PostgreSQL run uses ``CLARION_BENCH_PG`` (default: the local server, database
@@ -59,6 +61,8 @@ def main() -> None:
     _run("e2e_bench.py", *E2E)
     _run("e2e_bench.py", *E2E, "--worker-processes", "2")
     _run("inapp_bench.py", *INAPP)
+    _run("push_bench.py")
+    _run("email_bench.py", "--seconds", "10", "--runs", "3")
     _run("twilio_bench.py", "--seconds", "10")
     unreachable = postgres_reachable(PG_URL)
     if unreachable:

@@ -6,6 +6,8 @@ Shared by every provider that speaks HTTP, so a 429 means the same thing for all
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
@@ -60,13 +62,33 @@ def error_for_status(status: int, retry_after: str | None, now: float) -> Provid
     return PermanentError(code)
 
 
-def error_for_transport(exc: httpx.RequestError) -> ProviderError:
-    """The error a request that got no HTTP answer maps to: a bad URL is permanent
-    (configuration), anything else (timeout, refused, reset) is worth retrying."""
-    if isinstance(exc, httpx.TimeoutException):
-        return TransientError("timeout", str(exc))
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return PermanentError("invalid_url", str(exc))
-    if isinstance(exc, httpx.TransportError):
-        return TransientError("connection_error", str(exc))
-    return TransientError("request_error", str(exc))  # e.g. an undecodable response body
+@contextmanager
+def transport_errors() -> Iterator[None]:
+    """Map httpx failures inside the block to provider errors.
+
+    Timeouts and broken connections are worth a retry; a URL httpx cannot use is not.
+    """
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise TransientError("timeout", str(exc)) from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise PermanentError("invalid_url", str(exc)) from exc
+    except httpx.TransportError as exc:
+        raise TransientError("connection_error", str(exc)) from exc
+    except httpx.RequestError as exc:  # e.g. an undecodable response body
+        raise TransientError("request_error", str(exc)) from exc
+
+
+async def close_client(client: httpx.AsyncClient) -> None:
+    """Close ``client``, tolerating connections left on an event loop that has closed.
+
+    The dispatcher sends from its own thread's loop, and providers are closed at
+    shutdown from the API's loop, after the dispatcher's has gone: its sockets can
+    no longer be closed gracefully, and the process is exiting anyway.
+    """
+    try:
+        await client.aclose()
+    except RuntimeError as exc:
+        if "closed" not in str(exc):
+            raise

@@ -27,7 +27,12 @@ from clarion.channels.base import (
     Receipt,
     TransientError,
 )
-from clarion.channels.http_status import error_for_transport, is_transient, parse_retry_after
+from clarion.channels.http_status import (
+    close_client,
+    is_transient,
+    parse_retry_after,
+    transport_errors,
+)
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 #: Where Clarion takes Twilio's status callbacks, below its public URL.
@@ -182,7 +187,7 @@ class TwilioClient:
     ) -> Mapping[str, object]:
         """POST ``form`` to ``<resource>.json``; the created resource, or a provider error."""
         client, slots = self._http()
-        try:
+        with transport_errors():
             async with slots:
                 response = await client.post(
                     f"{self._base}/{resource}.json",
@@ -191,8 +196,6 @@ class TwilioClient:
                     headers={"User-Agent": f"clarion/{__version__}", "Accept": "application/json"},
                     timeout=self._timeout,
                 )
-        except httpx.RequestError as exc:
-            raise error_for_transport(exc) from exc
         if not 200 <= response.status_code <= 299:
             raise error_for_response(response, phone, self._clock())
         try:
@@ -209,7 +212,7 @@ class TwilioClient:
         client, loop = self._client, self._loop
         self._client, self._loop, self._slots = None, None, None
         if client is not None and loop is asyncio.get_running_loop():
-            await client.aclose()
+            await close_client(client)
 
 
 def copy_of(message: Outgoing) -> str:

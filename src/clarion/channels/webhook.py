@@ -17,7 +17,7 @@ import orjson
 
 from clarion import __version__
 from clarion.channels.base import Outgoing, PermanentError, Receipt
-from clarion.channels.http_status import error_for_status, error_for_transport
+from clarion.channels.http_status import close_client, error_for_status, transport_errors
 from clarion.channels.wire import dumps, message_record
 
 SIGNATURE_HEADER = "Clarion-Signature"
@@ -116,12 +116,10 @@ class WebhookProvider:
             "Idempotency-Key": message.guid,
             "User-Agent": f"clarion/{__version__}",
         }
-        try:
+        with transport_errors():
             response = await self._client.post(
                 url, content=body, headers=headers, timeout=self._timeout
             )
-        except httpx.RequestError as exc:
-            raise error_for_transport(exc) from exc
         status = response.status_code
         error = error_for_status(status, response.headers.get("Retry-After"), self._clock())
         if error is not None:
@@ -131,4 +129,4 @@ class WebhookProvider:
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""
         if self._owns_client:
-            await self._client.aclose()
+            await close_client(self._client)

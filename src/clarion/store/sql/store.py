@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from clarion.core.decide import Outcome
-from clarion.core.model import Device, Event, PastMessage, Profile
+from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
@@ -28,7 +28,16 @@ from clarion.store.records import (
     Suppression,
     Transition,
 )
-from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads, receipts
+from clarion.store.sql import (
+    dispatch,
+    engagement,
+    inapp,
+    intake,
+    orchestration,
+    profiles,
+    reads,
+    receipts,
+)
 from clarion.store.sql.convert import ts
 from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
 from clarion.store.sql.writer import WriterLock, writer_lock
@@ -76,6 +85,10 @@ class SqlStore:
                 return False
             profiles.upsert_devices(conn, profile_id, (device,), ts(now))
             return True
+
+    def remove_push_token(self, dead: DeadPushToken, now: datetime) -> bool:
+        with self._write() as conn:
+            return profiles.remove_push_token(conn, dead, ts(now))
 
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
         with self._reader.connect() as conn:
@@ -181,6 +194,14 @@ class SqlStore:
     def record_bad_address(self, profile_id: str, address: BadAddress, now: datetime) -> None:
         with self._write() as conn:
             receipts.record_bad_addresses(conn, [(profile_id, address)], ts(now))
+
+    # Email tracking
+    def record_engagement(
+        self, guid: str, reason: str, now: datetime, detail: dict[str, object]
+    ) -> bool:
+        """Append an open or click to a message's timeline; False for an unknown guid."""
+        with self._write() as conn:
+            return engagement.record_engagement(conn, guid, reason, ts(now), detail)
 
     def ping(self) -> None:
         with self._reader.connect() as conn:
