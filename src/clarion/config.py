@@ -22,7 +22,12 @@ from pydantic_settings import (
 )
 
 from clarion.channels.email_tracking import EmailTracking
-from clarion.channels.registry import InAppConfig, ProviderConfig, SinkConfig
+from clarion.channels.registry import (
+    InAppConfig,
+    ProviderConfig,
+    SinkConfig,
+    TwilioAccountConfig,
+)
 from clarion.core.model import Channel
 from clarion.inapp.federated import FederatedAction
 from clarion.signing import KeyRing
@@ -80,7 +85,8 @@ class Settings(BaseSettings):
     #: BACKEND CTA actions Clarion carries out itself, by action name.
     federated_actions: dict[str, FederatedAction] = Field(default_factory=dict)
     #: Where mail clients reach this Clarion: email open pixels and click redirects
-    #: point here. Unset: emails go out without tracking.
+    #: point here. Unset: emails go out without tracking. Twilio providers without
+    #: a ``public_url`` of their own send their status callbacks here too.
     public_url: HttpUrl | None = None
     #: Keys that sign tracking URLs (key id -> secret of 32+ bytes; ids of letters,
     #: digits, ``_`` and ``-``); the active one signs, all verify. Required with
@@ -108,6 +114,19 @@ class Settings(BaseSettings):
             channel: self.routes.get(channel, inapp if channel is Channel.INAPP else "sink")
             for channel in Channel
         }
+        return self
+
+    @model_validator(mode="after")
+    def _twilio_callbacks(self) -> Settings:
+        """Twilio providers without a ``public_url`` of their own take Clarion's, so
+        their status callbacks come back here."""
+        if self.public_url is not None:
+            self.providers = {
+                name: config.model_copy(update={"public_url": self.public_url})
+                if isinstance(config, TwilioAccountConfig) and config.public_url is None
+                else config
+                for name, config in self.providers.items()
+            }
         return self
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from clarion.channels.registry import (
 )
 from clarion.channels.twilio_sms import TwilioSmsProvider
 from clarion.channels.twilio_voice import TwilioVoiceProvider
+from clarion.config import Settings
 
 SID = "AC" + "0" * 32
 BASE = {"account_sid": SID, "auth_token": "tok-secret", "default_sender": "+15005550006"}
@@ -65,3 +66,16 @@ def test_the_auth_token_stays_out_of_reprs_and_dumps() -> None:
 def test_invalid_configs_are_refused(change: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         parse_provider_configs({"sms": {**BASE, "type": "twilio_sms", **change}})
+
+
+def test_clarions_public_url_is_the_default_for_callbacks() -> None:
+    own = {**BASE, "type": "twilio_sms", "public_url": "https://own.example.com"}
+    settings = Settings(
+        public_url="https://clarion.example.com",
+        tracking_keys={"k1": "x" * 32},
+        providers={"sms": {**BASE, "type": "twilio_sms"}, "own": own},
+    )
+    sms, mine = settings.providers["sms"], settings.providers["own"]
+    assert isinstance(sms, TwilioSmsConfig) and isinstance(mine, TwilioSmsConfig)
+    assert sms.status_callback() == "https://clarion.example.com/v1/providers/twilio/status"
+    assert mine.status_callback() == "https://own.example.com/v1/providers/twilio/status"
