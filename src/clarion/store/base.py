@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from clarion.core.decide import Outcome
+from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
     Claimed,
+    LadderRung,
     LifecycleEntry,
     MessageQuery,
     MessageRecord,
@@ -61,6 +63,18 @@ class Store(Protocol):
 
     def apply_transitions(self, transitions: Sequence[Transition], now: datetime) -> int:
         """Apply dispatch verdicts held under a live lease; returns how many applied."""
+
+    # Escalation ladders
+    def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
+        """Ladder rungs that must move now: settled (delivered, failed, stopped) ones,
+        and ones not confirmed by their ``confirm_by``."""
+
+    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> int:
+        """Close each move's rung if still open, create the next rungs (a known guid is
+        skipped) and append lifecycle entries; returns how many moves applied."""
+
+    def ladder(self, guid: str) -> list[LadderRung]:
+        """The rungs of the escalation ladder message ``guid`` is on (empty if none)."""
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None: ...

@@ -42,6 +42,16 @@ class MessageRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LadderRung:
+    """A message on an escalation ladder: its rung number, and until when the ladder
+    waits for its delivery (``None`` once settled, and on the last rung)."""
+
+    message: MessageRecord
+    rung: int
+    confirm_by: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleEntry:
     """One state change of a message, appended and never changed."""
 

@@ -13,11 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from clarion.core.decide import Outcome
+from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
     Claimed,
+    LadderRung,
     LifecycleEntry,
     LiveInApp,
     MessageQuery,
@@ -25,7 +27,15 @@ from clarion.store.records import (
     Suppression,
     Transition,
 )
-from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads
+from clarion.store.sql import (
+    dispatch,
+    escalation,
+    inapp,
+    intake,
+    orchestration,
+    profiles,
+    reads,
+)
 from clarion.store.sql.convert import ts
 from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
 from clarion.store.sql.writer import WriterLock, writer_lock
@@ -123,6 +133,21 @@ class SqlStore:
         prepared = dispatch.prepare_transitions(transitions, now)
         with self._write() as conn:
             return dispatch.apply_transitions(conn, prepared)
+
+    # Escalation ladders
+    def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
+        with self._reader.connect() as conn:
+            return escalation.open_rungs(conn, now, limit)
+
+    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> int:
+        if not moves:
+            return 0
+        with self._write() as conn:
+            return escalation.apply_moves(conn, moves, now)
+
+    def ladder(self, guid: str) -> list[LadderRung]:
+        with self._reader.connect() as conn:
+            return escalation.ladder_of(conn, guid)
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None:
