@@ -12,6 +12,8 @@ from clarion.core.model import Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
     Claimed,
+    DeliveryCount,
+    DeliveryQuery,
     LadderRung,
     LifecycleEntry,
     MessageQuery,
@@ -75,6 +77,10 @@ class Store(Protocol):
 
     def ladder(self, guid: str) -> list[LadderRung]:
         """The rungs of the escalation ladder message ``guid`` is on (empty if none)."""
+
+    # Insights
+    def delivery_counts(self, query: DeliveryQuery) -> list[DeliveryCount]:
+        """Messages counted per time bucket and group, grouped by the database."""
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None: ...

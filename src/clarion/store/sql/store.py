@@ -19,6 +19,8 @@ from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
     Claimed,
+    DeliveryCount,
+    DeliveryQuery,
     LadderRung,
     LifecycleEntry,
     LiveInApp,
@@ -31,6 +33,7 @@ from clarion.store.sql import (
     dispatch,
     escalation,
     inapp,
+    insights,
     intake,
     orchestration,
     profiles,
@@ -148,6 +151,11 @@ class SqlStore:
     def ladder(self, guid: str) -> list[LadderRung]:
         with self._reader.connect() as conn:
             return escalation.ladder_of(conn, guid)
+
+    # Insights
+    def delivery_counts(self, query: DeliveryQuery) -> list[DeliveryCount]:
+        with self._reader.connect() as conn:
+            return insights.delivery_counts(conn, query)
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None:
