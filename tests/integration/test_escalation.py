@@ -19,7 +19,14 @@ from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.escalator import Escalator
 from clarion.runtime.orchestrator import Orchestrator
 from clarion.store import SqlStore
-from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, ScriptedProvider
+from tests.integration.pipeline_support import (
+    EXAMPLE_CATALOG,
+    FakeClock,
+    ScriptedProvider,
+    running,
+    settings_for,
+    wait_for,
+)
 
 # push (10 minutes) -> SMS (30 minutes) -> voice, stopped by the payment update.
 LADDER = """
@@ -264,3 +271,43 @@ def test_two_workers_move_a_ladder_once(store: SqlStore, tmp_path: Path) -> None
     # Replaying the same move (a worker that read the rung before) changes nothing.
     assert store.open_rungs(r.clock(), 10) == []
     assert r.reasons("push").count("escalated:timeout") == 1
+
+
+def test_the_worker_threads_fall_back_to_voice_and_the_api_shows_the_ladder(
+    db_url: str, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    provider = ScriptedProvider(accepted)
+    settings = settings_for(
+        db_url,
+        tmp_path,
+        routes=dict.fromkeys([c.value for c in Channel], "scripted"),
+        escalation_poll_seconds=0.01,
+    )
+    with running(settings, clock, providers={"scripted": provider}) as (client, _):
+        client.put("/v1/profiles/bo", json={"locale": "es", "phone": "+34600111222"})
+        client.post(
+            "/v1/events",
+            json={
+                "id": "r1",
+                "type": "password.reset_requested",
+                "profile_id": "bo",
+                "payload": {"code": "7391"},
+            },
+        )
+        sms = message_guid("r1", "password_reset", 0, "bo")
+        wait_for(lambda: client.get(f"/v1/messages/{sms}").json().get("status") == "sent")
+        clock.advance(timedelta(minutes=5))
+        voice = message_guid("r1", "password_reset", 1, "bo")
+        wait_for(lambda: client.get(f"/v1/messages/{voice}").json().get("status") == "sent")
+
+        body = client.get(f"/v1/messages/{sms}").json()
+    assert [(r["rung"], r["channel"], r["status"]) for r in body["escalation"]] == [
+        (0, "sms", "sent"),
+        (1, "voice", "sent"),
+    ]
+    assert body["timeline"][-1]["reason"] == "escalated:timeout"
+    assert body["timeline"][-1]["detail"]["to"] == voice
+    [_, call] = provider.calls
+    assert call.channel is Channel.VOICE and "7, 3, 9, 1" in call.fields["body"]
+    assert call.locale == "es" and call.fields["body"].startswith("Hola")
