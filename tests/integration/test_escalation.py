@@ -18,7 +18,8 @@ from clarion.core.model import Channel, Device, Event, Profile, Status
 from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.escalator import Escalator
 from clarion.runtime.orchestrator import Orchestrator
-from clarion.store import SqlStore
+from clarion.store import SqlStore, migrate
+from clarion.store.sql.escalation import open_queries
 from tests.integration.pipeline_support import (
     EXAMPLE_CATALOG,
     FakeClock,
@@ -311,3 +312,19 @@ def test_the_worker_threads_fall_back_to_voice_and_the_api_shows_the_ladder(
     [_, call] = provider.calls
     assert call.channel is Channel.VOICE and "7, 3, 9, 1" in call.fields["body"]
     assert call.locale == "es" and call.fields["body"].startswith("Hola")
+
+
+def test_the_escalation_worker_reads_only_the_index_of_open_rungs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    migrate(url)
+    store = SqlStore(url)
+    try:
+        with store.engine.connect() as conn:
+            for query in open_queries(FakeClock()()):
+                literal = {"literal_binds": True}
+                compiled = query.compile(dialect=conn.dialect, compile_kwargs=literal)
+                sql = f"EXPLAIN QUERY PLAN {compiled.string}"
+                plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(sql))
+                assert "SEARCH messages USING INDEX ix_messages_ladder_open" in plan, plan
+    finally:
+        store.close()

@@ -45,20 +45,24 @@ _COLUMNS = (
 
 
 def open_rungs(conn: Connection, now: datetime, limit: int) -> list[OpenRung]:
-    """Rungs whose ladder must move now: settled ones, then timed-out ones, oldest first.
-
-    Both queries read only the partial index of open rungs (``confirm_by`` set)."""
-    m = messages.c
-    base = sa.select(*_COLUMNS).join_from(messages, events, events.c.id == m.event_id)
-    settled = base.where(m.status.in_(_SETTLED), m.confirm_by.is_not(None))
-    waiting = base.where(m.status.in_(_WAITING), m.confirm_by <= ts(now))
+    """Rungs whose ladder must move now: settled ones, then timed-out ones, oldest first."""
     found: list[OpenRung] = []
-    for query in (settled, waiting):
-        rows = conn.execute(query.order_by(m.confirm_by).limit(limit - len(found)))
+    for query in open_queries(now):
+        rows = conn.execute(query.order_by(messages.c.confirm_by).limit(limit - len(found)))
         found.extend(_rung_of(row) for row in rows)
         if len(found) >= limit:
             break
     return found
+
+
+def open_queries(now: datetime) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The settled open rungs, and the ones past ``confirm_by``; both read only the
+    partial index of open rungs (``ix_messages_ladder_open``)."""
+    m = messages.c
+    base = sa.select(*_COLUMNS).join_from(messages, events, events.c.id == m.event_id)
+    settled = base.where(m.status.in_(_SETTLED), m.confirm_by.is_not(None))
+    waiting = base.where(m.status.in_(_WAITING), m.confirm_by <= ts(now))
+    return settled, waiting
 
 
 def _rung_of(row: Any) -> OpenRung:
