@@ -59,13 +59,13 @@ class Escalator:
             if moved is not None:
                 moves.append(moved)
                 channels[r.guid] = r.channel.value
-        applied = self._store.apply_ladder_moves(moves, now)
+        # Another worker (or a goal event) may have settled some rungs since they were
+        # read: only the moves applied are counted and logged.
+        applied = set(self._store.apply_ladder_moves(moves, now))
         for m in moves:
-            ESCALATIONS.labels(channels[m.guid], m.reason.split(":", 1)[0]).inc()
-            log.info(
-                "ladder_moved",
-                guid=m.guid,
-                reason=m.reason,
-                next=[d.guid for d in m.decisions],
-            )
-        return applied
+            if m.guid in applied:
+                ESCALATIONS.labels(channels[m.guid], m.reason.split(":", 1)[0]).inc()
+                log.info(
+                    "ladder_moved", guid=m.guid, reason=m.reason, next=[d.guid for d in m.decisions]
+                )
+        return len(applied)

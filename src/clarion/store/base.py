@@ -71,9 +71,9 @@ class Store(Protocol):
         """Ladder rungs that must move now: settled (delivered, failed, stopped) ones,
         and ones not confirmed by their ``confirm_by``."""
 
-    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> int:
+    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> list[str]:
         """Close each move's rung if still open, create the next rungs (a known guid is
-        skipped) and append lifecycle entries; returns how many moves applied."""
+        skipped) and append lifecycle entries; returns the guids of the rungs moved."""
 
     def ladder(self, guid: str) -> list[LadderRung]:
         """The rungs of the escalation ladder message ``guid`` is on (empty if none)."""

@@ -87,17 +87,17 @@ def _rung_of(row: Any) -> OpenRung:
     )
 
 
-def apply_moves(conn: Connection, moves: Sequence[LadderMove], now: datetime) -> int:
+def apply_moves(conn: Connection, moves: Sequence[LadderMove], now: datetime) -> list[str]:
     """Apply each move whose rung is still open (another worker, or the goal event,
-    may have settled it since it was read); returns how many applied."""
+    may have settled it since it was read); returns the guids of the rungs moved."""
     at = ts(now)
-    applied = 0
+    applied: list[str] = []
     entries: list[dict[str, object]] = []
     for move in moves:
         status = _close(conn, move, at)
         if status is None:
             continue
-        applied += 1
+        applied.append(move.guid)
         rows = [decision_row(d, at) for d in move.decisions]
         created = insert_new(conn, messages, rows, "guid") if rows else set()
         more = [

@@ -142,9 +142,9 @@ class SqlStore:
         with self._reader.connect() as conn:
             return escalation.open_rungs(conn, now, limit)
 
-    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> int:
+    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> list[str]:
         if not moves:
-            return 0
+            return []
         with self._write() as conn:
             return escalation.apply_moves(conn, moves, now)
 
