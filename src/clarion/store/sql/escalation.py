@@ -13,13 +13,14 @@ from clarion.core.escalation import FAILED, STOPPED, LadderMove, OpenRung, ladde
 from clarion.core.model import Channel, Event, Status
 from clarion.store.records import LadderRung
 from clarion.store.schema import events, lifecycle, messages
-from clarion.store.sql.bulk import append, insert_new
+from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import (
     EVENT_COLUMNS,
     MESSAGE_COLUMNS,
     decision_detail,
     decision_row,
     dt,
+    event_of,
     lifecycle_row,
     message_of,
     opt_dt,
@@ -40,40 +41,40 @@ _COLUMNS = (
     messages.c.status,
     messages.c.confirm_by,
     messages.c.expires_at,
-    *(c.label(f"e_{c.name}") for c in EVENT_COLUMNS),
+    messages.c.event_id,
 )
 
 
 def open_rungs(conn: Connection, now: datetime, limit: int) -> list[OpenRung]:
     """Rungs whose ladder must move now: settled ones, then timed-out ones, oldest first."""
-    found: list[OpenRung] = []
+    rows: list[Any] = []
     for query in open_queries(now):
-        rows = conn.execute(query.order_by(messages.c.confirm_by).limit(limit - len(found)))
-        found.extend(_rung_of(row) for row in rows)
-        if len(found) >= limit:
+        rows += conn.execute(query.order_by(messages.c.confirm_by).limit(limit - len(rows)))
+        if len(rows) >= limit:
             break
-    return found
+    found: dict[str, Event] = {}
+    for ids in chunked(sorted({row.event_id for row in rows})):
+        query = sa.select(*EVENT_COLUMNS).where(events.c.id.in_(ids))
+        found.update((row.id, event_of(row)) for row in conn.execute(query))
+    # The event row is gone only if something deleted it: move the ladder with an
+    # empty payload rather than leave the rung to be read again on every poll.
+    return [
+        _rung_of(row, found.get(row.event_id) or Event(row.event_id, "", row.profile_id, dt(0)))
+        for row in rows
+    ]
 
 
 def open_queries(now: datetime) -> tuple[sa.Select[Any], sa.Select[Any]]:
     """The settled open rungs, and the ones past ``confirm_by``; both read only the
     partial index of open rungs (``ix_messages_ladder_open``)."""
     m = messages.c
-    base = sa.select(*_COLUMNS).join_from(messages, events, events.c.id == m.event_id)
+    base = sa.select(*_COLUMNS)
     settled = base.where(m.status.in_(_SETTLED), m.confirm_by.is_not(None))
     waiting = base.where(m.status.in_(_WAITING), m.confirm_by <= ts(now))
     return settled, waiting
 
 
-def _rung_of(row: Any) -> OpenRung:
-    event = Event(
-        id=row.e_id,
-        type=row.e_type,
-        profile_id=row.e_profile_id,
-        occurred_at=dt(row.e_occurred_at),
-        payload=row.e_payload,
-        account_id=row.e_account_id,
-    )
+def _rung_of(row: Any, event: Event) -> OpenRung:
     return OpenRung(
         guid=row.guid,
         event=event,
