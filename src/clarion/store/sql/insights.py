@@ -36,9 +36,16 @@ def delivery_counts(conn: Connection, query: DeliveryQuery) -> list[DeliveryCoun
         else sa.cast(m.created_at / width, sa.Integer)  # epoch times are positive
     ).label("bucket")
     groups = [_group(name, pg).label(f"g_{name}") for name in query.group_by]
+    since, until = ts(query.since), ts(query.until)
+    created: sa.ColumnElement[float] = m.created_at
+    if not pg and _mostly(conn, since, until):
+        # SQLite has no statistics to tell it that the range holds most of the table,
+        # and walks the created_at index row by row: 3x slower than reading the table
+        # (200,000 messages: 0.33 s against 1.0 s). ``+ 0`` keeps it off the index.
+        created = m.created_at + 0
     select = (
         sa.select(bucket, *groups, sa.func.count().label("n"))
-        .where(m.created_at >= ts(query.since), m.created_at < ts(query.until))
+        .where(created >= since, created < until)
         .group_by(bucket, *groups)
         # NULLs first on both (PostgreSQL would put them last).
         .order_by(bucket, *(sa.nulls_first(g) for g in groups))
@@ -56,6 +63,22 @@ def delivery_counts(conn: Connection, query: DeliveryQuery) -> list[DeliveryCoun
         DeliveryCount(dt(row.bucket * width), tuple(row[1:-1]), row.n)
         for row in conn.execute(select)
     ]
+
+
+#: The share of the stored time span above which SQLite reads the table, not the index.
+SCAN_SHARE = 0.2
+
+
+def _mostly(conn: Connection, since: float, until: float) -> bool:
+    """Whether ``[since, until)`` spans more than ``SCAN_SHARE`` of the messages' time
+    span (two index lookups: the first and last creation times)."""
+    first, last = conn.execute(
+        sa.select(sa.func.min(messages.c.created_at), sa.func.max(messages.c.created_at))
+    ).one()
+    if first is None or last <= first:
+        return True
+    overlap: float = min(until, last) - max(since, first)
+    return bool(overlap / (last - first) > SCAN_SHARE)
 
 
 def _group(name: str, pg: bool) -> sa.ColumnElement[Any]:
