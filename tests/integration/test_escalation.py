@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from clarion.catalog import Catalog, load_catalog
 from clarion.channels.base import Outgoing, PermanentError, Provider, Receipt, TransientError
 from clarion.core.ids import message_guid
@@ -72,10 +74,12 @@ def unavailable(message: Outgoing) -> Receipt:
 class Rig:
     """The pipeline's workers, driven step by step under a fake clock."""
 
-    def __init__(self, store: SqlStore, tmp_path: Path, scripts: dict[Channel, Any]) -> None:
+    def __init__(
+        self, store: SqlStore, tmp_path: Path, scripts: dict[Channel, Any], ladder: str = LADDER
+    ) -> None:
         root = tmp_path / "catalog"
         shutil.copytree(EXAMPLE_CATALOG, root)
-        (root / "messages" / "card_declined.yaml").write_text(LADDER)
+        (root / "messages" / "card_declined.yaml").write_text(ladder)
         catalog: Catalog = load_catalog(root)
         self.catalog = catalog
         self.store = store
@@ -113,7 +117,7 @@ class Rig:
         self.settle()
 
     def rung(self, channel: str) -> str:
-        step = {"push": 1, "sms": 2, "voice": 3}[channel]
+        step = {"push": 1, "sms": 2, "voice": 3, "inapp": 0}[channel]
         return message_guid("e1", "card_declined", step, "ana")
 
     def status(self, channel: str) -> Status | None:
@@ -328,3 +332,45 @@ def test_the_escalation_worker_reads_only_the_index_of_open_rungs(tmp_path: Path
                 assert "SEARCH messages USING INDEX ix_messages_ladder_open" in plan, plan
     finally:
         store.close()
+
+
+# In-app first (the alert in the app), then SMS if no device showed it within an
+# hour, then voice; push is off this ladder and goes at once.
+INAPP_LADDER = LADDER.replace(
+    "  - channel: email\n    content: {subject: payment_failed.email.subject, "
+    "body: payment_failed.email.body}",
+    "  - channel: inapp\n    content: {title: payment_failed.alert.title, "
+    "body: payment_failed.alert.body}",
+).replace("  - {channel: push, timeout: 10m}", "  - {channel: inapp, timeout: 1h}")
+
+
+@pytest.mark.parametrize("feedback", ["impression", "click"])
+def test_an_inapp_rung_is_confirmed_by_an_impression_or_a_click(
+    store: SqlStore, tmp_path: Path, feedback: str
+) -> None:
+    base = {c: accepted for c in Channel}
+    r = Rig(store, tmp_path, base, INAPP_LADDER)
+    r.send("card.declined", "e1")
+    alert = store.get_message(r.rung("inapp"))
+    assert alert is not None and alert.status is Status.SENT
+    assert r.status("sms") is None  # waits for the alert
+    assert r.calls(Channel.PUSH) == 1
+
+    r.later(timedelta(minutes=20))
+    if feedback == "impression":
+        store.record_impression(alert, r.clock(), {"deviceId": "laptop"})
+    else:
+        store.record_action(alert, "UPDATE_PAYMENT", r.clock(), {"deviceId": "laptop"})
+    r.later(timedelta(hours=2))
+    assert r.status("sms") is None and r.calls(Channel.SMS) == 0
+    assert r.reasons("inapp")[-1] == "escalation_confirmed"
+
+
+def test_an_unseen_inapp_rung_escalates_after_its_timeout(store: SqlStore, tmp_path: Path) -> None:
+    r = Rig(store, tmp_path, {c: accepted for c in Channel}, INAPP_LADDER)
+    r.send("card.declined", "e1")
+    r.later(timedelta(minutes=59))
+    assert r.status("sms") is None
+    r.later(timedelta(minutes=1))
+    assert r.status("sms") is Status.SENT
+    assert r.reasons("inapp")[-1] == "escalated:timeout"

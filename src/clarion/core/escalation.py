@@ -38,6 +38,8 @@ class OpenRung:
     status: Status
     confirm_by: datetime
     expires_at: datetime | None = None
+    #: In-app: a device reported a CTA click on it (which confirms it, like delivery).
+    acted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,7 @@ def move(
 ) -> LadderMove | None:
     """What to do with ``rung`` at ``now``; ``None`` while it still has time."""
     status = rung.status
-    if status is Status.DELIVERED:
+    if status is Status.DELIVERED or rung.acted:
         return LadderMove(rung.guid, status, reasons.ESCALATION_CONFIRMED)
     if status in STOPPED:
         return LadderMove(rung.guid, status, f"escalation_stopped:{status.value}")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from clarion.core.escalation import FAILED, STOPPED, LadderMove, OpenRung, ladder_entries
 from clarion.core.model import Channel, Event, Status
 from clarion.store.records import LadderRung
-from clarion.store.schema import events, lifecycle, messages
+from clarion.store.schema import events, inapp_state, lifecycle, messages
 from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import (
     EVENT_COLUMNS,
@@ -42,6 +42,9 @@ _COLUMNS = (
     messages.c.confirm_by,
     messages.c.expires_at,
     messages.c.event_id,
+    # An in-app rung is confirmed by its first impression (status delivered), or a
+    # CTA click that a device reported without one.
+    inapp_state.c.acted_at,
 )
 
 
@@ -68,7 +71,9 @@ def open_queries(now: datetime) -> tuple[sa.Select[Any], sa.Select[Any]]:
     """The settled open rungs, and the ones past ``confirm_by``; both read only the
     partial index of open rungs (``ix_messages_ladder_open``)."""
     m = messages.c
-    base = sa.select(*_COLUMNS)
+    base = sa.select(*_COLUMNS).outerjoin_from(
+        messages, inapp_state, inapp_state.c.guid == messages.c.guid
+    )
     settled = base.where(m.status.in_(_SETTLED), m.confirm_by.is_not(None))
     waiting = base.where(m.status.in_(_WAITING), m.confirm_by <= ts(now))
     return settled, waiting
@@ -85,6 +90,7 @@ def _rung_of(row: Any, event: Event) -> OpenRung:
         status=Status(row.status),
         confirm_by=dt(row.confirm_by),
         expires_at=opt_dt(row.expires_at),
+        acted=row.acted_at is not None,
     )
 
 
