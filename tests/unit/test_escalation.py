@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clarion.catalog import check_catalog, load_catalog
 from clarion.core.decide import decide
@@ -249,3 +251,71 @@ def test_non_transactional_ladders_respect_channel_caps() -> None:
 def test_the_last_rung_or_a_removed_message_ends_the_ladder() -> None:
     found = move(rung(Status.FAILED), None, ANA, (), catalog(spec()), T0)
     assert found is not None and found.reason == "escalation_ended" and found.decisions == ()
+
+
+# Properties: whatever the ladder's order and the profile's addresses and opt-outs,
+# the ladder visits each rung at most once, in order, and schedules the first one
+# the profile can take.
+
+LADDER_CHANNELS = (Channel.PUSH, Channel.EMAIL, Channel.SMS, Channel.VOICE)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    order=st.permutations(LADDER_CHANNELS),
+    has_email=st.booleans(),
+    has_phone=st.booleans(),
+    has_device=st.booleans(),
+    opted_out=st.frozensets(st.sampled_from([c.value for c in LADDER_CHANNELS])),
+)
+def test_a_ladder_climbs_each_rung_once_in_order(
+    order: list[Channel],
+    has_email: bool,
+    has_phone: bool,
+    has_device: bool,
+    opted_out: frozenset[str],
+) -> None:
+    steps = tuple(step(i, c) for i, c in enumerate(LADDER_CHANNELS))
+    index = {c: i for i, c in enumerate(LADDER_CHANNELS)}
+    ladder = tuple(
+        Rung(index[c], None if n == len(order) - 1 else timedelta(minutes=5))
+        for n, c in enumerate(order)
+    )
+    ladder_spec = spec(channels=steps, escalation=ladder)
+    cat = catalog(ladder_spec)
+    person = Profile(
+        id="ana",
+        email="ana@example.com" if has_email else None,
+        phone="+1555" if has_phone else None,
+        devices=(Device("d1", "ios", push_token="t"),) if has_device else (),
+        opt_out_channels=opted_out,
+    )
+
+    def reachable(c: Channel) -> bool:
+        address = {
+            Channel.PUSH: has_device,
+            Channel.EMAIL: has_email,
+            Channel.SMS: has_phone,
+            Channel.VOICE: has_phone,
+        }[c]
+        return address and c.value not in opted_out
+
+    seen = list(decide(EVENT, {"ana": person}, {}, cat, T0).decisions)
+    now = T0
+    while seen and seen[-1].status is Status.SCHEDULED and seen[-1].rung != len(order) - 1:
+        last = seen[-1]
+        now += timedelta(minutes=1)
+        open_rung = OpenRung(
+            last.guid, EVENT, "ana", "ladder", last.channel, last.rung or 0, Status.FAILED, now
+        )
+        moved = move(open_rung, ladder_spec, person, (), cat, now)
+        assert moved is not None and moved.reason == "escalated:failed"
+        seen += moved.decisions
+
+    # Failing every rung that goes out walks the whole ladder: each rung recorded
+    # once, scheduled exactly when its channel can take the message.
+    assert [d.channel for d in seen] == list(order)
+    assert [d.rung for d in seen] == list(range(len(order)))
+    assert len({d.guid for d in seen}) == len(order)
+    for d in seen:
+        assert (d.status is Status.SCHEDULED) == reachable(d.channel)
