@@ -99,3 +99,17 @@ class PastMessage:
     event_id: str = ""
     #: The message is a rung of an escalation ladder that may still move on.
     escalating: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeadPushToken:
+    """A device token a push service reported dead while sending message ``guid``.
+
+    ``detail`` (device, platform, service, the service's reason) goes into the
+    message's lifecycle log."""
+
+    profile_id: str
+    device_id: str
+    token: str
+    guid: str
+    detail: JSONObject = field(default_factory=dict)

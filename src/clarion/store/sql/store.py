@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from clarion.core.decide import Outcome
 from clarion.core.escalation import LadderMove, OpenRung
-from clarion.core.model import Device, Event, PastMessage, Profile
+from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
@@ -31,6 +31,7 @@ from clarion.store.records import (
 )
 from clarion.store.sql import (
     dispatch,
+    engagement,
     escalation,
     inapp,
     insights,
@@ -86,6 +87,10 @@ class SqlStore:
                 return False
             profiles.upsert_devices(conn, profile_id, (device,), ts(now))
             return True
+
+    def remove_push_token(self, dead: DeadPushToken, now: datetime) -> bool:
+        with self._write() as conn:
+            return profiles.remove_push_token(conn, dead, ts(now))
 
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
         with self._reader.connect() as conn:
@@ -202,6 +207,14 @@ class SqlStore:
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
         with self._write() as conn:
             return inapp.mark(conn, profile_id, guid, column, ts(now))
+
+    # Email tracking
+    def record_engagement(
+        self, guid: str, reason: str, now: datetime, detail: dict[str, object]
+    ) -> bool:
+        """Append an open or click to a message's timeline; False for an unknown guid."""
+        with self._write() as conn:
+            return engagement.record_engagement(conn, guid, reason, ts(now), detail)
 
     def ping(self) -> None:
         with self._reader.connect() as conn:
