@@ -15,6 +15,7 @@ import pytest
 
 from clarion.catalog import Catalog, load_catalog
 from clarion.channels.base import Outgoing, PermanentError, Provider, Receipt, TransientError
+from clarion.core.escalation import move
 from clarion.core.ids import message_guid
 from clarion.core.model import Channel, Device, Event, Profile, Status
 from clarion.runtime.dispatcher import Dispatcher
@@ -268,14 +269,19 @@ def test_two_workers_move_a_ladder_once(store: SqlStore, tmp_path: Path) -> None
     r = rig(store, tmp_path, push=accepted, sms=accepted)
     r.send("card.declined", "e1")
     r.clock.advance(timedelta(minutes=11))
-    rungs = store.open_rungs(r.clock(), 10)
-    assert [x.guid for x in rungs] == [r.rung("push")]
-    other = Escalator(store, lambda: r.catalog, r.clock)  # a second worker
-    assert r.escalator.run_once() == 1
-    assert other.run_once() == 0
-    # Replaying the same move (a worker that read the rung before) changes nothing.
+    # Two workers read the same timed-out rung before either writes.
+    [seen] = store.open_rungs(r.clock(), 10)
+    assert seen.guid == r.rung("push")
+    profile = store.get_profile("ana")
+    assert profile is not None
+    spec = r.catalog.spec
+    moves = [move(seen, spec.messages["card_declined"], profile, (), spec, r.clock())] * 2
+    assert moves[0] is not None and moves[1] is not None
+    assert store.apply_ladder_moves([moves[0]], r.clock()) == [seen.guid]
+    assert store.apply_ladder_moves([moves[1]], r.clock()) == []  # the rung was closed
     assert store.open_rungs(r.clock(), 10) == []
     assert r.reasons("push").count("escalated:timeout") == 1
+    assert len(store.timeline(r.rung("sms"))) == 1  # created once
 
 
 def test_the_worker_threads_fall_back_to_voice_and_the_api_shows_the_ladder(
