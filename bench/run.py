@@ -64,13 +64,15 @@ def main() -> None:
     _run("push_bench.py")
     _run("email_bench.py", "--seconds", "10", "--runs", "3")
     _run("twilio_bench.py", "--seconds", "10")
+    _run("insights_bench.py")
     unreachable = postgres_reachable(PG_URL)
     if unreachable:
-        for bench in ("e2e_postgres", "inapp_postgres"):
+        for bench in ("e2e_postgres", "inapp_postgres", "insights_postgres"):
             print(json.dumps({"bench": bench, "skipped": unreachable}), flush=True)
     else:
         _run("e2e_bench.py", *E2E, "--database-url", PG_URL, "--workers", "2")
         _run("inapp_bench.py", *INAPP, "--database-url", _sibling(PG_URL, "_inapp"))
+        _run("insights_bench.py", "--database-url", _sibling(PG_URL, "_insights"))
 
 
 def _sibling(url: str, suffix: str) -> str:

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = 300.0
     retry_max_attempts: int = 8
     catalog_reload_seconds: float = 2.0
+    #: How often the orchestrator's worker looks for escalation ladders to move on
+    #: (a rung failed, or was not confirmed delivered within its timeout).
+    escalation_poll_seconds: float = Field(default=1.0, gt=0)
+    escalation_batch: int = Field(default=500, ge=1)
     sqlite_synchronous: str = "NORMAL"
     #: Device tokens (HS256 JWTs naming one profile) are signed by the customer's
     #: backend with one of these shared secrets (key id -> secret; "default" for

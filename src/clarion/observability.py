@@ -28,6 +28,13 @@ DECISIONS = Counter(
 CANCELLATIONS = Counter(
     "clarion_cancellations_total", "Pending messages cancelled by events.", registry=REGISTRY
 )
+ESCALATIONS = Counter(
+    "clarion_escalations_total",
+    "Escalation ladder moves, by the channel of the rung left and the reason "
+    "(escalated:failed, escalated:timeout, escalation_confirmed, ...).",
+    ["channel", "reason"],
+    registry=REGISTRY,
+)
 DISPATCHED = Counter(
     "clarion_dispatch_total",
     "Dispatch attempts, by channel, provider and outcome.",

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.pipeline_support import running, settings_for, wait_for
+from clarion.catalog import load_catalog
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, running, settings_for, wait_for
 
 
 @pytest.fixture
@@ -136,11 +137,13 @@ def test_pagination_walks_every_message_once(client: TestClient) -> None:
 def test_ops_endpoints(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["status"] == "ready" and ready["messages_in_catalog"] == 6
+    count = len(load_catalog(EXAMPLE_CATALOG).spec.messages)  # one per file of catalog/messages
+    assert count == len(list((EXAMPLE_CATALOG / "messages").glob("*.yaml")))
+    assert ready["status"] == "ready" and ready["messages_in_catalog"] == count
     client.post("/v1/events", json={"type": "nothing.matches", "profile_id": "p"})
     metrics = client.get("/metrics").text
     assert "clarion_events_accepted_total" in metrics
-    assert "clarion_catalog_messages 6.0" in metrics
+    assert f"clarion_catalog_messages {count}.0" in metrics
     schema = client.get("/openapi.json").json()
     assert "/v1/events:batch" in schema["paths"]
 

@@ -25,6 +25,7 @@ def test_example_catalog_messages_and_locales() -> None:
         "add_phone",
         "continue_watching",
         "new_season",
+        "password_reset",
         "payment_failed",
         "signup_dropoff",
         "top_pick",

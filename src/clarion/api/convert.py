@@ -14,9 +14,10 @@ from clarion.api.schemas import (
     OptOuts,
     ProfileIn,
     ProfileOut,
+    RungOut,
 )
 from clarion.core.model import Channel, Device, Event, Profile
-from clarion.store.records import Accepted, LifecycleEntry, MessageRecord
+from clarion.store.records import Accepted, LadderRung, LifecycleEntry, MessageRecord
 
 
 def to_event(body: EventIn, event_id: str, now: datetime) -> Event:
@@ -115,4 +116,16 @@ def message_out(m: MessageRecord) -> MessageOut:
 def lifecycle_out(entry: LifecycleEntry) -> LifecycleOut:
     return LifecycleOut(
         at=entry.at, status=entry.status, reason=entry.reason, detail=dict(entry.detail)
+    )
+
+
+def rung_out(rung: LadderRung) -> RungOut:
+    m = rung.message
+    return RungOut(
+        rung=rung.rung,
+        guid=m.guid,
+        channel=m.channel,
+        status=m.status,
+        reason=m.reason,
+        confirm_by=rung.confirm_by,
     )

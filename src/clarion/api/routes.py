@@ -122,9 +122,12 @@ async def get_message(guid: str, svc: Svc) -> MessageWithTimeline:
     if message is None:
         raise HTTPException(404, detail=error_body("not_found", f"no message '{guid}'"))
     timeline = await run_in_threadpool(svc.store.timeline, guid)
+    ladder = await run_in_threadpool(svc.store.ladder, guid)
     out = convert.message_out(message)
     return MessageWithTimeline(
-        **out.model_dump(), timeline=[convert.lifecycle_out(e) for e in timeline]
+        **out.model_dump(),
+        timeline=[convert.lifecycle_out(e) for e in timeline],
+        escalation=[convert.rung_out(r) for r in ladder],
     )
 
 

@@ -131,8 +131,22 @@ class MessageOut(BaseModel):
     provider_ref: str | None
 
 
+class RungOut(BaseModel):
+    """One rung of an escalation ladder: which message, on which channel, how it went."""
+
+    rung: int
+    guid: str
+    channel: Channel
+    status: Status
+    reason: str | None
+    #: Until when the ladder waits for this rung's delivery; null once settled.
+    confirm_by: datetime | None
+
+
 class MessageWithTimeline(MessageOut):
     timeline: list[LifecycleOut]
+    #: The escalation ladder this message is on, every rung created so far; empty if none.
+    escalation: list[RungOut] = []
 
 
 class MessagePage(BaseModel):

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Final
 
 from clarion.catalog import reader
+from clarion.catalog.escalation import read_escalation
 from clarion.catalog.example import read_example
 from clarion.catalog.inapp import follow_up_references, read_inapp
 from clarion.catalog.reader import Read, Shape, T, Where
@@ -22,6 +23,7 @@ from clarion.core.spec import (
     Dedup,
     Goal,
     MessageSpec,
+    Rung,
     Timing,
 )
 
@@ -48,6 +50,7 @@ _KEYS: Final = (
     "caps",
     "dedup",
     "goal",
+    "escalation",
     "example",
 )
 _STEP_KEYS: Final = ("channel", "content", "platforms", "provider", "options")
@@ -111,6 +114,7 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
     dedup = _optional(where, data, "dedup", _dedup)
     goal = _optional(where, data, "goal", _goal)
     example = _optional(where, data, "example", read_example)
+    escalation = _ladder(where, data, channels, mode)
     if len(where.issues) > before:
         return None
     # Every reader above succeeded, so the required values are present.
@@ -131,6 +135,7 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
         dedup=dedup,
         goal=goal,
         example=example,
+        escalation=escalation or (),
         source=where.file,
     )
 
@@ -138,6 +143,20 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
 def _optional(where: Where, data: Mapping[str, object], key: str, read: Read[T]) -> T | None:
     """``read`` applied to an optional key, or ``None`` when the key is absent."""
     return read(where.at(key), data[key]) if key in data else None
+
+
+def _ladder(
+    where: Where,
+    data: Mapping[str, object],
+    channels: tuple[ChannelStep, ...] | None,
+    mode: ChannelMode | None,
+) -> tuple[Rung, ...] | None:
+    if "escalation" not in data or channels is None:
+        return None  # without valid channels, the rungs cannot be checked
+    if mode is ChannelMode.FIRST:
+        where.at("escalation").error("a ladder needs channel_mode: all (the default)")
+        return None
+    return read_escalation(where.at("escalation"), data["escalation"], channels)
 
 
 def _name(where: Where, value: object, stem: str) -> str | None:

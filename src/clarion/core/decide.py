@@ -45,6 +45,14 @@ class Decision(NamedTuple):
     dedup_key: str | None = None
     cancel_on: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
+    country: str | None = None  # the profile's, at decision time (delivery insights)
+    #: Escalation ladder: the guid of its first rung (``None`` outside a ladder), this
+    #: message's rung number, the rung it escalated from, and by when it must be
+    #: confirmed delivered before the ladder moves on.
+    ladder: str | None = None
+    rung: int | None = None
+    escalated_from: str | None = None
+    confirm_by: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,8 @@ class Cancellation:
     guid: str
     profile_id: str
     reason: str
-    #: CANCELLED for a pending message; RESOLVED for a live in-app one.
+    #: CANCELLED for a pending message; RESOLVED for a live in-app one; for a message
+    #: already out whose escalation ladder waits, its own status: only the ladder stops.
     status: Status = Status.CANCELLED
 
 
@@ -106,6 +115,10 @@ def _cancellations(event: Event, history: Sequence[PastMessage]) -> tuple[Cancel
         elif m.channel is Channel.INAPP and m.status in LIVE_INAPP:
             reason = reasons.resolved(etype)
             found.append(Cancellation(m.guid, event.profile_id, reason, Status.RESOLVED))
+        elif m.escalating:
+            # Already out, but its ladder is still waiting: stop it, keep the status.
+            reason = reasons.escalation_stopped(etype)
+            found.append(Cancellation(m.guid, event.profile_id, reason, m.status))
     return tuple(found)
 
 
@@ -231,7 +244,12 @@ def _decide_profile(
     track = not spec.transactional
     first_only = spec.channel_mode is ChannelMode.FIRST
     name, cancel_on = spec.name, spec.cancel_events
-    for step in spec.channels:
+    rungs = spec.rungs
+    climbed = False  # a rung of the ladder is scheduled: the rest wait for escalation
+    for step in spec.order:
+        rung = rungs.get(step.index) if rungs else None
+        if rung is not None and climbed:
+            break  # rungs come last in ``order``
         reason: str | None = blocked
         devices: tuple[str, ...] = ()
         if reason is None:
@@ -262,8 +280,12 @@ def _decide_profile(
                 dedup_key,
                 cancel_on,
                 devices,
+                profile.country,
             )
         )
+        if rung is not None:
+            made[-1] = on_ladder(made[-1], spec, rung, profile.id)
+            climbed = scheduled
         if scheduled:
             if track:
                 past.append(
@@ -272,3 +294,22 @@ def _decide_profile(
             if first_only:
                 break
     return made
+
+
+def on_ladder(decision: Decision, spec: MessageSpec, rung: int, profile_id: str) -> Decision:
+    """``decision`` (on rung ``rung`` of ``spec``'s ladder) with its ladder fields: the
+    ladder's id, the rung it came from, and its confirmation deadline when scheduled."""
+    ladder = spec.escalation
+    first = message_guid(decision.event_id, spec.name, ladder[0].step, profile_id)
+    previous = (
+        message_guid(decision.event_id, spec.name, ladder[rung - 1].step, profile_id)
+        if rung
+        else None
+    )
+    timeout = ladder[rung].timeout
+    confirm_by = None
+    if decision.status is Status.SCHEDULED and timeout is not None and decision.due_at:
+        confirm_by = decision.due_at + timeout
+    return decision._replace(
+        ladder=first, rung=rung, escalated_from=previous, confirm_by=confirm_by
+    )

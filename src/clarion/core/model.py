@@ -104,6 +104,8 @@ class PastMessage:
     dedup_key: str | None = None
     cancel_on: tuple[str, ...] = ()
     event_id: str = ""
+    #: The message is a rung of an escalation ladder that may still move on.
+    escalating: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,12 @@ HELD_OUT = "held_out"
 LEASE_EXPIRED = "lease_expired"
 RETRYING = "retrying"
 DEAD_LETTERED = "dead_lettered"
+#: Why an escalation ladder moved on from a rung (``escalated:<why>``).
+ESCALATION_FAILED = "failed"
+ESCALATION_TIMEOUT = "timeout"
+ESCALATION_SKIPPED = "skipped"
+#: A ladder ended at a rung confirmed delivered.
+ESCALATION_CONFIRMED = "escalation_confirmed"
 
 
 def capped(rule: str) -> str:
@@ -33,3 +39,11 @@ def suppressed(by: str) -> str:
 
 def provider_rejected(code: str) -> str:
     return f"provider_rejected:{code}"
+
+
+def escalated(why: str) -> str:
+    return f"escalated:{why}"
+
+
+def escalation_stopped(event_type: str) -> str:
+    return f"escalation_stopped:{event_type}"

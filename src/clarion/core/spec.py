@@ -108,6 +108,15 @@ class ChannelStep:
 
 
 @dataclass(frozen=True, slots=True)
+class Rung:
+    """One step of an escalation ladder: a channel step of the message, and how long
+    it has to be confirmed delivered before the ladder moves on (``None``: the last)."""
+
+    step: int  # index into ``MessageSpec.channels``
+    timeout: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageSpec:
     """One message definition of the catalog."""
 
@@ -125,11 +134,18 @@ class MessageSpec:
     dedup: Dedup | None = None
     goal: Goal | None = None
     example: Example | None = None
+    #: An escalation ladder across channel steps (push -> SMS -> voice); empty: none.
+    escalation: tuple[Rung, ...] = ()
     source: str = ""
     #: Derived: the category is transactional (bypasses caps and quiet hours).
     transactional: bool = field(init=False)
     #: Derived: events that cancel this message while pending (cancel-on, then the goal).
     cancel_events: tuple[str, ...] = field(init=False)
+    #: Derived: channel step index -> its rung number in the escalation ladder.
+    rungs: Mapping[int, int] = field(init=False)
+    #: Derived: the steps in the order decide() considers them: steps outside the
+    #: ladder in channel order, then the ladder's in rung order.
+    order: tuple[ChannelStep, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         goal = (self.goal.event,) if self.goal else ()
@@ -137,6 +153,12 @@ class MessageSpec:
         object.__setattr__(
             self, "cancel_events", tuple(dict.fromkeys(self.timing.cancel_on + goal))
         )
+        rungs = {rung.step: number for number, rung in enumerate(self.escalation)}
+        object.__setattr__(self, "rungs", rungs)
+        by_index = {step.index: step for step in self.channels}
+        order = [s for s in self.channels if s.index not in rungs]
+        order += [by_index[r.step] for r in self.escalation if r.step in by_index]
+        object.__setattr__(self, "order", tuple(order))
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,7 @@ def _remember(history: dict[str, list[PastMessage]], outcome: Outcome) -> None:
                     d.dedup_key,
                     d.cancel_on,
                     d.event_id,
+                    d.confirm_by is not None,
                 )
             )
     if outcome.cancellations:

@@ -25,6 +25,7 @@ from clarion.observability import get_logger
 from clarion.runtime.catalog_holder import CatalogHolder
 from clarion.runtime.clock import Clock
 from clarion.runtime.dispatcher import Dispatcher
+from clarion.runtime.escalator import Escalator
 from clarion.runtime.orchestrator import Orchestrator
 from clarion.store.base import Store
 
@@ -96,6 +97,10 @@ class Workers:
             batch=settings.orchestrator_batch,
             lease=timedelta(seconds=settings.event_lease_seconds),
         )
+        self.escalator = Escalator(
+            store, lambda: catalog.current, clock, batch=settings.escalation_batch
+        )
+        self._next_escalation = time.monotonic()
         self.dispatcher = Dispatcher(
             store,
             lambda: catalog.current,
@@ -159,10 +164,22 @@ class Workers:
             except Exception:
                 log.exception("orchestrator_failed")
                 handled = 0
-            if handled:
+            if self._escalate_if_due() or handled:
                 self._messages_waiting.set()
+            if handled:
                 continue
             self._pause(self._events_waiting)
+
+    def _escalate_if_due(self) -> int:
+        """Move escalation ladders on, every ``escalation_poll_seconds`` at most."""
+        if time.monotonic() < self._next_escalation:
+            return 0
+        self._next_escalation = time.monotonic() + self._settings.escalation_poll_seconds
+        try:
+            return self.escalator.run_once()
+        except Exception:
+            log.exception("escalator_failed")
+            return 0
 
     def _dispatch(self) -> None:
         asyncio.run(self._dispatch_loop())

@@ -7,12 +7,16 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from clarion.core.decide import Outcome
+from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
     BadAddress,
     Claimed,
+    DeliveryCount,
+    DeliveryQuery,
     DeliveryReport,
+    LadderRung,
     LifecycleEntry,
     MessageQuery,
     MessageRecord,
@@ -78,6 +82,22 @@ class Store(Protocol):
 
     def record_bad_address(self, profile_id: str, address: BadAddress, now: datetime) -> None:
         """Mark an address of the profile bad (not used while it is the profile's)."""
+
+    # Escalation ladders
+    def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
+        """Ladder rungs that must move now: settled (delivered, failed, stopped) ones,
+        and ones not confirmed by their ``confirm_by``."""
+
+    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> list[str]:
+        """Close each move's rung if still open, create the next rungs (a known guid is
+        skipped) and append lifecycle entries; returns the guids of the rungs moved."""
+
+    def ladder(self, guid: str) -> list[LadderRung]:
+        """The rungs of the escalation ladder message ``guid`` is on (empty if none)."""
+
+    # Insights
+    def delivery_counts(self, query: DeliveryQuery) -> list[DeliveryCount]:
+        """Messages counted per time bucket and group, grouped by the database."""
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None: ...

@@ -42,6 +42,16 @@ class MessageRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LadderRung:
+    """A message on an escalation ladder: its rung number, and until when the ladder
+    waits for its delivery (``None`` once settled, and on the last rung)."""
+
+    message: MessageRecord
+    rung: int
+    confirm_by: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleEntry:
     """One state change of a message, appended and never changed."""
 
@@ -164,3 +174,32 @@ class Suppression:
     until: datetime
     reason: str
     all_channels: bool = False
+
+
+#: What delivery insights may group messages by.
+INSIGHT_GROUPS = ("channel", "provider", "country", "status", "reason", "error_code", "message")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryQuery:
+    """Messages created in ``[since, until)``, counted per time bucket (aligned to the
+    Unix epoch, so UTC days for ``bucket_seconds=86400``) and per ``group_by`` values."""
+
+    since: datetime
+    until: datetime
+    bucket_seconds: int
+    group_by: tuple[str, ...] = ("channel", "status")  # among INSIGHT_GROUPS
+    channel: Channel | None = None
+    provider: str | None = None
+    message: str | None = None
+    country: str | None = None
+    status: Status | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCount:
+    """How many messages one bucket holds for one combination of group values."""
+
+    start: datetime
+    group: tuple[str | None, ...]  # in the order of ``DeliveryQuery.group_by``
+    count: int

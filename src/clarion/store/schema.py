@@ -26,6 +26,11 @@ LIVE_INAPP_CHANNEL = "inapp"
 LIVE_INAPP_STATUSES = ("delivered", "sent")
 LIVE_INAPP_WHERE = "channel = 'inapp' AND status IN ('delivered', 'sent')"
 
+#: The ``messages`` rows of an escalation ladder still waiting on a rung: the
+#: partial index ``ix_messages_ladder_open`` holds only these, so the escalation
+#: worker finds timed-out and failed rungs without visiting any other message.
+LADDER_OPEN_WHERE = "confirm_by IS NOT NULL"
+
 #: Event states: waiting for the orchestrator, claimed under a lease, processed.
 PENDING = "pending"
 PROCESSING = "processing"
@@ -105,9 +110,30 @@ messages = sa.Table(
     sa.Column("lease_until", sa.Double),
     sa.Column("provider", sa.String),
     sa.Column("provider_ref", sa.String),
+    # The profile's country at decision time (delivery insights group by it).
+    sa.Column("country", sa.String),
+    # Escalation ladder: the guid of its first rung, this message's rung number,
+    # and the time by which it must be confirmed delivered (NULL once settled).
+    sa.Column("ladder", sa.String(40)),
+    sa.Column("rung", sa.Integer),
+    sa.Column("confirm_by", sa.Double),
     sa.Index("ix_messages_claim", "status", "due_at"),
     # Delivery status callbacks find their message by the provider's id for it.
     sa.Index("ix_messages_provider_ref", "provider_ref"),
+    sa.Index("ix_messages_created", "created_at"),
+    sa.Index(
+        "ix_messages_ladder_open",
+        "status",
+        "confirm_by",
+        sqlite_where=sa.text(LADDER_OPEN_WHERE),
+        postgresql_where=sa.text(LADDER_OPEN_WHERE),
+    ),
+    sa.Index(
+        "ix_messages_ladder",
+        "ladder",
+        sqlite_where=sa.text("ladder IS NOT NULL"),
+        postgresql_where=sa.text("ladder IS NOT NULL"),
+    ),
     sa.Index("ix_messages_profile", "profile_id", "created_at"),
     sa.Index(
         "ix_messages_inapp_live",

@@ -179,6 +179,10 @@ def decision_row(decision: Decision, now: float) -> dict[str, object]:
         "devices": list(decision.devices),
         "dedup_key": decision.dedup_key,
         "cancel_on": list(decision.cancel_on),
+        "country": decision.country,
+        "ladder": decision.ladder,
+        "rung": decision.rung,
+        "confirm_by": opt_ts(decision.confirm_by),
     }
 
 
@@ -191,6 +195,13 @@ def decision_detail(decision: Decision) -> dict[str, object]:
         detail["expires_at"] = decision.expires_at.isoformat()
     if decision.devices:
         detail["devices"] = list(decision.devices)
+    if decision.ladder is not None:
+        detail["ladder"] = decision.ladder
+        detail["rung"] = decision.rung
+        if decision.escalated_from is not None:
+            detail["escalated_from"] = decision.escalated_from
+        if decision.confirm_by is not None:
+            detail["confirm_by"] = decision.confirm_by.isoformat()
     return detail
 
 
@@ -248,6 +259,7 @@ def past_of(row: Row) -> PastMessage:
         dedup_key=row.dedup_key,
         cancel_on=tuple(row.cancel_on),
         event_id=row.event_id,
+        escalating=row.confirm_by is not None,
     )
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from clarion.core import reasons
 from clarion.core.decide import Cancellation, Decision, Outcome
 from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
 from clarion.store.schema import DONE, PROCESSING, events, lifecycle, messages
@@ -30,6 +31,7 @@ _PAST_COLUMNS = tuple(
         "created_at",
         "dedup_key",
         "cancel_on",
+        "confirm_by",
     )
 )
 
@@ -44,6 +46,8 @@ def history(
         m.status == Status.SCHEDULED.value,
         # Live in-app messages wait for their goal event however old they are.
         sa.and_(m.channel == Channel.INAPP.value, m.status.in_(LIVE_STATUSES)),
+        # So do escalation ladders still waiting on a rung.
+        m.confirm_by.is_not(None),
     )
     for ids in chunked(sorted(found)):
         query = (
@@ -64,6 +68,8 @@ class PreparedOutcomes:
     event_ids: list[str]
     messages: list[dict[str, object]]  # one per decision, first guid wins
     entries: dict[str, dict[str, object]]  # each new message's first lifecycle entry
+    #: More entries of new messages: a ladder rung skipped for the next (``escalated``).
+    more: dict[str, dict[str, object]]
     cancellations: list[tuple[str, Cancellation]]  # with the id of the event behind each
 
 
@@ -82,8 +88,22 @@ def prepare_outcomes(outcomes: Sequence[tuple[Event, Outcome]], now: datetime) -
             d.guid: lifecycle_row(d.guid, ts(d.created_at), d.status, d.reason, decision_detail(d))
             for d in decisions.values()
         },
+        _skipped_rungs(decisions, at),
         cancellations,
     )
+
+
+def _skipped_rungs(decisions: dict[str, Decision], at: float) -> dict[str, dict[str, object]]:
+    """An ``escalated:skipped`` entry for each ladder rung that decide() passed over
+    (its channel could not take the message) for the next one."""
+    more: dict[str, dict[str, object]] = {}
+    for d in decisions.values():
+        skipped = decisions.get(d.escalated_from) if d.escalated_from else None
+        if skipped is not None:
+            detail = {"to": d.guid, "to_rung": d.rung, "to_channel": d.channel.value}
+            reason = reasons.escalated(reasons.ESCALATION_SKIPPED)
+            more[skipped.guid] = lifecycle_row(skipped.guid, at, skipped.status, reason, detail)
+    return more
 
 
 def apply_outcomes(conn: Connection, prepared: PreparedOutcomes, owner: str, now: datetime) -> int:
@@ -93,6 +113,7 @@ def apply_outcomes(conn: Connection, prepared: PreparedOutcomes, owner: str, now
     rows = [row for row in prepared.messages if row["event_id"] in live]
     created = insert_new(conn, messages, rows, "guid")
     entries = [prepared.entries[str(row["guid"])] for row in rows if row["guid"] in created]
+    entries += [entry for guid, entry in prepared.more.items() if guid in created]
     cancellations = [(e, c) for e, c in prepared.cancellations if e in live]
     entries += _cancel(conn, cancellations, at)
     append(conn, lifecycle, entries)
@@ -131,16 +152,43 @@ def _cancel(
         cause.setdefault(cancellation.guid, event_id)
     entries: list[dict[str, object]] = []
     for (reason, status), guids in by_kind.items():
+        if status not in _LEAVES:
+            entries += _stop_ladders(conn, sorted(guids), reason, cause, at)
+            continue
         # A message only leaves a state it is still in (a concurrent send wins).
         still = [Status.SCHEDULED.value] if status is Status.CANCELLED else LIVE_STATUSES
         for chunk in chunked(sorted(guids)):
             stmt = (
                 sa.update(messages)
                 .where(messages.c.guid.in_(chunk), messages.c.status.in_(still))
-                .values(status=status.value, reason=reason, updated_at=at)
+                # A cancelled or resolved rung of an escalation ladder ends the ladder.
+                .values(status=status.value, reason=reason, updated_at=at, confirm_by=None)
                 .returning(messages.c.guid)
             )
             for guid in conn.execute(stmt).scalars():
                 detail = {"event_id": cause[guid]}
                 entries.append(lifecycle_row(guid, at, status, reason, detail))
+    return entries
+
+
+#: Cancellation statuses that move a message to a new state; any other only stops
+#: the escalation ladder the message is on (see ``core.decide.Cancellation``).
+_LEAVES = frozenset({Status.CANCELLED, Status.RESOLVED})
+
+
+def _stop_ladders(
+    conn: Connection, guids: Sequence[str], reason: str, cause: dict[str, str], at: float
+) -> list[dict[str, object]]:
+    """End the ladders still waiting on these messages; their status stays as it is."""
+    entries: list[dict[str, object]] = []
+    for chunk in chunked(guids):
+        stmt = (
+            sa.update(messages)
+            .where(messages.c.guid.in_(chunk), messages.c.confirm_by.is_not(None))
+            .values(confirm_by=None, updated_at=at)
+            .returning(messages.c.guid, messages.c.status)
+        )
+        for guid, status in conn.execute(stmt):
+            detail = {"event_id": cause[guid]}
+            entries.append(lifecycle_row(guid, at, Status(status), reason, detail))
     return entries

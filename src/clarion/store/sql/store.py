@@ -13,13 +13,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from clarion.core.decide import Outcome
+from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
     BadAddress,
     Claimed,
+    DeliveryCount,
+    DeliveryQuery,
     DeliveryReport,
+    LadderRung,
     LifecycleEntry,
     LiveInApp,
     MessageQuery,
@@ -31,7 +35,9 @@ from clarion.store.records import (
 from clarion.store.sql import (
     dispatch,
     engagement,
+    escalation,
     inapp,
+    insights,
     intake,
     orchestration,
     profiles,
@@ -139,6 +145,26 @@ class SqlStore:
         prepared = dispatch.prepare_transitions(transitions, now)
         with self._write() as conn:
             return dispatch.apply_transitions(conn, prepared)
+
+    # Escalation ladders
+    def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
+        with self._reader.connect() as conn:
+            return escalation.open_rungs(conn, now, limit)
+
+    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> list[str]:
+        if not moves:
+            return []
+        with self._write() as conn:
+            return escalation.apply_moves(conn, moves, now)
+
+    def ladder(self, guid: str) -> list[LadderRung]:
+        with self._reader.connect() as conn:
+            return escalation.ladder_of(conn, guid)
+
+    # Insights
+    def delivery_counts(self, query: DeliveryQuery) -> list[DeliveryCount]:
+        with self._reader.connect() as conn:
+            return insights.delivery_counts(conn, query)
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None:

@@ -1,0 +1,71 @@
+"""The escalation worker: moves escalation ladders on when a rung failed or was not
+confirmed delivered in time, and closes them when a rung was confirmed.
+
+The rules are the pure ``clarion.core.escalation.move``; this loads what they read
+(open rungs, profiles, recent history for caps) and stores the moves. Each move
+is applied only while its rung is still open, so concurrent workers, a replay
+after a crash or a goal event arriving meanwhile never climb a ladder twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from clarion.catalog import Catalog
+from clarion.core.escalation import LadderMove, move
+from clarion.core.model import PastMessage, Profile
+from clarion.observability import ESCALATIONS, get_logger
+from clarion.runtime.clock import Clock
+from clarion.store.base import Store
+
+log = get_logger("clarion.escalator")
+
+
+class Escalator:
+    """Moves due escalation ladders on, a batch at a time."""
+
+    def __init__(
+        self, store: Store, catalog: Callable[[], Catalog], clock: Clock, batch: int = 500
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+        self._batch = batch
+
+    def run_once(self) -> int:
+        """Move the ladders that are due; returns how many moves were applied."""
+        now = self._clock()
+        rungs = self._store.open_rungs(now, self._batch)
+        if not rungs:
+            return 0
+        spec = self._catalog().spec
+        profiles = self._store.get_profiles({r.profile_id for r in rungs})
+        # Only ladders that are not transactional count caps, so need history.
+        capped = {
+            r.profile_id
+            for r in rungs
+            if (found := spec.messages.get(r.message)) is not None and not found.transactional
+        }
+        history: dict[str, list[PastMessage]] = {}
+        if capped:
+            history = self._store.history(capped, now - spec.history_window)
+        moves: list[LadderMove] = []
+        channels: dict[str, str] = {}
+        for r in rungs:
+            profile = profiles.get(r.profile_id) or Profile(id=r.profile_id)
+            moved = move(
+                r, spec.messages.get(r.message), profile, history.get(r.profile_id, ()), spec, now
+            )
+            if moved is not None:
+                moves.append(moved)
+                channels[r.guid] = r.channel.value
+        # Another worker (or a goal event) may have settled some rungs since they were
+        # read: only the moves applied are counted and logged.
+        applied = set(self._store.apply_ladder_moves(moves, now))
+        for m in moves:
+            if m.guid in applied:
+                ESCALATIONS.labels(channels[m.guid], m.reason.split(":", 1)[0]).inc()
+                log.info(
+                    "ladder_moved", guid=m.guid, reason=m.reason, next=[d.guid for d in m.decisions]
+                )
+        return len(applied)
