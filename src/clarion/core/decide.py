@@ -14,11 +14,12 @@ from typing import NamedTuple
 
 from clarion.core import reasons
 from clarion.core.caps import first_exceeded
+from clarion.core.experiment import is_held_out
 from clarion.core.ids import message_guid
 from clarion.core.model import LIVE_INAPP, PENDING, Channel, Event, PastMessage, Profile, Status
 from clarion.core.predicate import mapping_getter
 from clarion.core.segment import Subject
-from clarion.core.spec import Audience, CatalogSpec, ChannelMode, ChannelStep, MessageSpec
+from clarion.core.spec import Audience, CatalogSpec, ChannelMode, ChannelStep, Goal, MessageSpec
 from clarion.core.timing import next_allowed, zone
 
 
@@ -45,6 +46,12 @@ class Decision(NamedTuple):
     dedup_key: str | None = None
     cancel_on: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
+    #: The A/B test the message is in and its cell (``abTestId``/``abTestCell``).
+    ab_test_id: int | None = None
+    ab_test_cell: int | None = None
+    #: The goal the message is measured on: a scheduled or held-out decision with a
+    #: goal is an exposure, and goal events within the window convert it.
+    goal: Goal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,10 @@ def _decide_profile(
     catalog: CatalogSpec,
     now: datetime,
 ) -> list[Decision]:
+    test_id = cell = None
+    if spec.experiment is not None:
+        test_id, cell = spec.experiment.id, spec.experiment.allocate(profile.id)
+        spec = spec.variants[cell]
     dedup_key = _dedup_key(spec, event)
     blocked = _message_block(spec, event, profile, past, dedup_key, now)
     due, expires_at, moved = _schedule(spec, event, profile, catalog, now)
@@ -262,6 +273,9 @@ def _decide_profile(
                 dedup_key,
                 cancel_on,
                 devices,
+                test_id,
+                cell,
+                spec.goal,
             )
         )
         if scheduled:
@@ -271,4 +285,17 @@ def _decide_profile(
                 )
             if first_only:
                 break
+    if spec.holdout and is_held_out(spec.name, profile.id, spec.holdout):
+        return _held_out(made)
     return made
+
+
+def _held_out(made: list[Decision]) -> list[Decision]:
+    """The decisions with every scheduled one held out: recorded as it would have
+    been sent (same guid, channel, creation time), suppressed with ``held_out``."""
+    return [
+        d._replace(status=Status.SUPPRESSED, reason=reasons.HELD_OUT, due_at=None)
+        if d.status is Status.SCHEDULED
+        else d
+        for d in made
+    ]

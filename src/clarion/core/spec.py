@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from enum import StrEnum
 
+from clarion.core.experiment import Experiment
 from clarion.core.inapp_spec import InAppSpec
 from clarion.core.model import Channel, JSONObject
 from clarion.core.predicate import Predicate
@@ -126,6 +127,12 @@ class MessageSpec:
     goal: Goal | None = None
     example: Example | None = None
     source: str = ""
+    #: The share of eligible decisions held out (recorded, never sent); 0 for none.
+    holdout: float = 0.0
+    #: An A/B/n test of this message, and the message as each of its cells sees it
+    #: (``variants[i]`` is cell ``i``: the definition with that cell's overrides).
+    experiment: Experiment | None = None
+    variants: tuple[MessageSpec, ...] = ()
     #: Derived: the category is transactional (bypasses caps and quiet hours).
     transactional: bool = field(init=False)
     #: Derived: events that cancel this message while pending (cancel-on, then the goal).
@@ -138,6 +145,13 @@ class MessageSpec:
             self, "cancel_events", tuple(dict.fromkeys(self.timing.cancel_on + goal))
         )
 
+    def for_cell(self, cell: int | None) -> MessageSpec:
+        """The definition as experiment cell ``cell`` sees it (itself outside a test, or
+        when the cell no longer exists after a catalog change)."""
+        if cell is None or not 0 <= cell < len(self.variants):
+            return self
+        return self.variants[cell]
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -147,6 +161,8 @@ class Policy:
     quiet_hours: LocalWindow | None = None
     channel_caps: Mapping[Channel, tuple[Cap, ...]] = field(default_factory=dict)
     global_caps: tuple[Cap, ...] = ()
+    #: The holdout of messages that measure a goal and declare none (never transactional).
+    holdout: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ MESSAGE_COLUMNS = tuple(
         "devices",
         "provider",
         "provider_ref",
+        "ab_test_id",
+        "ab_test_cell",
     )
 )
 EVENT_COLUMNS = tuple(
@@ -175,6 +177,8 @@ def decision_row(decision: Decision, now: float) -> dict[str, object]:
         "devices": list(decision.devices),
         "dedup_key": decision.dedup_key,
         "cancel_on": list(decision.cancel_on),
+        "ab_test_id": decision.ab_test_id,
+        "ab_test_cell": decision.ab_test_cell,
     }
 
 
@@ -187,6 +191,9 @@ def decision_detail(decision: Decision) -> dict[str, object]:
         detail["expires_at"] = decision.expires_at.isoformat()
     if decision.devices:
         detail["devices"] = list(decision.devices)
+    if decision.ab_test_id is not None:  # the exposure, in the contract's spelling
+        detail["abTestId"] = decision.ab_test_id
+        detail["abTestCell"] = decision.ab_test_cell
     return detail
 
 
@@ -211,6 +218,8 @@ def message_of(row: Row) -> MessageRecord:
         devices,
         provider,
         provider_ref,
+        ab_test_id,
+        ab_test_cell,
     ) = row
     return MessageRecord(
         guid,
@@ -231,6 +240,8 @@ def message_of(row: Row) -> MessageRecord:
         tuple(devices),
         provider,
         provider_ref,
+        ab_test_id,
+        ab_test_cell,
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from clarion.core.decide import Cancellation, Decision, Outcome
 from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
 from clarion.store.schema import DONE, PROCESSING, events, lifecycle, messages
+from clarion.store.sql import measurement
 from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import decision_detail, decision_row, lifecycle_row, past_of, ts
 
@@ -65,6 +66,8 @@ class PreparedOutcomes:
     messages: list[dict[str, object]]  # one per decision, first guid wins
     entries: dict[str, dict[str, object]]  # each new message's first lifecycle entry
     cancellations: list[tuple[str, Cancellation]]  # with the id of the event behind each
+    exposures: dict[str, dict[str, object]]  # by guid: the measured decisions
+    goal_hits: list[measurement.GoalHit]  # the batch's events, as possible goal events
 
 
 def prepare_outcomes(outcomes: Sequence[tuple[Event, Outcome]], now: datetime) -> PreparedOutcomes:
@@ -83,6 +86,12 @@ def prepare_outcomes(outcomes: Sequence[tuple[Event, Outcome]], now: datetime) -
             for d in decisions.values()
         },
         cancellations,
+        {
+            d.guid: row
+            for d in decisions.values()
+            if (row := measurement.exposure_row(d)) is not None
+        },
+        measurement.goal_hits(event for event, _ in outcomes),
     )
 
 
@@ -96,6 +105,9 @@ def apply_outcomes(conn: Connection, prepared: PreparedOutcomes, owner: str, now
     cancellations = [(e, c) for e, c in prepared.cancellations if e in live]
     entries += _cancel(conn, cancellations, at)
     append(conn, lifecycle, entries)
+    exposed = [prepared.exposures[g] for g in sorted(created) if g in prepared.exposures]
+    hits = [h for h in prepared.goal_hits if h.event_id in live]
+    measurement.record(conn, exposed, hits, at)
     return len(created)
 
 
