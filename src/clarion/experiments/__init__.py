@@ -1,0 +1,1 @@
+"""Experiments: allocation, holdouts and the statistics that measure them."""
