@@ -25,7 +25,7 @@ from clarion.store.records import (
     Suppression,
     Transition,
 )
-from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads
+from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads, reports
 from clarion.store.sql.convert import ts
 from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
 from clarion.store.sql.writer import WriterLock, writer_lock
@@ -169,6 +169,12 @@ class SqlStore:
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
         with self._write() as conn:
             return inapp.mark(conn, profile_id, guid, column, ts(now))
+
+    # Measurement
+    def profile_counts(self, flt: reports.ReportFilter, by: reports.Breakdown) -> reports.Grouped:
+        """Per profile: decisions and conversions, by message, group and arm."""
+        with self._reader.connect() as conn:
+            return reports.profile_counts(conn, flt, by)
 
     def ping(self) -> None:
         with self._reader.connect() as conn:
