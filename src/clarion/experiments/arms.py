@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+# A profile key: whatever the caller identifies profiles by (id string, integer...).
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,7 @@ class Arm:
         return cls.from_arrays(n, y)
 
     @classmethod
-    def from_mapping(cls, counts: Mapping[Hashable, tuple[int, int]]) -> Arm:
+    def from_mapping(cls, counts: Mapping[K, tuple[int, int]]) -> Arm:
         """An arm from ``{profile: (decisions, conversions)}``."""
         return cls.from_pairs(counts.values())
 
@@ -87,13 +91,8 @@ class Arm:
         """Conversion rate ``conversions / decisions`` (0.0 for an empty arm)."""
         return self.conversions / self.decisions if self.decisions else 0.0
 
-    def rate_variance(self) -> float:
-        """Cluster-robust variance of :attr:`rate`: ``Σ(y_i - r n_i)² / (Σn)²``.
-
-        The delta-method (linearisation) variance of a ratio estimator, without a
-        small-sample factor, so that with one decision per profile it is exactly the
-        binomial ``r(1 - r) / n``. Computed as an exact fraction to avoid cancellation.
-        """
+    def residual_sum_sq(self) -> float:
+        """``Σ(y_i - r n_i)²`` over profiles, with ``r`` the arm's rate (exact fraction)."""
         big_n, big_y = self.decisions, self.conversions
         if big_n == 0:
             raise ValueError("an arm without decisions has no rate")
@@ -102,7 +101,16 @@ class Arm:
             - 2 * big_n * big_y * self.sum_cross
             + big_y * big_y * self.sum_decisions_sq
         )
-        return float(Fraction(numerator, big_n**4))
+        return float(Fraction(numerator, big_n * big_n))
+
+    def rate_variance(self) -> float:
+        """Cluster-robust variance of :attr:`rate`: ``Σ(y_i - r n_i)² / (Σn)²``.
+
+        The delta-method (linearisation) variance of a ratio estimator, without a
+        small-sample factor, so that with one decision per profile it is exactly the
+        binomial ``r(1 - r) / n``.
+        """
+        return self.residual_sum_sq() / self.decisions**2
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +131,8 @@ class Overlap:
     @classmethod
     def between(
         cls,
-        treated: Mapping[Hashable, tuple[int, int]],
-        control: Mapping[Hashable, tuple[int, int]],
+        treated: Mapping[K, tuple[int, int]],
+        control: Mapping[K, tuple[int, int]],
     ) -> Overlap:
         """Cross sums over the profiles present in both ``{profile: (decisions, conversions)}``."""
         shared = [k for k in treated if k in control and treated[k][0] and control[k][0]]

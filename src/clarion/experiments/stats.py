@@ -8,10 +8,10 @@ cells against a control cell from :func:`compare_cells`; weekly cohorts are one
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from clarion.experiments.arms import Arm, Overlap
+from clarion.experiments.arms import Arm, K, Overlap
 from clarion.experiments.intervals import Estimate, Interval, check_alpha, two_sided_p
 from clarion.experiments.sequences import best_rho2, confidence_sequence, sequence_margin
 from clarion.experiments.srm import SRM_THRESHOLD, Srm, srm
@@ -112,17 +112,15 @@ def compare(
         relative=_relative(r_t, r_c, var_t, var_c, cov, alpha),
         incremental=absolute.scaled(treated.decisions),
         p_value=_p_value(diff, var_diff),
-        sequence=confidence_sequence(
-            diff, var_diff, units, alpha=alpha, planned_units=planned_profiles
-        ),
+        sequence=_sequence(treated, control, diff, cov, units, alpha, planned_profiles),
         units=units,
         planned_profiles=planned_profiles,
     )
 
 
 def compare_profiles(
-    treated: Mapping[Hashable, tuple[int, int]],
-    control: Mapping[Hashable, tuple[int, int]],
+    treated: Mapping[K, tuple[int, int]],
+    control: Mapping[K, tuple[int, int]],
     *,
     alpha: float = 0.05,
     planned_profiles: int = PLANNED_PROFILES,
@@ -174,6 +172,28 @@ def _relative(
     # Gradient of r_T / r_C is (1 / r_C, -r_T / r_C²).
     var = var_t / r_c**2 + ratio**2 * var_c / r_c**2 - 2.0 * ratio * cov / r_c**2
     return Estimate.wald(ratio - 1.0, max(var, 0.0), alpha)
+
+
+def _sequence(
+    treated: Arm, control: Arm, diff: float, cov: float, units: int, alpha: float, planned: int
+) -> Interval:
+    """The always-valid interval, with each arm's variance floored at the pooled one.
+
+    The sequence is read from the first batch on, when the small arm (a 2% holdout) may
+    hold a handful of profiles and no conversion: its own residual variance is then 0
+    and the sequence would collapse onto a noisy estimate. Flooring each arm's
+    per-profile residual variance at the pooled value (both arms together) borrows the
+    large arm's information; it never narrows the sequence and changes nothing once
+    both arms are large and alike.
+    """
+    if min(treated.profiles, control.profiles) < 2:
+        return Interval(-math.inf, math.inf)
+    rss_t, rss_c = treated.residual_sum_sq(), control.residual_sum_sq()
+    pooled = (rss_t + rss_c) / (treated.profiles + control.profiles)
+    var_t = max(rss_t, pooled * treated.profiles) / treated.decisions**2
+    var_c = max(rss_c, pooled * control.profiles) / control.decisions**2
+    variance = max(var_t + var_c - 2.0 * cov, 0.0)
+    return confidence_sequence(diff, variance, units, alpha=alpha, planned_units=planned)
 
 
 def _p_value(diff: float, var_diff: float) -> float:
