@@ -27,14 +27,16 @@ class ArmOut(BaseModel):
 
 
 class EstimateOut(BaseModel):
-    value: float
-    low: float
-    high: float
+    """A point estimate and its interval; ``None`` for an unbounded end."""
+
+    value: float | None
+    low: float | None
+    high: float | None
 
 
 class IntervalOut(BaseModel):
-    low: float
-    high: float
+    low: float | None
+    high: float | None
 
 
 class LiftOut(BaseModel):

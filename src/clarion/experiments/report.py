@@ -8,10 +8,11 @@ and gives a JSON-ready report (the API's and ``clarion report --json``'s body).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Protocol
 
 from clarion.core.spec import CatalogSpec, MessageSpec
 from clarion.experiments.stats import (
@@ -102,7 +103,7 @@ def _comparison(
     t, c = _arm_of(treated), _arm_of(held_out)
     lift = None
     if t.decisions and c.decisions:
-        lift = compare_profiles(_keyed(treated), _keyed(held_out), alpha=alpha)
+        lift = compare_profiles(treated, held_out, alpha=alpha)
     check = srm({TREATED: t.profiles, HELD_OUT: c.profiles}, weights) if weights else None
     return {"treated": _arm(t), "held_out": _arm(c), "lift": _lift(lift), "srm": _srm(check)}
 
@@ -144,13 +145,8 @@ def _experiment(name: str, spec: MessageSpec | None, counts: Grouped, alpha: flo
     }
 
 
-def _keyed(counts: ProfileCounts) -> Mapping[Hashable, tuple[int, int]]:
-    # The statistics take any hashable profile key; a Mapping's key type is invariant.
-    return cast(Mapping[Hashable, tuple[int, int]], counts)
-
-
 def _arm_of(counts: ProfileCounts) -> Arm:
-    return Arm.from_mapping(_keyed(counts))
+    return Arm.from_mapping(counts)
 
 
 def _arm(arm: Arm) -> Json:
@@ -170,13 +166,24 @@ def _lift(lift: Lift | None) -> Json | None:
         "relative": _estimate(lift.relative) if lift.relative is not None else None,
         "incremental_conversions": _estimate(lift.incremental),
         "p_value": lift.p_value,
-        "always_valid": {"low": lift.sequence.low, "high": lift.sequence.high},
+        # Unbounded (None) while an arm has fewer than two profiles.
+        "always_valid": {"low": _finite(lift.sequence.low), "high": _finite(lift.sequence.high)},
         "significant": lift.significant,
     }
 
 
 def _estimate(estimate: Estimate) -> Json:
-    return {"value": estimate.value, "low": estimate.interval.low, "high": estimate.interval.high}
+    interval = estimate.interval
+    return {
+        "value": _finite(estimate.value),
+        "low": _finite(interval.low),
+        "high": _finite(interval.high),
+    }
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: an unbounded end (or an undefined value) is ``None``."""
+    return value if math.isfinite(value) else None
 
 
 def _srm(check: Srm | None) -> Json | None:
