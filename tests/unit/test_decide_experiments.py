@@ -99,3 +99,11 @@ def test_for_cell_falls_back_to_the_message_itself() -> None:
 def test_decisions_outside_tests_have_no_cell() -> None:
     [d] = decide(event(), {"p1": profile()}, {}, catalog(message()), T0).decisions
     assert (d.ab_test_id, d.ab_test_cell, d.goal) == (None, None, None)
+
+
+def test_only_held_out_or_tested_messages_are_measured() -> None:
+    unmeasured = message(goal=GOAL)
+    [d] = decide(event(), {"p1": profile()}, {}, catalog(unmeasured), T0).decisions
+    assert d.goal is None  # no exposure: nothing to compare it with
+    [d] = decide(event(), {"p1": profile()}, {}, catalog(held(0.01)), T0).decisions[:1]
+    assert d.goal == GOAL

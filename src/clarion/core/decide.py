@@ -49,8 +49,9 @@ class Decision(NamedTuple):
     #: The A/B test the message is in and its cell (``abTestId``/``abTestCell``).
     ab_test_id: int | None = None
     ab_test_cell: int | None = None
-    #: The goal the message is measured on: a scheduled or held-out decision with a
-    #: goal is an exposure, and goal events within the window convert it.
+    #: The goal the message is measured on (``None`` unless it has a goal and a holdout
+    #: or an A/B test): a scheduled or held-out decision with one is an exposure, and
+    #: goal events of the profile within the window convert it.
     goal: Goal | None = None
 
 
@@ -231,6 +232,7 @@ def _decide_profile(
     if spec.experiment is not None:
         test_id, cell = spec.experiment.id, spec.experiment.allocate(profile.id)
         spec = spec.variants[cell]
+    measured = spec.goal if spec.holdout or test_id is not None else None
     dedup_key = _dedup_key(spec, event)
     blocked = _message_block(spec, event, profile, past, dedup_key, now)
     due, expires_at, moved = _schedule(spec, event, profile, catalog, now)
@@ -275,7 +277,7 @@ def _decide_profile(
                 devices,
                 test_id,
                 cell,
-                spec.goal,
+                measured,
             )
         )
         if scheduled:

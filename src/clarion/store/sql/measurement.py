@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from clarion.core import reasons
 from clarion.core.decide import Decision
 from clarion.core.model import Event, Status
+from clarion.observability import CONVERSIONS
 from clarion.store.schema import HELD_OUT, TREATED, conversions, exposures
 from clarion.store.sql.bulk import chunked, insert_new
 from clarion.store.sql.convert import ts
@@ -71,22 +72,30 @@ def record(
     insert_new(conn, exposures, rows, "guid")
     if not hits:
         return 0
-    return len(insert_new(conn, conversions, _attribute(conn, hits, now), "guid"))
+    found = _attribute(conn, hits, now)
+    new = insert_new(conn, conversions, [row for row, _ in found.values()], "guid")
+    for guid in new:
+        row, arm = found[guid]
+        CONVERSIONS.labels(message=row["message"], arm=arm).inc()
+    return len(new)
 
 
-def _attribute(conn: Connection, hits: Sequence[GoalHit], now: float) -> list[dict[str, object]]:
+def _attribute(
+    conn: Connection, hits: Sequence[GoalHit], now: float
+) -> dict[str, tuple[dict[str, object], str]]:
+    """The conversions the hits make, by exposure guid, with the exposure's arm."""
     by_profile: dict[str, list[GoalHit]] = {}
     for each in sorted(hits, key=lambda h: (h.at, h.event_id)):
         by_profile.setdefault(each.profile_id, []).append(each)
     types = sorted({h.type for h in hits})
     earliest = min(h.at for h in hits)
     x = exposures.c
-    found: dict[str, dict[str, object]] = {}
+    found: dict[str, tuple[dict[str, object], str]] = {}
     for ids in chunked(sorted(by_profile)):
         query = sa.select(
-            x.guid, x.profile_id, x.message, x.goal_event, x.created_at, x.goal_until
+            x.guid, x.profile_id, x.message, x.arm, x.goal_event, x.created_at, x.goal_until
         ).where(x.profile_id.in_(ids), x.goal_event.in_(types), x.goal_until >= earliest)
-        for guid, profile_id, message, goal_event, created_at, until in conn.execute(query):
+        for guid, profile_id, message, arm, goal_event, created_at, until in conn.execute(query):
             hit = next(
                 (
                     h
@@ -96,7 +105,7 @@ def _attribute(conn: Connection, hits: Sequence[GoalHit], now: float) -> list[di
                 None,
             )
             if hit is not None:
-                found[guid] = {
+                row = {
                     "guid": guid,
                     "profile_id": profile_id,
                     "message": message,
@@ -104,4 +113,5 @@ def _attribute(conn: Connection, hits: Sequence[GoalHit], now: float) -> list[di
                     "converted_at": hit.at,
                     "recorded_at": now,
                 }
-    return list(found.values())
+                found[guid] = (row, arm)
+    return found
