@@ -87,3 +87,12 @@ def test_simulate_then_report_from_the_command_line(tmp_path: Path) -> None:
     assert table.exit_code == 0 and "MISMATCH" in table.output
     bad = runner.invoke(main, ["simulate", "--catalog", str(CATALOG), "--message", "nope"])
     assert bad.exit_code == 2 and "not in the catalog" in bad.output
+
+
+def test_report_on_a_database_without_the_schema_says_so(tmp_path: Path) -> None:
+    env = {
+        "CLARION_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "CLARION_CATALOG": str(CATALOG),
+    }
+    result = CliRunner().invoke(main, ["report"], env=env)
+    assert result.exit_code == 2 and "clarion migrate" in result.output

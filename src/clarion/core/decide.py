@@ -231,7 +231,7 @@ def _decide_profile(
     test_id = cell = None
     if spec.experiment is not None:
         test_id, cell = spec.experiment.id, spec.experiment.allocate(profile.id)
-        spec = spec.variants[cell]
+        spec = spec.for_cell(cell)
     measured = spec.goal if spec.holdout or test_id is not None else None
     dedup_key = _dedup_key(spec, event)
     blocked = _message_block(spec, event, profile, past, dedup_key, now)

@@ -47,6 +47,8 @@ def report(
     as_json: bool,
 ) -> None:
     """Incrementality of every measured message (CLARION_DATABASE_URL, CLARION_CATALOG)."""
+    from sqlalchemy.exc import DBAPIError
+
     from clarion.catalog import CatalogError, load_catalog
     from clarion.config import Settings
     from clarion.experiments.report import ReportRequest, incrementality
@@ -62,11 +64,17 @@ def report(
     except CatalogError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    store = open_store(settings.database_url)
     try:
-        body = incrementality(store, catalog.spec, ReportRequest(flt, alpha))
-    finally:
-        store.close()
+        store = open_store(settings.database_url)
+        try:
+            body = incrementality(store, catalog.spec, ReportRequest(flt, alpha))
+        finally:
+            store.close()
+    except DBAPIError as exc:
+        click.echo(
+            f"cannot read the database (did you run 'clarion migrate'?): {exc.orig}", err=True
+        )
+        sys.exit(2)
     click.echo(json.dumps(body, indent=2) if as_json else render_table(body))
 
 

@@ -150,7 +150,8 @@ async def _run(scenario: Scenario, catalog: Catalog, store: SqlStore, sink_path:
         store.upsert_profile(person, clock())
     # Rounds lie further apart than any goal window, so a conversion is attributed
     # only to its own round's decision.
-    spacing = max(s.goal.within for s in catalog.spec.messages.values() if s.goal) + _STEP * 24
+    windows = [s.goal.within for s in catalog.spec.messages.values() if s.goal]
+    spacing = max(windows, default=timedelta(0)) + _STEP * 24
     await intake.start()
     try:
         for number in range(scenario.rounds):
