@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from clarion.catalog import load_catalog
 from clarion.cli import main
-from clarion.experiments.simulate import Scenario, Truth, read_scenario, simulate
+from clarion.experiments.scenario import Scenario, Truth, read_scenario
+from clarion.experiments.simulate import simulate
 
 CATALOG = Path(__file__).parents[2] / "catalog"
 

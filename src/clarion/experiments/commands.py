@@ -138,7 +138,7 @@ def simulate(
     """Simulate a population with a known effect through the real pipeline, then report."""
     from clarion.catalog import CatalogError, load_catalog
     from clarion.catalog.yamlio import YAMLError, load_yaml
-    from clarion.experiments.simulate import read_scenario
+    from clarion.experiments.scenario import read_scenario
     from clarion.experiments.simulate import simulate as run
     from clarion.experiments.table import render_table, render_truth
 
