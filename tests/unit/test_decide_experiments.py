@@ -107,3 +107,11 @@ def test_only_held_out_or_tested_messages_are_measured() -> None:
     assert d.goal is None  # no exposure: nothing to compare it with
     [d] = decide(event(), {"p1": profile()}, {}, catalog(held(0.01)), T0).decisions[:1]
     assert d.goal == GOAL
+
+
+def test_goal_events_of_measured_messages_convert() -> None:
+    spec = catalog(held(0.1), message("plain", goal=Goal("other.done", timedelta(days=1)), id=2))
+    assert spec.goal_events == frozenset({"thing.done"})
+    assert decide(event(etype="thing.done"), {}, {}, spec, T0).converts
+    assert not decide(event(etype="other.done"), {}, {}, spec, T0).converts
+    assert not decide(event(), {}, {}, spec, T0).converts

@@ -70,6 +70,8 @@ class Cancellation:
 class Outcome:
     decisions: tuple[Decision, ...] = ()
     cancellations: tuple[Cancellation, ...] = ()
+    #: The event is the goal of a measured message: it converts exposures of its profile.
+    converts: bool = False
 
 
 def audience_of(event: Event, catalog: CatalogSpec) -> Audience:
@@ -99,7 +101,7 @@ def decide(
         for profile in _targets(spec, event, profiles):
             past = list(history.get(profile.id, ()))
             decisions += _decide_profile(spec, event, profile, past, catalog, now)
-    return Outcome(tuple(decisions), cancellations)
+    return Outcome(tuple(decisions), cancellations, event.type in catalog.goal_events)
 
 
 def _cancellations(event: Event, history: Sequence[PastMessage]) -> tuple[Cancellation, ...]:

@@ -173,6 +173,9 @@ class CatalogSpec:
     policy: Policy = Policy()
     by_trigger: Mapping[str, tuple[MessageSpec, ...]] = field(init=False)
     history_window: timedelta = field(init=False)
+    #: Derived: the goal events of measured messages (a holdout or an A/B test), which
+    #: convert their exposures when they arrive.
+    goal_events: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         index: dict[str, list[MessageSpec]] = {}
@@ -185,3 +188,5 @@ class CatalogSpec:
             windows += [c.window for c in spec.caps]
             windows += [spec.dedup.window] if spec.dedup else []
         object.__setattr__(self, "history_window", max(windows, default=timedelta(days=1)))
+        measured = (m for m in self.messages.values() if m.holdout or m.experiment is not None)
+        object.__setattr__(self, "goal_events", frozenset(m.goal.event for m in measured if m.goal))

@@ -20,7 +20,7 @@ from clarion.core.decide import Decision
 from clarion.core.model import Event, Status
 from clarion.observability import CONVERSIONS
 from clarion.store.schema import HELD_OUT, TREATED, conversions, exposures
-from clarion.store.sql.bulk import chunked, insert_new
+from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import ts
 
 
@@ -67,9 +67,12 @@ def goal_hits(events: Iterable[Event]) -> list[GoalHit]:
 def record(
     conn: Connection, rows: Sequence[dict[str, object]], hits: Sequence[GoalHit], now: float
 ) -> int:
-    """Insert new exposures, then convert the ones the batch's goal events reach;
-    returns how many conversions are new."""
-    insert_new(conn, exposures, rows, "guid")
+    """Insert the exposures of new messages, then convert the ones the batch's goal
+    events reach; returns how many conversions are new.
+
+    ``rows`` belong to messages this transaction created, so their guids are new here
+    too (an exposure is only ever written with its message): a plain insert."""
+    append(conn, exposures, rows)
     if not hits:
         return 0
     found = _attribute(conn, hits, now)

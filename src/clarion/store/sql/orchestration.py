@@ -67,7 +67,7 @@ class PreparedOutcomes:
     entries: dict[str, dict[str, object]]  # each new message's first lifecycle entry
     cancellations: list[tuple[str, Cancellation]]  # with the id of the event behind each
     exposures: dict[str, dict[str, object]]  # by guid: the measured decisions
-    goal_hits: list[measurement.GoalHit]  # the batch's events, as possible goal events
+    goal_hits: list[measurement.GoalHit]  # the batch's goal events of measured messages
 
 
 def prepare_outcomes(outcomes: Sequence[tuple[Event, Outcome]], now: datetime) -> PreparedOutcomes:
@@ -91,7 +91,7 @@ def prepare_outcomes(outcomes: Sequence[tuple[Event, Outcome]], now: datetime) -
             for d in decisions.values()
             if (row := measurement.exposure_row(d)) is not None
         },
-        measurement.goal_hits(event for event, _ in outcomes),
+        measurement.goal_hits(event for event, outcome in outcomes if outcome.converts),
     )
 
 
