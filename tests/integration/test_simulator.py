@@ -86,6 +86,15 @@ def test_simulate_then_report_from_the_command_line(tmp_path: Path) -> None:
     assert message["overall"]["srm"]["mismatch"]
     table = runner.invoke(main, ["report", "--message", "continue_watching"], env=env)
     assert table.exit_code == 0 and "MISMATCH" in table.output
+    window = ["report", "--json", "--since", "2026-03-02", "--until", "2026-03-03T00:00+00:00"]
+    inside = runner.invoke(main, window, env=env)
+    assert inside.exit_code == 0 and json.loads(inside.output)["messages"]
+    later = runner.invoke(main, ["report", "--json", "--since", "2026-03-09"], env=env)
+    assert json.loads(later.output)["messages"] == []
+    bad = runner.invoke(main, ["report", "--since", "yesterday"], env=env)
+    assert bad.exit_code == 2 and "--since" in bad.output
+    backwards = ["report", "--since", "2026-03-03", "--until", "2026-03-02"]
+    assert "--until" in runner.invoke(main, backwards, env=env).output
     bad = runner.invoke(main, ["simulate", "--catalog", str(CATALOG), "--message", "nope"])
     assert bad.exit_code == 2 and "not in the catalog" in bad.output
 

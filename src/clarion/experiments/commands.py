@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -19,22 +19,23 @@ from clarion.observability import configure_logging
 _CATALOG = click.Path(file_okay=False, exists=True, path_type=Path)
 
 
-def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+def _moment(_: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """An ISO-8601 time; one without a zone is UTC (``2026-03-02``, ``2026-03-02T08:00+01:00``)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
         raise click.BadParameter(
-            "give a time zone, e.g. 2026-03-02T00:00:00+00:00", param_hint=name
-        )
-    return value
+            f"{value!r} is not an ISO-8601 time such as 2026-03-02T00:00:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @click.command()
 @click.option("--message", default=None, help="Only this message.")
-@click.option(
-    "--since", type=click.DateTime(), default=None, help="Decided at or after (ISO, with zone)."
-)
-@click.option(
-    "--until", type=click.DateTime(), default=None, help="Decided before (ISO, with zone)."
-)
+@click.option("--since", callback=_moment, help="Decided at or after (ISO; UTC without a zone).")
+@click.option("--until", callback=_moment, help="Decided before (ISO; UTC without a zone).")
 @click.option(
     "--alpha", type=click.FloatRange(0, 0.5, min_open=True), default=0.05, show_default=True
 )
@@ -58,7 +59,9 @@ def report(
 
     settings = Settings()
     configure_logging("WARNING", settings.log_json)
-    flt = ReportFilter(message, _aware(since, "--since"), _aware(until, "--until"))
+    if since is not None and until is not None and until <= since:
+        raise click.BadParameter("must be later than --since", param_hint="--until")
+    flt = ReportFilter(message, since, until)
     try:
         catalog = load_catalog(settings.catalog)
     except CatalogError as exc:
