@@ -96,8 +96,10 @@ def test_cells_are_compared_with_the_control_and_checked_against_their_shares() 
     [versus] = experiment["comparisons"]
     assert versus["lift"]["absolute"]["value"] == pytest.approx(34 / 100 - 60 / 300)
     assert "A/B test 4" in render_table({"messages": [entry]})
-    truth = {"promo": {"absolute_lift": 0.0}}
-    assert "NOT covered" in render_truth(truth, {"messages": [entry]})
+    truth = {"promo": {"absolute_lift": 0.0, "cells": {"control": 0.0, "bold": 0.5}}}
+    text = render_truth(truth, {"messages": [entry]})
+    assert "not estimated (no held-out decisions" in text
+    assert "cell bold vs control: true absolute lift +50.00%" in text and "NOT covered" in text
 
 
 def test_an_empty_report_says_why() -> None:

@@ -90,7 +90,7 @@ def _cells(message: Json) -> Iterator[str]:
     yield f"  A/B test {test.get('id')} ({srm_text}):"
     lifts = {c["cell"]: c["lift"] for c in cast(list[Json], test["comparisons"])}
     for cell in cast(list[Json], test["cells"]):
-        versus = "control" if cell["cell"] == 0 else _interval(lifts.get(cell["cell"]))
+        versus = "-" if cell["cell"] == 0 else _interval(_get(lifts.get(cell["cell"]), "absolute"))
         yield (
             f"    cell {cell['cell']} {cell['name']}: {cell['decisions']} decisions, "
             f"rate {_pct(cell['rate'])}; vs control (abs) {versus}"
@@ -111,17 +111,35 @@ def render_table(report: Json) -> str:
 
 
 def render_truth(truth: Mapping[str, Json], report: Json) -> str:
-    """Each simulated message's true lift beside the estimate, and whether it is covered."""
+    """Each simulated message's true lifts beside the estimates, and whether the 95%
+    intervals cover them: overall (sent against held out) and per A/B cell (against
+    the control cell)."""
     lines = ["truth vs estimate:"]
     found = {str(m["message"]): m for m in cast(list[Json], report["messages"])}
     for name, expected in truth.items():
-        lift = _get(found.get(name), "overall", "lift")
+        message = found.get(name)
+        lift = _get(message, "overall", "lift")
         true_lift = cast(float, expected["absolute_lift"])
-        low, high = _get(lift, "absolute", "low"), _get(lift, "absolute", "high")
-        covered = isinstance(low, float) and isinstance(high, float) and low <= true_lift <= high
-        lines.append(
-            f"  {name}: true absolute lift {_pct(true_lift, True)}; "
-            f"estimate {_interval(_get(lift, 'absolute'))}; "
-            f"{'covered' if covered else 'NOT covered'} by the 95% interval"
-        )
+        if lift is None:
+            lines.append(
+                f"  {name}: true absolute lift {_pct(true_lift, True)}; "
+                "not estimated (no held-out decisions to compare with)"
+            )
+        else:
+            lines.append(f"  {name}: {_versus(true_lift, _get(lift, 'absolute'))}")
+        comparisons = _get(message, "experiment", "comparisons")
+        by_name = {c["name"]: c for c in cast(list[Json], comparisons or [])}
+        for cell, cell_truth in cast(Mapping[str, float], expected.get("cells", {})).items():
+            if cell in by_name:
+                estimate = _get(by_name[cell], "lift", "absolute")
+                lines.append(f"    cell {cell} vs control: {_versus(cell_truth, estimate)}")
     return "\n".join(lines)
+
+
+def _versus(true_lift: float, estimate: object) -> str:
+    low, high = _get(estimate, "low"), _get(estimate, "high")
+    covered = isinstance(low, float) and isinstance(high, float) and low <= true_lift <= high
+    return (
+        f"true absolute lift {_pct(true_lift, True)}; estimate {_interval(estimate)}; "
+        f"{'covered' if covered else 'NOT covered'} by the 95% interval"
+    )
