@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import copy as copy_of
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +30,13 @@ class Catalog:
         self._renderer = Renderer(
             {tag: s.templates for tag, s in parts.strings.items()}, self.default_locale
         )
+
+    def with_spec(self, spec: CatalogSpec) -> Catalog:
+        """A copy that decides with ``spec`` and renders with these strings (the simulator
+        runs a catalog's messages with its own holdouts)."""
+        copy = copy_of(self)
+        copy.spec = spec
+        return copy
 
     def message(self, name: str) -> MessageSpec:
         """The definition of message ``name``; ``KeyError`` if the catalog has none."""

@@ -95,10 +95,7 @@ def _simulated_specs(scenario: Scenario, spec: CatalogSpec) -> dict[str, Message
 
 def _with_specs(catalog: Catalog, specs: Mapping[str, MessageSpec]) -> Catalog:
     """The catalog with only the simulated messages (as the scenario adjusts them)."""
-    copy = object.__new__(Catalog)
-    copy.__dict__.update(catalog.__dict__)
-    copy.spec = CatalogSpec(dict(specs), catalog.spec.policy)
-    return copy
+    return catalog.with_spec(CatalogSpec(dict(specs), catalog.spec.policy))
 
 
 class _Clock:
