@@ -41,7 +41,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -271,25 +271,40 @@ def _drain(sink: Path, tag: bytes, expected: int) -> float | None:
     return None
 
 
-def _analyze(sink: Path, tag: str, log: Path, seconds: float, stopped: float) -> dict[str, object]:
-    sent: list[float | None] = json.loads(log.read_text())["sent"]
+def arrival_figures(
+    arrivals: Iterable[tuple[str, float]],
+    sent: Sequence[float | None],
+    tag: str,
+    steady_from: float,
+    stopped: float,
+) -> tuple[int, list[float]]:
+    """Of ``tag``'s messages, given as (event id, arrival time): how many arrived in
+    the steady window, and the event->arrival latencies (ms, sorted) of those
+    whose event was sent in it (``sent`` is the load generator's log)."""
     prefix = f"{tag}-"
-    start = stopped - seconds
-    steady_from = start + WARMUP_S
     latencies: list[float] = []
     in_window = 0
-    for line in _sink_lines(sink):
-        record = orjson.loads(line)
-        event_id: str = record["tracking"]["eventGuid"]
+    for event_id, at in arrivals:
         if not event_id.startswith(prefix):
             continue
-        at = datetime.fromisoformat(record["sent_at"]).timestamp()
         if steady_from <= at <= stopped:
             in_window += 1
         sent_at = sent[int(event_id[len(prefix) :])]
         if sent_at is not None and sent_at >= steady_from:
             latencies.append((at - sent_at) * 1000)
     latencies.sort()
+    return in_window, latencies
+
+
+def _analyze(sink: Path, tag: str, log: Path, seconds: float, stopped: float) -> dict[str, object]:
+    sent: list[float | None] = json.loads(log.read_text())["sent"]
+    steady_from = stopped - seconds + WARMUP_S
+    records = (orjson.loads(line) for line in _sink_lines(sink))
+    arrivals = (
+        (r["tracking"]["eventGuid"], datetime.fromisoformat(r["sent_at"]).timestamp())
+        for r in records
+    )
+    in_window, latencies = arrival_figures(arrivals, sent, tag, steady_from, stopped)
     return {
         "sink_messages_per_s": round(in_window / (stopped - steady_from), 1),
         "latency_ms": {

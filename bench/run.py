@@ -7,6 +7,8 @@
     e2e_postgres               `clarion serve --no-workers` + 2 x `clarion worker`
     inapp_sqlite               GET /v1/inapp/alerts and POST /v1/inapp/feedback, 100k profiles
     inapp_postgres             the same on PostgreSQL
+    push                       event -> APNs peer (HTTP/2) and -> web-push-testing, SQLite
+    email_smtp_sqlite_embedded event -> tracked email through the SMTP provider to aiosmtpd
 
 The PostgreSQL run uses ``CLARION_BENCH_PG`` (default: the local server, database
 ``clarion_bench``, dropped and recreated; the in-app benchmark uses
@@ -58,6 +60,8 @@ def main() -> None:
     _run("e2e_bench.py", *E2E)
     _run("e2e_bench.py", *E2E, "--worker-processes", "2")
     _run("inapp_bench.py", *INAPP)
+    _run("push_bench.py")
+    _run("email_bench.py", "--seconds", "10", "--runs", "3")
     unreachable = postgres_reachable(PG_URL)
     if unreachable:
         for bench in ("e2e_postgres", "inapp_postgres"):

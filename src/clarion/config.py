@@ -7,10 +7,12 @@ Secrets (API keys, provider credentials) come only from here and are never logge
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -19,9 +21,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from clarion.channels.email_tracking import EmailTracking
 from clarion.channels.registry import InAppConfig, ProviderConfig, SinkConfig
 from clarion.core.model import Channel
 from clarion.inapp.federated import FederatedAction
+from clarion.signing import KeyRing
 
 
 def _default_providers() -> dict[str, ProviderConfig]:
@@ -75,6 +79,16 @@ class Settings(BaseSettings):
     inapp_max_alerts: int = Field(default=3, ge=1, le=20)
     #: BACKEND CTA actions Clarion carries out itself, by action name.
     federated_actions: dict[str, FederatedAction] = Field(default_factory=dict)
+    #: Where mail clients reach this Clarion: email open pixels and click redirects
+    #: point here. Unset: emails go out without tracking.
+    public_url: HttpUrl | None = None
+    #: Keys that sign tracking URLs (key id -> secret of 32+ bytes; ids of letters,
+    #: digits, ``_`` and ``-``); the active one signs, all verify. Required with
+    #: ``public_url``: links in sent emails must keep working across restarts.
+    tracking_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    tracking_active_key: str | None = None
+    #: How long an email's tracking links work (clicks after that answer 410).
+    tracking_ttl_days: float = Field(default=180, gt=0)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     log_level: str = "INFO"
     log_json: bool = True
@@ -95,6 +109,26 @@ class Settings(BaseSettings):
             for channel in Channel
         }
         return self
+
+    @model_validator(mode="after")
+    def _check_tracking(self) -> Settings:
+        if self.public_url is not None:
+            self.email_tracking(datetime.now)  # raises ValueError when misconfigured
+        return self
+
+    def email_tracking(self, clock: Callable[[], datetime]) -> EmailTracking | None:
+        """The signer of email tracking URLs, or None without a ``public_url``."""
+        if self.public_url is None:
+            return None
+        if not self.tracking_keys:
+            raise ValueError(
+                "public_url turns on email tracking, which needs tracking_keys "
+                '(CLARION_TRACKING_KEYS=\'{"k1": "<32+ byte secret>"}\')'
+            )
+        keys = {kid: s.get_secret_value().encode() for kid, s in self.tracking_keys.items()}
+        ring = KeyRing(keys, self.tracking_active_key or sorted(keys)[-1])
+        ttl = timedelta(days=self.tracking_ttl_days)
+        return EmailTracking(str(self.public_url), ring, clock, ttl)
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from clarion.channels.base import Provider
+from clarion.channels.email_tracking import EmailTracking
 from clarion.channels.registry import build_providers
 from clarion.config import Settings
 from clarion.inapp import DeviceAuthenticator, FeedbackSigner
@@ -58,6 +59,7 @@ class Service:
     intake: Intake = field(init=False)
     inapp: InAppService = field(init=False)
     workers: Workers | WorkerProcesses | None = field(init=False, default=None)
+    email_tracking: EmailTracking | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.catalog = CatalogHolder(self.settings.catalog)  # refuses an invalid catalog
@@ -65,8 +67,12 @@ class Service:
         self.store = SqlStore(
             self.settings.database_url, sqlite_synchronous=self.settings.sqlite_synchronous
         )
+        # Signs the open and click URLs of emails, and checks them when they come back.
+        self.email_tracking = self.settings.email_tracking(self.clock)
         if self.providers is None:
-            self.providers = build_providers(self.settings.providers)
+            self.providers = build_providers(
+                self.settings.providers, tokens=self.store, links=self.email_tracking
+            )
         unknown = {c.value: p for c, p in self.settings.routes.items() if p not in self.providers}
         if unknown:
             configured = ", ".join(sorted(self.providers)) or "none"

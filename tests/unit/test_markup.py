@@ -110,3 +110,11 @@ def test_plain_keeps_every_text_character(text: str) -> None:
     plain = to_plain(text)
     for element in parse(text):
         assert element.content in plain
+
+
+def test_to_html_maps_link_urls_and_escapes_the_result() -> None:
+    rendered = to_html("[Pay](https://x.io/p) or [mail](mailto:a@b.c)", lambda url: url + '?"x"&')
+    assert rendered == (
+        '<a href="https://x.io/p?&quot;x&quot;&amp;">Pay</a> or '
+        '<a href="mailto:a@b.c?&quot;x&quot;&amp;">mail</a>'
+    )

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from clarion import __version__
-from clarion.api import errors, inapp_routes, ops, reports, routes
+from clarion.api import errors, inapp_routes, ops, reports, routes, tracking_routes
 from clarion.api.fast import FastEvents
 from clarion.service import Service
 
@@ -52,6 +52,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(inapp_routes.router)
     app.include_router(reports.router)
+    app.include_router(tracking_routes.router)
     app.mount("/sdk", StaticFiles(directory=SDK_DIR), name="sdk")
     return app
 

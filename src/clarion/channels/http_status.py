@@ -6,8 +6,12 @@ Shared by every provider that speaks HTTP, so a 429 means the same thing for all
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+
+import httpx
 
 from clarion.channels.base import PermanentError, ProviderError, TransientError
 
@@ -56,3 +60,35 @@ def error_for_status(status: int, retry_after: str | None, now: float) -> Provid
     if is_transient(status):
         return TransientError(code, retry_after=parse_retry_after(retry_after, now))
     return PermanentError(code)
+
+
+@contextmanager
+def transport_errors() -> Iterator[None]:
+    """Map httpx failures inside the block to provider errors.
+
+    Timeouts and broken connections are worth a retry; a URL httpx cannot use is not.
+    """
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise TransientError("timeout", str(exc)) from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise PermanentError("invalid_url", str(exc)) from exc
+    except httpx.TransportError as exc:
+        raise TransientError("connection_error", str(exc)) from exc
+    except httpx.RequestError as exc:  # e.g. an undecodable response body
+        raise TransientError("request_error", str(exc)) from exc
+
+
+async def close_client(client: httpx.AsyncClient) -> None:
+    """Close ``client``, tolerating connections left on an event loop that has closed.
+
+    The dispatcher sends from its own thread's loop, and providers are closed at
+    shutdown from the API's loop, after the dispatcher's has gone: its sockets can
+    no longer be closed gracefully, and the process is exiting anyway.
+    """
+    try:
+        await client.aclose()
+    except RuntimeError as exc:
+        if "closed" not in str(exc):
+            raise

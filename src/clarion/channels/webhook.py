@@ -16,8 +16,8 @@ import httpx
 import orjson
 
 from clarion import __version__
-from clarion.channels.base import Outgoing, PermanentError, Receipt, TransientError
-from clarion.channels.http_status import error_for_status
+from clarion.channels.base import Outgoing, PermanentError, Receipt
+from clarion.channels.http_status import close_client, error_for_status, transport_errors
 from clarion.channels.wire import dumps, message_record
 
 SIGNATURE_HEADER = "Clarion-Signature"
@@ -116,18 +116,10 @@ class WebhookProvider:
             "Idempotency-Key": message.guid,
             "User-Agent": f"clarion/{__version__}",
         }
-        try:
+        with transport_errors():
             response = await self._client.post(
                 url, content=body, headers=headers, timeout=self._timeout
             )
-        except httpx.TimeoutException as exc:
-            raise TransientError("timeout", str(exc)) from exc
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise PermanentError("invalid_url", str(exc)) from exc
-        except httpx.TransportError as exc:
-            raise TransientError("connection_error", str(exc)) from exc
-        except httpx.RequestError as exc:  # e.g. an undecodable response body
-            raise TransientError("request_error", str(exc)) from exc
         status = response.status_code
         error = error_for_status(status, response.headers.get("Retry-After"), self._clock())
         if error is not None:
@@ -137,4 +129,4 @@ class WebhookProvider:
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""
         if self._owns_client:
-            await self._client.aclose()
+            await close_client(self._client)

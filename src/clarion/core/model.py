@@ -97,3 +97,17 @@ class PastMessage:
     dedup_key: str | None = None
     cancel_on: tuple[str, ...] = ()
     event_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadPushToken:
+    """A device token a push service reported dead while sending message ``guid``.
+
+    ``detail`` (device, platform, service, the service's reason) goes into the
+    message's lifecycle log."""
+
+    profile_id: str
+    device_id: str
+    token: str
+    guid: str
+    detail: JSONObject = field(default_factory=dict)

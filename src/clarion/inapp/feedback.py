@@ -10,9 +10,6 @@ change a byte of it, nor keep using it after it expires.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final, Literal
@@ -20,10 +17,9 @@ from typing import Final, Literal
 import orjson
 
 from clarion.core.tracking import FeedbackBody, FeedbackError
+from clarion.signing import KeyRing, canonical_json
 
 Reason = Literal["bad_signature", "expired", "malformed", "unknown_key"]
-#: Shorter HMAC keys than the hash output weaken the MAC (RFC 2104, section 3).
-MIN_KEY_BYTES: Final = 32
 _SIGNED_EXTRAS: Final = ("kid", "expiresAt")
 
 
@@ -42,21 +38,15 @@ class FeedbackSigner:
     def __init__(
         self, keys: Mapping[str, bytes], active: str, clock: Callable[[], datetime]
     ) -> None:
-        if active not in keys:
-            raise ValueError(f"the active key {active!r} is not among the keys")
-        short = sorted(kid for kid, secret in keys.items() if len(secret) < MIN_KEY_BYTES)
-        if short:
-            raise ValueError(f"keys shorter than {MIN_KEY_BYTES} bytes: {', '.join(short)}")
-        self._keys = dict(keys)
-        self._active = active
+        self._ring = KeyRing(keys, active)
         self._clock = clock
 
     def sign(self, body: FeedbackBody) -> dict[str, object]:
         """The opaque object for ``body``, valid for ``body.ttl`` seconds from now."""
         signed = body.to_json()
-        signed["kid"] = self._active
+        signed["kid"] = self._ring.active
         signed["expiresAt"] = int(self._clock().timestamp()) + body.ttl
-        signed["signature"] = _mac(self._keys[self._active], signed)
+        signed["signature"] = self._ring.mac(self._ring.active, canonical_json(signed))
         return signed
 
     def verify(self, obj: object) -> FeedbackBody:
@@ -70,15 +60,14 @@ class FeedbackSigner:
         kid, signature = obj.get("kid"), obj.get("signature")
         if not isinstance(kid, str) or not isinstance(signature, str):
             raise FeedbackRejected("malformed", "kid and signature must be strings")
-        secret = self._keys.get(kid)
-        if secret is None:
+        if not self._ring.knows(kid):
             raise FeedbackRejected("unknown_key", f"no key {kid!r}")
         unsigned = {key: value for key, value in obj.items() if key != "signature"}
         try:
-            expected = _mac(secret, unsigned)
+            signed = canonical_json(unsigned)
         except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
             raise FeedbackRejected("malformed", f"not canonical JSON: {exc}") from None
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
+        if not self._ring.matches(kid, signed, signature):
             raise FeedbackRejected("bad_signature")
         expires_at = unsigned.get("expiresAt")
         if isinstance(expires_at, bool) or not isinstance(expires_at, int):
@@ -90,9 +79,3 @@ class FeedbackSigner:
             return FeedbackBody.from_json(body)
         except FeedbackError as exc:
             raise FeedbackRejected("malformed", str(exc)) from None
-
-
-def _mac(secret: bytes, unsigned: Mapping[str, object]) -> str:
-    canonical = orjson.dumps(unsigned, option=orjson.OPT_SORT_KEYS)
-    digest = hmac.new(secret, canonical, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

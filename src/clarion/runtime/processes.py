@@ -124,7 +124,9 @@ def _child_main(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     store = SqlStore(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    providers = build_providers(settings.providers)
+    providers = build_providers(
+        settings.providers, tokens=store, links=settings.email_tracking(system_clock)
+    )
     orchestrate, dispatch = roles
     workers = Workers(
         store,

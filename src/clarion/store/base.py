@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from clarion.core.decide import Outcome
-from clarion.core.model import Device, Event, PastMessage, Profile
+from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
     Claimed,
@@ -30,6 +30,11 @@ class Store(Protocol):
 
     def upsert_device(self, profile_id: str, device: Device, now: datetime) -> bool:
         """Create or replace a device; False when the profile does not exist."""
+
+    def remove_push_token(self, dead: DeadPushToken, now: datetime) -> bool:
+        """Clear a device's push token that a push service reported dead, only if the
+        device still holds that token; note it in the message's lifecycle log.
+        True when the token was cleared."""
 
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
         """The profiles (with devices) that exist among ``profile_ids``."""

@@ -9,10 +9,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from clarion.core.model import Device, Profile
-from clarion.store.schema import devices, profiles, suppressions
+from clarion.core.model import DeadPushToken, Device, Profile, Status
+from clarion.store.schema import devices, lifecycle, messages, profiles, suppressions
 from clarion.store.sql.bulk import chunked
-from clarion.store.sql.convert import device_of, device_row, dt, profile_of, profile_row, ts
+from clarion.store.sql.convert import (
+    device_of,
+    device_row,
+    dt,
+    lifecycle_row,
+    profile_of,
+    profile_row,
+    ts,
+)
 from clarion.store.sql.engine import insert
 
 _PROFILE_KEPT = frozenset({"id", "created_at"})
@@ -89,3 +97,32 @@ def _dismissed_everywhere(conn: Connection, ids: list[str]) -> dict[str, dict[st
         for profile_id, message, until in conn.execute(query):
             found.setdefault(profile_id, {})[message] = dt(until)
     return found
+
+
+#: Lifecycle reason of a device token the push service reported dead.
+PUSH_TOKEN_REMOVED = "push_token_removed"
+
+
+def remove_push_token(conn: Connection, dead: DeadPushToken, at: float) -> bool:
+    """Clear the device's push token if it still is the one reported (the app may
+    have registered a new one meanwhile), and note it in the message's lifecycle
+    log under the message's current status. True when the token was cleared."""
+    d = devices.c
+    cleared = conn.execute(
+        sa.update(devices)
+        .where(
+            d.profile_id == dead.profile_id,
+            d.device_id == dead.device_id,
+            d.push_token == dead.token,
+        )
+        .values(push_token=None, updated_at=at)
+    ).rowcount
+    query = sa.select(messages.c.status).where(messages.c.guid == dead.guid)
+    status = conn.execute(query).scalar()
+    if status is not None:
+        entry = {**dead.detail, "token_cleared": bool(cleared)}
+        conn.execute(
+            sa.insert(lifecycle),
+            lifecycle_row(dead.guid, at, Status(status), PUSH_TOKEN_REMOVED, entry),
+        )
+    return bool(cleared)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from clarion.core.decide import Outcome
-from clarion.core.model import Device, Event, PastMessage, Profile
+from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
@@ -25,7 +25,16 @@ from clarion.store.records import (
     Suppression,
     Transition,
 )
-from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads, reports
+from clarion.store.sql import (
+    dispatch,
+    engagement,
+    inapp,
+    intake,
+    orchestration,
+    profiles,
+    reads,
+    reports,
+)
 from clarion.store.sql.convert import ts
 from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
 from clarion.store.sql.writer import WriterLock, writer_lock
@@ -73,6 +82,10 @@ class SqlStore:
                 return False
             profiles.upsert_devices(conn, profile_id, (device,), ts(now))
             return True
+
+    def remove_push_token(self, dead: DeadPushToken, now: datetime) -> bool:
+        with self._write() as conn:
+            return profiles.remove_push_token(conn, dead, ts(now))
 
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
         with self._reader.connect() as conn:
@@ -169,6 +182,14 @@ class SqlStore:
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
         with self._write() as conn:
             return inapp.mark(conn, profile_id, guid, column, ts(now))
+
+    # Email tracking
+    def record_engagement(
+        self, guid: str, reason: str, now: datetime, detail: dict[str, object]
+    ) -> bool:
+        """Append an open or click to a message's timeline; False for an unknown guid."""
+        with self._write() as conn:
+            return engagement.record_engagement(conn, guid, reason, ts(now), detail)
 
     # Measurement
     def profile_counts(self, flt: reports.ReportFilter, by: reports.Breakdown) -> reports.Grouped:

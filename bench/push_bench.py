@@ -1,0 +1,251 @@
+"""Push throughput: messages per second through the push provider to its local peer,
+with the whole pipeline in front (HTTP intake, orchestration, dispatch).
+
+For each service, a fresh SQLite database holds ``--profiles`` profiles with one
+device each (an iPhone for APNs, a browser subscribed at web-push-testing for
+Web Push); ``clarion serve`` runs with a one-message catalog (``bench.push`` ->
+one transactional push) and the push provider pointed at the peer:
+
+* APNs: the HTTP/2 peer of the tests (``tests/peers/apns.py``) in its own
+  process, checking every ES256 provider token, over h2c;
+* Web Push: ``web-push-testing`` (npm), which checks each VAPID signature and
+  decrypts each message.
+
+After a warm-up, the load generator sends ``--events`` events at ``--rate``
+events/s (more than the peers take, so the figure is the pipeline's capacity);
+the run ends when every push message has left ``scheduled``/``sending``. The
+figure is messages sent per second from the first event to the last message
+acknowledged by the peer; every message must have been acknowledged (``sent``).
+
+    python bench/push_bench.py [--events 3000] [--web-events 1000] [--rate 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from tests.peers.keys import ec_key, vapid_key
+from tests.peers.webpush import WebPushTesting, missing, token_of
+
+from bench.support import ROOT, Process, clarion_env, cpu_seconds, free_port, loadgen, serve
+from clarion.core.model import Device, Profile
+from clarion.store import migrate
+from clarion.store.schema import devices, messages, profiles
+from clarion.store.sql import SqlStore
+from clarion.store.sql.bulk import append
+from clarion.store.sql.convert import device_row, profile_row
+
+TEAM, KEY_ID, TOPIC = "TEAM123456", "KEY1234567", "com.example.bench"
+EVENT = '{"id":"$TAG-$SEQ","type":"bench.push","profile_id":"p$PROFILE","payload":{"n":$SEQ}}'
+CATALOG = {
+    "clarion.yaml": "default_locale: en\n",
+    "messages/push_bench.yaml": """\
+name: push_bench
+id: 9001
+category: account # transactional: no caps, no quiet hours
+trigger:
+  event: bench.push
+channels:
+  - channel: push
+    content: {title: push_bench.push.title, body: push_bench.push.body}
+    options: {deep_link: /orders}
+""",
+    "strings/en.yaml": """\
+push_bench:
+  push:
+    title: "Order {{ event.n }} has shipped"
+    body: Your package is on its way. **Track it** in the app.
+""",
+}
+
+
+def _catalog(tmp: Path) -> Path:
+    root = tmp / "catalog"
+    for name, text in CATALOG.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _populate(url: str, count: int, platform: str, token: Callable[[int], str]) -> None:
+    migrate(url)
+    store = SqlStore(url)
+    now = time.time()
+    batch = [
+        Profile(id=f"p{i}", devices=(Device(f"d{i}", platform, "16.2.0", None, token(i)),))
+        for i in range(count)
+    ]
+    try:
+        with store.engine.begin() as conn:
+            append(conn, profiles, [profile_row(p, now) for p in batch])
+            append(conn, devices, [device_row(p.id, p.devices[0], now) for p in batch])
+    finally:
+        store.close()
+
+
+def _settled(url: str, tag: str) -> tuple[int, int]:
+    """(push messages of ``tag`` no longer pending, of which sent)."""
+    engine = sa.create_engine(url)
+    c = messages.c
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.status, sa.func.count())
+                .where(c.event_id.like(f"{tag}-%"), c.status.notin_(("scheduled", "sending")))
+                .group_by(c.status)
+            ).all()
+    finally:
+        engine.dispose()
+    counts = {status: n for status, n in rows}
+    return sum(counts.values()), counts.get("sent", 0)
+
+
+def _wait(url: str, tag: str, expected: int, timeout: float) -> float | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, _ = _settled(url, tag)
+        if done >= expected:
+            return time.monotonic()
+        time.sleep(0.05)
+    return None
+
+
+def _measure(
+    tmp: Path, name: str, push: dict[str, object], events: int, rate: int, profiles_n: int
+) -> dict[str, object]:
+    url = f"sqlite:///{tmp / f'{name}.db'}"
+    env = clarion_env(
+        url,
+        tmp / f"{name}-sink.jsonl",
+        CLARION_CATALOG=str(_catalog(tmp)),
+        CLARION_PROVIDERS=json.dumps(
+            {"sink": {"type": "sink", "path": str(tmp / "sink.jsonl")}, "push": push}
+        ),
+        CLARION_ROUTES=json.dumps({"push": "push"}),
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serve(env, port, tmp / f"{name}-clarion.log") as clarion:
+        for tag, total in (("warm", 100), ("run", events)):
+            started, cpu_before = time.monotonic(), cpu_seconds(clarion.proc.pid)
+            sent_summary = loadgen(
+                f"{base}/v1/events",
+                EVENT.replace("$TAG", f"{name}-{tag}"),
+                "--total", str(total),
+                "--rate", str(rate),
+                "--connections", "32",
+                "--profiles", str(profiles_n),
+            )  # fmt: skip
+            finished = _wait(url, f"{name}-{tag}", total, timeout=120)
+        cpu = cpu_seconds(clarion.proc.pid) - cpu_before
+        accepted = int(sent_summary["events"])  # type: ignore[call-overload]
+    done, sent = _settled(url, f"{name}-run")
+    elapsed = (finished or time.monotonic()) - started
+    return {
+        "service": name,
+        "events": accepted,
+        "messages_sent": sent,
+        "messages_failed": done - sent,
+        "all_settled": finished is not None,
+        "seconds": round(elapsed, 2),
+        "messages_per_s": round(sent / elapsed, 1),
+        # CPU of the Clarion process per message (intake, decision, dispatch, the
+        # service client): the figure that does not depend on what else runs here.
+        "clarion_cpu_ms_per_message": round(cpu * 1000 / max(sent, 1), 2),
+        "intake_latency_ms": sent_summary["latency_ms"],
+    }
+
+
+def apns(tmp: Path, events: int, rate: int, profiles_n: int) -> dict[str, object]:
+    key = ec_key()
+    (tmp / "apns.pub").write_text(key.public_pem)
+    port = free_port()
+    args = [sys.executable, "-m", "tests.peers.apns", "--port", str(port)]
+    args += ["--public-key", str(tmp / "apns.pub"), "--team", TEAM, "--key-id", KEY_ID]
+    args += ["--topic", TOPIC]
+    peer = Process(args, {**os.environ, "PYTHONPATH": str(ROOT)}, tmp / "apns-peer.log")
+    try:
+        deadline = time.monotonic() + 20
+        while "listening" not in peer.log.read_text():
+            if time.monotonic() > deadline or peer.proc.poll() is not None:
+                raise RuntimeError(f"APNs peer did not start: {peer.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        _populate(f"sqlite:///{tmp / 'apns.db'}", profiles_n, "ios", lambda i: f"{i:064x}")
+        config = {
+            "type": "push",
+            "apns": {
+                "team_id": TEAM,
+                "key_id": KEY_ID,
+                "private_key": key.private_pem,
+                "topic": TOPIC,
+                "base_url": f"http://127.0.0.1:{port}",
+            },
+        }
+        return _measure(tmp, "apns", config, events, rate, profiles_n)
+    finally:
+        peer.stop()
+
+
+def webpush(tmp: Path, events: int, rate: int, profiles_n: int) -> dict[str, object]:
+    why = missing()
+    if why is not None:
+        return {"service": "webpush", "skipped": why}
+    vapid = vapid_key()
+    peer = WebPushTesting(tmp / "web-push-testing.log")
+    try:
+        subscriptions = [peer.subscribe(vapid.public_raw) for _ in range(50)]
+        tokens = [token_of(s) for s in subscriptions]
+        _populate(
+            f"sqlite:///{tmp / 'webpush.db'}", profiles_n, "web", lambda i: tokens[i % len(tokens)]
+        )
+        config = {
+            "type": "push",
+            "webpush": {
+                "vapid_private_key": vapid.private_raw,
+                "vapid_subject": "mailto:bench@example.com",
+            },
+        }
+        result = _measure(tmp, "webpush", config, events, rate, profiles_n)
+        received = sum(len(peer.messages(str(s["clientHash"]))) for s in subscriptions)
+        result["decrypted_by_peer"] = received  # warm-up included
+        return result
+    finally:
+        peer.stop()
+
+
+def main(events: int, web_events: int, rate: int, profiles_n: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="clarion-push-") as tmp:
+        runs = [
+            apns(Path(tmp), events, rate, profiles_n),
+            webpush(Path(tmp), web_events, rate, profiles_n),
+        ]
+    return {
+        "bench": "push",
+        "mode": "clarion serve (API + workers, one process), SQLite; peers in their own processes",
+        "profiles": profiles_n,
+        "offered_events_per_s": rate,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 1),
+        "runs": runs,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=3000, help="APNs run: events sent")
+    parser.add_argument("--web-events", type=int, default=1000, help="Web Push run: events")
+    parser.add_argument("--rate", type=int, default=2000, help="events/s offered")
+    parser.add_argument("--profiles", type=int, default=2000)
+    args = parser.parse_args()
+    print(json.dumps(main(args.events, args.web_events, args.rate, args.profiles)))

@@ -1,0 +1,246 @@
+"""Push through the whole pipeline, on SQLite and PostgreSQL: one event reaches a
+profile's iPhone (APNs peer), Android phone (FCM peer) and browser
+(web-push-testing); tokens the services report dead are removed from the store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from clarion.channels.push_config import ApnsConfig, FcmConfig, WebPushConfig
+from clarion.channels.registry import PushConfig, SinkConfig
+from clarion.core.model import Channel, DeadPushToken, Device, Profile
+from clarion.runtime.clock import system_clock
+from clarion.store import SqlStore
+from tests.integration.pipeline_support import running, settings_for, wait_for
+from tests.integration.store_support import T0, decision, event, process
+from tests.peers.apns import ApnsPeer, ApnsRequest
+from tests.peers.fcm import FcmPeer
+from tests.peers.fcm import running as fcm_running
+from tests.peers.keys import KeyPair, Vapid, ec_key, rsa_key, service_account_file, vapid_key
+from tests.peers.webpush import WebPushTesting, start_or_skip, token_of
+
+TEAM, KEY_ID, TOPIC, PROJECT = "TEAM123456", "KEY1234567", "com.example.clarion", "clarion-test"
+IOS_TOKEN = "ab" * 32
+PAYMENT = {"amount": 15.49, "currency": "USD", "show_title": "Stranger Things"}
+
+
+# -- the store: clearing a dead token ------------------------------------------------
+def test_remove_push_token_clears_only_the_token_reported(store: SqlStore) -> None:
+    devices = (
+        Device("iphone", "ios", push_token="T1"),
+        Device("pixel", "android", push_token="T2"),
+    )
+    store.upsert_profile(Profile(id="p1", devices=devices), T0)
+    source = event("e1")
+    push = decision(source, devices=("iphone", "pixel"))
+    process(store, source, push)
+    detail = {"device": "iphone", "service": "apns", "error": "Unregistered"}
+    dead = DeadPushToken("p1", "iphone", "T1", push.guid, detail)
+
+    assert store.remove_push_token(dead, T0 + timedelta(1))
+
+    profile = store.get_profile("p1")
+    assert profile is not None
+    assert {d.id: d.push_token for d in profile.devices} == {"iphone": None, "pixel": "T2"}
+    last = store.timeline(push.guid)[-1]
+    assert last.reason == "push_token_removed"
+    assert last.status.value == "scheduled"  # the message's status at the time
+    assert dict(last.detail) == {**detail, "token_cleared": True}
+
+    # The app registered a new token before the stale report arrived: it stays.
+    store.upsert_device("p1", Device("iphone", "ios", push_token="T3"), T0)
+    assert not store.remove_push_token(dead, T0 + timedelta(2))
+    profile = store.get_profile("p1")
+    assert profile is not None and profile.devices[0].push_token == "T3"
+    assert store.timeline(push.guid)[-1].detail["token_cleared"] is False
+
+
+# -- the pipeline ------------------------------------------------------------------
+@dataclass
+class Peers:
+    apns: ApnsPeer
+    fcm: FcmPeer
+    web: WebPushTesting
+    apns_key: KeyPair
+    fcm_key: KeyPair
+    vapid: Vapid
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
+    tmp = tmp_path_factory.mktemp("push-peers")
+    web = start_or_skip(tmp / "web-push-testing.log")
+    apns_key, fcm_key = ec_key(), rsa_key()
+    email = f"push@{PROJECT}.iam.gserviceaccount.com"
+    apns = ApnsPeer(apns_key.public_pem, TEAM, KEY_ID, TOPIC).start()
+    try:
+        with fcm_running(FcmPeer(fcm_key.public_pem, email, PROJECT)) as fcm:
+            yield Peers(apns, fcm, web, apns_key, fcm_key, vapid_key())
+    finally:
+        apns.stop()
+        web.stop()
+
+
+def push_config(peers: Peers, tmp_path: Path) -> PushConfig:
+    token_uri = f"{peers.fcm.base_url}/token"
+    account = service_account_file(tmp_path / "sa.json", peers.fcm_key, token_uri, PROJECT)
+    return PushConfig(
+        apns=ApnsConfig(
+            team_id=TEAM,
+            key_id=KEY_ID,
+            private_key=SecretStr(peers.apns_key.private_pem),
+            topic=TOPIC,
+            base_url=peers.apns.base_url,
+        ),
+        fcm=FcmConfig(service_account_path=account, base_url=peers.fcm.base_url),
+        webpush=WebPushConfig(
+            vapid_private_key=SecretStr(peers.vapid.private_raw),
+            vapid_subject="mailto:push@example.com",
+        ),
+    )
+
+
+def _profile(client: TestClient, pid: str, web_token: str) -> None:
+    body = {"locale": "en", "timezone": "UTC", "email": f"{pid}@example.com"}
+    assert client.put(f"/v1/profiles/{pid}", json=body).status_code == 200
+    for device_id, platform, token in (
+        ("iphone", "ios", IOS_TOKEN),
+        ("pixel", "android", f"fcm-{pid}"),
+        ("laptop", "web", web_token),
+    ):
+        device = {"platform": platform, "app_version": "16.2.0", "push_token": token}
+        answer = client.put(f"/v1/profiles/{pid}/devices/{device_id}", json=device)
+        assert answer.status_code == 200
+
+
+def _push_message(client: TestClient, pid: str) -> dict[str, Any]:
+    def settled() -> dict[str, Any] | None:
+        found = client.get(f"/v1/profiles/{pid}/messages", params={"channel": "push"}).json()
+        done = [m for m in found["messages"] if m["status"] not in ("scheduled", "sending")]
+        return done[0] if done else None
+
+    message: dict[str, Any] = wait_for(settled)
+    detail: dict[str, Any] = client.get(f"/v1/messages/{message['guid']}").json()
+    return detail
+
+
+def _run(db_url: str, tmp_path: Path, peers: Peers, clock: Any = None) -> Any:
+    settings = settings_for(
+        db_url,
+        tmp_path,
+        providers={
+            "sink": SinkConfig(path=tmp_path / "sink.jsonl"),
+            "push": push_config(peers, tmp_path),
+        },
+        routes={Channel.PUSH: "push"},
+    )
+    return running(settings, clock=clock)
+
+
+def test_one_event_reaches_ios_android_and_web(db_url: str, tmp_path: Path, peers: Peers) -> None:
+    subscription = peers.web.subscribe(peers.vapid.public_raw)
+    with _run(db_url, tmp_path, peers) as (client, _):
+        pid = f"ana-{tmp_path.name}"
+        _profile(client, pid, token_of(subscription))
+        event = {
+            "id": f"evt-{pid}",
+            "type": "payment.failed",
+            "profile_id": pid,
+            "payload": PAYMENT,
+        }
+        assert client.post("/v1/events", json=event).status_code == 202
+        message = _push_message(client, pid)
+
+    assert message["status"] == "sent"
+    sent = message["timeline"][-1]["detail"]
+    assert [(d["device"], d["service"], d["status"]) for d in sent["devices"]] == [
+        ("iphone", "apns", "sent"),
+        ("laptop", "webpush", "sent"),
+        ("pixel", "fcm", "sent"),
+    ]
+    apns = [
+        r for r in peers.apns.received if r.payload and r.payload.get("guid") == message["guid"]
+    ]
+    assert len(apns) == 1 and apns[0].token == IOS_TOKEN
+    assert apns[0].payload is not None and apns[0].payload["deep_link"] == "/account/payment"
+    alert = apns[0].payload["aps"]["alert"]  # type: ignore[index]
+    assert "Stranger Things" in alert["body"]  # the catalog's copy, rendered in English
+    fcm = [m for m in peers.fcm.received if m["token"] == f"fcm-{pid}"]
+    assert len(fcm) == 1 and fcm[0]["notification"] == alert
+    [web] = peers.web.messages(str(subscription["clientHash"]))
+    assert json.loads(web)["guid"] == message["guid"]
+    assert json.loads(web)["title"] == alert["title"]
+
+
+def test_dead_tokens_are_removed_and_recorded(db_url: str, tmp_path: Path, peers: Peers) -> None:
+    subscription = peers.web.subscribe(peers.vapid.public_raw)
+    peers.web.expire(str(subscription["clientHash"]))
+    peers.apns.reply = lambda r: (410, "Unregistered")
+    try:
+        with _run(db_url, tmp_path, peers) as (client, service):
+            pid = f"bo-{tmp_path.name}"
+            _profile(client, pid, token_of(subscription))
+            event = {"id": f"evt-{pid}", "type": "payment.failed", "profile_id": pid,
+                     "payload": PAYMENT}  # fmt: skip
+            assert client.post("/v1/events", json=event).status_code == 202
+            message = _push_message(client, pid)
+            profile = service.store.get_profile(pid)
+    finally:
+        peers.apns.reply = lambda r: (200, None)
+
+    assert message["status"] == "sent"  # the Android phone still got it
+    assert profile is not None
+    assert {d.id: d.push_token for d in profile.devices} == {
+        "iphone": None,
+        "laptop": None,
+        "pixel": f"fcm-{pid}",
+    }
+    removed = [e for e in message["timeline"] if e["reason"] == "push_token_removed"]
+    assert sorted((e["detail"]["device"], e["detail"]["error"]) for e in removed) == [
+        ("iphone", "Unregistered"),
+        ("laptop", "expired"),
+    ]
+    assert all(e["detail"]["token_cleared"] for e in removed)
+
+
+def test_a_throttled_device_is_retried_alone_with_the_same_apns_id(
+    db_url: str, tmp_path: Path, peers: Peers
+) -> None:
+    subscription = peers.web.subscribe(peers.vapid.public_raw)
+    throttled: list[str] = []
+
+    def once_429(request: ApnsRequest) -> tuple[int, str | None]:
+        if not throttled:
+            throttled.append(request.headers["apns-id"])
+            return 429, "TooManyRequests"
+        return 200, None
+
+    peers.apns.reply = once_429
+    try:
+        with _run(db_url, tmp_path, peers, clock=system_clock) as (client, _):
+            pid = f"cy-{tmp_path.name}"
+            _profile(client, pid, token_of(subscription))
+            event = {"id": f"evt-{pid}", "type": "payment.failed", "profile_id": pid,
+                     "payload": PAYMENT}  # fmt: skip
+            assert client.post("/v1/events", json=event).status_code == 202
+            message = _push_message(client, pid)
+    finally:
+        peers.apns.reply = lambda r: (200, None)
+
+    assert message["status"] == "sent"
+    assert [e["reason"] for e in message["timeline"]][:3] == [None, None, "retrying:http_429"]
+    apns_ids = [r.headers["apns-id"] for r in peers.apns.received if r.token == IOS_TOKEN]
+    assert throttled and apns_ids[-1] == throttled[0]  # the retry carried the same apns-id
+    assert len([m for m in peers.fcm.received if m["token"] == f"fcm-{pid}"]) == 1
+    assert len(peers.web.messages(str(subscription["clientHash"]))) == 1
+    devices = message["timeline"][-1]["detail"]["devices"]
+    assert [d["status"] for d in devices] == ["sent", "sent_before", "sent_before"]
