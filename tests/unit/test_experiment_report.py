@@ -87,6 +87,7 @@ def test_cells_are_compared_with_the_control_and_checked_against_their_shares() 
     )
     entry = incrementality(source, spec, ReportRequest())["messages"][0]
     assert entry["overall"]["lift"] is None and entry["overall"]["srm"] is None
+    assert [c["versus_held_out"] for c in entry["experiment"]["cells"]] == [None, None]
     experiment = entry["experiment"]
     assert [(c["name"], c["share"]) for c in experiment["cells"]] == [
         ("control", 0.75),
@@ -106,3 +107,30 @@ def test_an_empty_report_says_why() -> None:
     report = incrementality(Counts({}), catalog(message()), ReportRequest())
     assert report["messages"] == []
     assert "no measured decisions" in render_table(report)
+
+
+def test_with_a_holdout_each_cell_is_also_compared_with_the_held_out_profiles() -> None:
+    base = message(goal=GOAL, holdout=0.2)
+    test = Experiment(4, "", (Cell("control", 1), Cell("bold", 1)))
+    spec = catalog(replace(base, experiment=test, variants=(base, base)))
+    control = {f"c{i}": (1, int(i % 5 == 0)) for i in range(100)}
+    bold = {f"b{i}": (1, int(i % 2 == 0)) for i in range(100)}
+    held = {f"h{i}": (1, int(i % 10 == 0)) for i in range(50)}
+    source = Counts(
+        {
+            "total": {
+                ("promo", None, "treated"): control | bold,
+                ("promo", None, "held_out"): held,
+            },
+            "cell": {
+                ("promo", 0, "treated"): control,
+                ("promo", 1, "treated"): bold,
+                ("promo", 0, "held_out"): dict(list(held.items())[:25]),
+                ("promo", 1, "held_out"): dict(list(held.items())[25:]),
+            },
+        }
+    )
+    cells = incrementality(source, spec, ReportRequest())["messages"][0]["experiment"]["cells"]
+    lifts = [c["versus_held_out"]["absolute"]["value"] for c in cells]
+    assert lifts == [pytest.approx(0.2 - 0.1), pytest.approx(0.5 - 0.1)]
+    assert [c["profiles"] for c in cells] == [100, 100]  # sent decisions only

@@ -77,9 +77,12 @@ class WeekOut(ComparisonOut):
 
 
 class CellOut(ArmOut):
+    """A cell's sent decisions, and (with a holdout) their lift over the held-out ones."""
+
     cell: int
     name: str
     share: float | None
+    versus_held_out: LiftOut | None
 
 
 class CellLiftOut(BaseModel):

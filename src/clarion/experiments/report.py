@@ -90,7 +90,9 @@ def _message(
             {"channel": ch, **versus("channel", ch)} for ch in _groups(grouped["channel"], name)
         ],
         "weeks": [{"week": w, **versus("week", w)} for w in _groups(grouped["week"], name)],
-        "experiment": _experiment(name, spec, grouped["cell"], alpha),
+        "experiment": _experiment(
+            name, spec, grouped["cell"], grouped["total"].get((name, None, HELD_OUT), {}), alpha
+        ),
     }
 
 
@@ -108,7 +110,12 @@ def _comparison(
     return {"treated": _arm(t), "held_out": _arm(c), "lift": _lift(lift), "srm": _srm(check)}
 
 
-def _experiment(name: str, spec: MessageSpec | None, counts: Grouped, alpha: float) -> Json | None:
+def _experiment(
+    name: str, spec: MessageSpec | None, counts: Grouped, held_out: ProfileCounts, alpha: float
+) -> Json | None:
+    """Each cell against the control cell; with a holdout, also against the held-out
+    profiles (of every cell: allocation ignores the holdout, so they are each cell's
+    counterfactual)."""
     cells = sorted({g for m, g, _ in counts if m == name and isinstance(g, int)})
     test = spec.experiment if spec is not None else None
     if not cells and test is None:
@@ -130,7 +137,16 @@ def _experiment(name: str, spec: MessageSpec | None, counts: Grouped, alpha: flo
     return {
         "id": test.id if test is not None else None,
         "cells": [
-            {"cell": i, "name": names[i], "share": shares.get(i), **_arm(arms[i])} for i in cells
+            {
+                "cell": i,
+                "name": names[i],
+                "share": shares.get(i),
+                **_arm(arms[i]),
+                "versus_held_out": _versus_held_out(
+                    counts.get((name, i, TREATED), {}), held_out, alpha
+                ),
+            }
+            for i in cells
         ],
         "srm": _srm(check),
         "comparisons": [
@@ -143,6 +159,12 @@ def _experiment(name: str, spec: MessageSpec | None, counts: Grouped, alpha: flo
             if i != 0 and control is not None and control.decisions and arms[i].decisions
         ],
     }
+
+
+def _versus_held_out(treated: ProfileCounts, held_out: ProfileCounts, alpha: float) -> Json | None:
+    if not treated or not held_out:
+        return None
+    return _lift(compare_profiles(treated, held_out, alpha=alpha))
 
 
 def _arm_of(counts: ProfileCounts) -> Arm:

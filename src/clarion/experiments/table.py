@@ -91,9 +91,10 @@ def _cells(message: Json) -> Iterator[str]:
     lifts = {c["cell"]: c["lift"] for c in cast(list[Json], test["comparisons"])}
     for cell in cast(list[Json], test["cells"]):
         versus = "-" if cell["cell"] == 0 else _interval(_get(lifts.get(cell["cell"]), "absolute"))
+        held = _interval(_get(cell, "versus_held_out", "absolute"))
         yield (
             f"    cell {cell['cell']} {cell['name']}: {cell['decisions']} decisions, "
-            f"rate {_pct(cell['rate'])}; vs control (abs) {versus}"
+            f"rate {_pct(cell['rate'])}; vs control (abs) {versus}; vs held out (abs) {held}"
         )
 
 
