@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from clarion.core import reasons
 from clarion.core.decide import decide
 from clarion.core.experiment import Cell, Experiment, is_held_out
@@ -115,3 +118,33 @@ def test_goal_events_of_measured_messages_convert() -> None:
     assert decide(event(etype="thing.done"), {}, {}, spec, T0).converts
     assert not decide(event(etype="other.done"), {}, {}, spec, T0).converts
     assert not decide(event(), {}, {}, spec, T0).converts
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    pid=st.text("abcdefgh0123456789", min_size=1, max_size=8),
+    share=st.floats(0.01, 0.5),
+    opt_out_email=st.booleans(),
+    mode=st.sampled_from(list(ChannelMode)),
+    email=st.booleans(),
+)
+def test_a_holdout_only_turns_scheduled_decisions_into_held_out_ones(
+    pid: str, share: float, opt_out_email: bool, mode: ChannelMode, email: bool
+) -> None:
+    channels = (step(0, Channel.EMAIL), step(1, Channel.PUSH))
+    spec = message(goal=GOAL, channels=channels, channel_mode=mode)
+    person = profile(
+        pid,
+        email=f"{pid}@example.com" if email else None,
+        opt_out_channels=frozenset({"email"}) if opt_out_email else frozenset(),
+    )
+    plain = decide(event(pid=pid), {pid: person}, {}, catalog(spec), T0).decisions
+    held = decide(event(pid=pid), {pid: person}, {}, catalog(replace(spec, holdout=share)), T0)
+    out = is_held_out(spec.name, pid, share)
+    assert len(plain) == len(held.decisions)
+    for a, b in zip(plain, held.decisions, strict=True):
+        assert (a.guid, a.channel, a.created_at) == (b.guid, b.channel, b.created_at)
+        if out and a.status is Status.SCHEDULED:
+            assert (b.status, b.reason, b.due_at) == (Status.SUPPRESSED, reasons.HELD_OUT, None)
+        else:
+            assert (a.status, a.reason, a.due_at) == (b.status, b.reason, b.due_at)
