@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from clarion.core.experiment import Cell, Experiment, is_held_out
 from clarion.core.model import Channel, Event, Profile
-from clarion.core.spec import CatalogSpec, ChannelStep, Goal, MessageSpec
+from clarion.core.spec import CatalogSpec, ChannelStep, Dedup, Goal, MessageSpec
 from clarion.runtime.orchestrator import Orchestrator
 from clarion.store import SqlStore
 from clarion.store.schema import conversions, exposures
@@ -168,3 +168,25 @@ def test_cells_are_recorded_on_messages_and_exposures(store: SqlStore) -> None:
     assert (entry.detail["abTestId"], entry.detail["abTestCell"]) == (3, test.allocate("q"))
     cells = store.profile_counts(ReportFilter(), "cell")
     assert cells == {("ab", test.allocate("q"), "treated"): {"q": (1, 0)}}
+
+
+def test_held_out_messages_come_back_in_history_and_dedup_within_a_batch(
+    store: SqlStore,
+) -> None:
+    _setup(store)
+    found = store.history([HELD[0], SENT[0]], T0 - timedelta(days=1))
+    assert [m.held_out for m in found[HELD[0]]] == [True]
+    assert [m.held_out for m in found[SENT[0]]] == [False]
+    spec = replace(SPEC, name="once", dedup=Dedup(("k",), timedelta(days=3)))
+    pipeline = Pipeline(store, CatalogSpec({"once": spec}))
+    out_id = next(p for p in IDS if is_held_out("once", p, 0.5))
+    pipeline.send(  # one batch: the second event must see the first's held-out decision
+        Event("a", "thing.paused", out_id, T0, {"k": 1}),
+        Event("b", "thing.paused", out_id, T0, {"k": 1}),
+    )
+    history = store.history([out_id], T0 - timedelta(days=1))[out_id]
+    messages = [store.get_message(m.guid) for m in history]
+    assert sorted((m.message, m.reason) for m in messages if m and m.message == "once") == [
+        ("once", "duplicate"),
+        ("once", "held_out"),
+    ]

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from clarion.core import reasons
 from clarion.core.decide import decide
 from clarion.core.experiment import Cell, Experiment, is_held_out
-from clarion.core.model import Channel, Status
-from clarion.core.spec import ChannelMode, Goal, MessageSpec, Timing
+from clarion.core.model import Channel, PastMessage, Status
+from clarion.core.spec import Cap, ChannelMode, Dedup, Goal, MessageSpec, Timing
 
 from .core_fixtures import T0, catalog, event, message, profile, step
 
@@ -148,3 +148,46 @@ def test_a_holdout_only_turns_scheduled_decisions_into_held_out_ones(
             assert (b.status, b.reason, b.due_at) == (Status.SUPPRESSED, reasons.HELD_OUT, None)
         else:
             assert (a.status, a.reason, a.due_at) == (b.status, b.reason, b.due_at)
+
+
+def test_a_held_out_message_counts_against_its_caps_and_dedup_like_a_send() -> None:
+    spec = replace(
+        held(0.5), caps=(Cap("once", 1, timedelta(days=1)),), dedup=Dedup(("k",), timedelta(days=3))
+    )
+    out_id = next(p for p in IDS if is_held_out(spec.name, p, 0.5))
+    person = {out_id: profile(out_id)}
+    first = decide(event("e1", pid=out_id, payload={"k": 1}), person, {}, catalog(spec), T0)
+    assert first.decisions[0].reason == reasons.HELD_OUT
+    past = [
+        PastMessage(
+            d.guid, d.message, d.channel, d.status, d.created_at, "promo:1", (), d.event_id, True
+        )
+        for d in first.decisions
+    ]
+    later = T0 + timedelta(hours=1)
+    again = decide(
+        event("e2", pid=out_id, payload={"k": 1}, at=later),
+        person,
+        {out_id: past},
+        catalog(spec),
+        later,
+    )
+    assert {d.reason for d in again.decisions} == {reasons.DUPLICATE}
+    other = decide(
+        event("e3", pid=out_id, payload={"k": 2}, at=later),
+        person,
+        {out_id: past},
+        catalog(spec),
+        later,
+    )
+    assert {d.reason for d in other.decisions} == {"frequency_capped:once"}
+    # An ordinary suppression (not a held-out send) counts for neither.
+    plain = [replace(p, held_out=False) for p in past]
+    fresh = decide(
+        event("e4", pid=out_id, payload={"k": 1}, at=later),
+        person,
+        {out_id: plain},
+        catalog(spec),
+        later,
+    )
+    assert {d.reason for d in fresh.decisions} == {reasons.HELD_OUT}

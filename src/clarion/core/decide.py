@@ -157,11 +157,13 @@ def _message_block(
             if (
                 m.dedup_key == dedup_key
                 and m.created_at > since
-                and m.status is not Status.SUPPRESSED
+                and (m.status is not Status.SUPPRESSED or m.held_out)
             ):
                 return reasons.DUPLICATE
     if not spec.transactional:
-        cap = first_exceeded(past, now, spec.caps, lambda m: m.message == spec.name, per_event=True)
+        cap = first_exceeded(
+            past, now, spec.caps, lambda m: m.message == spec.name, per_event=True, held_out=True
+        )
         if cap is not None:
             return reasons.capped(cap.name)
     return None

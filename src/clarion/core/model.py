@@ -97,6 +97,9 @@ class PastMessage:
     dedup_key: str | None = None
     cancel_on: tuple[str, ...] = ()
     event_id: str = ""
+    #: Held out (suppressed, ``held_out``): it counts against its own message's caps and
+    #: dedup as the send it replaced would, so both arms of a holdout stay comparable.
+    held_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)

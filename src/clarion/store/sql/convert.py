@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from clarion.core import reasons
 from clarion.core.decide import Decision
 from clarion.core.model import Channel, Device, Event, PastMessage, Profile, Status
 from clarion.store.records import LifecycleEntry, MessageRecord
@@ -255,6 +256,7 @@ def past_of(row: Row) -> PastMessage:
         dedup_key=row.dedup_key,
         cancel_on=tuple(row.cancel_on),
         event_id=row.event_id,
+        held_out=row.reason == reasons.HELD_OUT,
     )
 
 

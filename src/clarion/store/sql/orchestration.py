@@ -31,6 +31,7 @@ _PAST_COLUMNS = tuple(
         "created_at",
         "dedup_key",
         "cancel_on",
+        "reason",
     )
 )
 
