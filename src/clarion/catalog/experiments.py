@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Final
 
 from clarion.catalog import reader
@@ -66,20 +66,14 @@ def with_default_holdout(spec: MessageSpec, default: float, declared: bool) -> M
     return replace(spec, holdout=default, variants=variants)
 
 
+@dataclass(frozen=True, slots=True)
 class CellReaders:
     """The message readers a cell's overrides reuse (from ``clarion.catalog.messages``)."""
 
-    def __init__(
-        self,
-        channels: ReadChannels,
-        timing: ReadTiming,
-        content: ReadContent,
-        caps: ReadCaps,
-    ) -> None:
-        self.channels = channels
-        self.timing = timing
-        self.content = content
-        self.caps = caps
+    channels: ReadChannels
+    timing: ReadTiming
+    content: ReadContent
+    caps: ReadCaps
 
 
 def read_experiment(
