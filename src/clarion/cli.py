@@ -12,6 +12,7 @@ import click
 
 from clarion.catalog import CatalogError, check_catalog
 from clarion.config import Settings
+from clarion.experiments.commands import report, simulate
 from clarion.observability import configure_logging
 
 if TYPE_CHECKING:
@@ -188,6 +189,9 @@ def catalog_check(directory: Path) -> None:
         sys.exit(1)
     click.echo(f"ok: {directory}")
 
+
+main.add_command(report)
+main.add_command(simulate)
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,12 @@ DECISIONS = Counter(
     ["channel", "status", "reason"],
     registry=REGISTRY,
 )
+CONVERSIONS = Counter(
+    "clarion_conversions_total",
+    "Measured decisions (sent or held out) converted by a goal event, by message and arm.",
+    ["message", "arm"],
+    registry=REGISTRY,
+)
 CANCELLATIONS = Counter(
     "clarion_cancellations_total", "Pending messages cancelled by events.", registry=REGISTRY
 )

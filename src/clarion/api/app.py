@@ -16,6 +16,7 @@ from clarion.api import (
     inapp_routes,
     insights_routes,
     ops,
+    reports,
     routes,
     tracking_routes,
     twilio_routes,
@@ -61,6 +62,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(inapp_routes.router)
     app.include_router(twilio_routes.router)
     app.include_router(insights_routes.router)
+    app.include_router(reports.router)
     app.include_router(tracking_routes.router)
     app.mount("/sdk", StaticFiles(directory=SDK_DIR), name="sdk")
     return app

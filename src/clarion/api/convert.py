@@ -110,6 +110,8 @@ def message_out(m: MessageRecord) -> MessageOut:
         devices=list(m.devices),
         provider=m.provider,
         provider_ref=m.provider_ref,
+        ab_test_id=m.ab_test_id,
+        ab_test_cell=m.ab_test_cell,
     )
 
 

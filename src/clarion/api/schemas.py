@@ -129,6 +129,8 @@ class MessageOut(BaseModel):
     devices: list[str]
     provider: str | None
     provider_ref: str | None
+    ab_test_id: int | None = None
+    ab_test_cell: int | None = None
 
 
 class RungOut(BaseModel):

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from clarion.catalog.experiments import with_default_holdout
 from clarion.catalog.issues import CatalogIssue
 from clarion.catalog.locales import normalize
 from clarion.catalog.messages import MessageFile, read_message_file
@@ -43,9 +44,14 @@ def build(root: Path) -> tuple[Parts | None, list[CatalogIssue]]:
     default = _default_locale(declared, strings, issues)
     if default is not None:
         _check_references(messages, strings[default], issues)
-    specs = [m.spec for m in messages if m.spec is not None]
+    _check_test_ids(messages, issues)
     if issues or policy is None or default is None:
         return None, issues
+    specs = [
+        with_default_holdout(m.spec, policy.holdout, m.declares_holdout)
+        for m in messages
+        if m.spec is not None
+    ]
     policy = replace(policy, default_locale=default)
     return Parts(CatalogSpec({m.name: m for m in specs}, policy), strings), issues
 
@@ -148,3 +154,17 @@ def _check_references(
             if key not in default.keys:
                 where = Where(message.file, path, issues)
                 where.error(f"string key {key!r} is missing from {default.file}")
+
+
+def _check_test_ids(messages: list[MessageFile], issues: list[CatalogIssue]) -> None:
+    """An experiment id names one test: two messages cannot share it."""
+    owners: dict[int, str] = {}
+    for message in messages:
+        test = message.spec.experiment if message.spec else None
+        if test is None:
+            continue
+        if test.id in owners:
+            where = Where(message.file, "experiment.id", issues)
+            where.error(f"experiment id {test.id} is already used by {owners[test.id]}")
+        else:
+            owners[test.id] = message.file

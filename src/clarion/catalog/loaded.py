@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import copy as copy_of
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +31,13 @@ class Catalog:
             {tag: s.templates for tag, s in parts.strings.items()}, self.default_locale
         )
 
+    def with_spec(self, spec: CatalogSpec) -> Catalog:
+        """A copy that decides with ``spec`` and renders with these strings (the simulator
+        runs a catalog's messages with its own holdouts)."""
+        copy = copy_of(self)
+        copy.spec = spec
+        return copy
+
     def message(self, name: str) -> MessageSpec:
         """The definition of message ``name``; ``KeyError`` if the catalog has none."""
         return self.spec.messages[name]
@@ -43,24 +51,36 @@ class Catalog:
         return self._renderer.chain(locale)[0]
 
     def render(
-        self, message: str, step: int, locale: str, context: Mapping[str, object]
+        self,
+        message: str,
+        step: int,
+        locale: str,
+        context: Mapping[str, object],
+        cell: int | None = None,
     ) -> Rendered:
-        """The content of step ``step`` of ``message`` for a reader of ``locale``.
+        """The content of step ``step`` of ``message`` for a reader of ``locale``, as
+        experiment cell ``cell`` (if any) words it.
 
         ``context`` holds ``profile``, ``event`` and ``event_type``. Raises
         ``RenderError`` for an unknown message or step, or a template that fails.
         """
-        return self._renderer.render(message, self._step(message, step, locale), locale, context)
+        channel_step = self._step(message, step, locale, cell)
+        return self._renderer.render(message, channel_step, locale, context)
 
     def render_follow_up(
-        self, message: str, step: int, locale: str, context: Mapping[str, object]
+        self,
+        message: str,
+        step: int,
+        locale: str,
+        context: Mapping[str, object],
+        cell: int | None = None,
     ) -> Rendered:
         """The content of the follow-up of in-app step ``step``: the step's fields, with
         the copy its follow-up rule names in place of their own.
 
         Raises ``RenderError`` as ``render`` does, and for a step without a follow-up.
         """
-        channel_step = self._step(message, step, locale)
+        channel_step = self._step(message, step, locale, cell)
         inapp = channel_step.inapp
         if inapp is None or inapp.follow_up is None:
             raise RenderError(message, locale, "", f"channel step {step} has no follow-up")
@@ -69,10 +89,11 @@ class Catalog:
             message, replace(channel_step, content=content), locale, context
         )
 
-    def _step(self, message: str, step: int, locale: str) -> ChannelStep:
-        spec = self.spec.messages.get(message)
-        if spec is None:
+    def _step(self, message: str, step: int, locale: str, cell: int | None) -> ChannelStep:
+        found = self.spec.messages.get(message)
+        if found is None:
             raise RenderError(message, locale, "", "no such message in the catalog")
+        spec = found.for_cell(cell)
         if not 0 <= step < len(spec.channels):
             raise RenderError(message, locale, "", f"no channel step {step}")
         return spec.channels[step]

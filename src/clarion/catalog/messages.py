@@ -11,6 +11,13 @@ from typing import Final
 from clarion.catalog import reader
 from clarion.catalog.escalation import read_escalation
 from clarion.catalog.example import read_example
+from clarion.catalog.experiments import (
+    CellReaders,
+    check_measurement,
+    experiment_references,
+    read_experiment,
+    read_holdout,
+)
 from clarion.catalog.inapp import follow_up_references, read_inapp
 from clarion.catalog.reader import Read, Shape, T, Where
 from clarion.core.model import Channel
@@ -18,6 +25,7 @@ from clarion.core.predicate import Compiler, Predicate, PredicateError
 from clarion.core.segment import SEGMENTS
 from clarion.core.spec import (
     Audience,
+    Cap,
     ChannelMode,
     ChannelStep,
     Dedup,
@@ -52,6 +60,8 @@ _KEYS: Final = (
     "goal",
     "escalation",
     "example",
+    "holdout",
+    "experiment",
 )
 _STEP_KEYS: Final = ("channel", "content", "platforms", "provider", "options")
 _TIMING_KEYS: Final = ("delay", "window", "quiet_hours", "expires_after", "cancel_on")
@@ -69,6 +79,8 @@ class MessageFile:
     spec: MessageSpec | None
     id: int | None
     references: tuple[tuple[str, str], ...]  # (key path, string key) of content fields
+    #: Whether the file declares ``holdout`` (else the catalog's default may apply).
+    declares_holdout: bool = False
 
 
 def read_message_file(where: Where, value: object, stem: str) -> MessageFile:
@@ -77,7 +89,10 @@ def read_message_file(where: Where, value: object, stem: str) -> MessageFile:
     data = value if isinstance(value, Mapping) else {}
     raw_id = data.get("id")
     spec_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
-    return MessageFile(where.file, spec, spec_id, _references(data.get("channels")))
+    references = _references(data.get("channels")) + tuple(
+        experiment_references(data.get("experiment"), _references, STRING_KEY.regex.fullmatch)
+    )
+    return MessageFile(where.file, spec, spec_id, references, "holdout" in data)
 
 
 def _references(steps: object) -> tuple[tuple[str, str], ...]:
@@ -110,17 +125,18 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
     mode = _optional(where, data, "channel_mode", lambda w, v: reader.choice(w, v, ChannelMode))
     channels = _channels(where.at("channels"), data["channels"]) if "channels" in data else None
     timing = _optional(where, data, "timing", _timing)
-    caps = _optional(where, data, "caps", lambda w, v: reader.caps(w, v, f"message:{stem}"))
+    caps = _optional(where, data, "caps", lambda w, v: _cap_list(w, v, stem))
     dedup = _optional(where, data, "dedup", _dedup)
     goal = _optional(where, data, "goal", _goal)
     example = _optional(where, data, "example", read_example)
     escalation = _ladder(where, data, channels, mode)
+    holdout = _optional(where, data, "holdout", read_holdout)
     if len(where.issues) > before:
         return None
     # Every reader above succeeded, so the required values are present.
     assert name is not None and spec_id is not None and category is not None
     assert trigger is not None and channels is not None
-    return MessageSpec(
+    spec = MessageSpec(
         name=name,
         id=spec_id,
         category=category,
@@ -137,7 +153,19 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
         example=example,
         escalation=escalation or (),
         source=where.file,
+        holdout=holdout or 0.0,
     )
+    if "experiment" in data:
+        at = where.at("experiment")
+        readers = CellReaders(_channels, _timing, _content, lambda w, v: _cap_list(w, v, stem))
+        tested = read_experiment(at, data["experiment"], spec, data.get("timing"), readers)
+        spec = tested or spec
+    check_measurement(where, spec, "holdout" in data)
+    return spec if len(where.issues) == before else None
+
+
+def _cap_list(where: Where, value: object, stem: str) -> tuple[Cap, ...] | None:
+    return reader.caps(where, value, f"message:{stem}")
 
 
 def _optional(where: Where, data: Mapping[str, object], key: str, read: Read[T]) -> T | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Final
 
 from clarion.catalog import reader
+from clarion.catalog.experiments import read_holdout
 from clarion.catalog.reader import Where
 from clarion.core.model import Channel
 from clarion.core.spec import Cap, LocalWindow, Policy
 
-_KEYS: Final = ("default_locale", "quiet_hours", "caps")
+_KEYS: Final = ("default_locale", "quiet_hours", "caps", "holdout")
 
 
 def read_policy(where: Where, value: object) -> Policy | None:
@@ -30,6 +31,7 @@ def read_policy(where: Where, value: object) -> Policy | None:
     channel_caps: dict[Channel, tuple[Cap, ...]] = {}
     if "caps" in data:
         global_caps, channel_caps = _caps(where.at("caps"), data["caps"])
+    holdout = read_holdout(where.at("holdout"), data["holdout"]) if "holdout" in data else 0.0
     if len(where.issues) > before:
         return None
     return Policy(
@@ -37,6 +39,7 @@ def read_policy(where: Where, value: object) -> Policy | None:
         quiet_hours=quiet,
         channel_caps=channel_caps,
         global_caps=global_caps,
+        holdout=holdout or 0.0,
     )
 
 

@@ -33,12 +33,14 @@ def first_exceeded(
     caps: Sequence[Cap],
     match: Callable[[PastMessage], bool],
     per_event: bool = False,
+    held_out: bool = False,
 ) -> Cap | None:
-    """The first cap that one more message would exceed, if any."""
+    """The first cap that one more message would exceed, if any (counting held-out
+    messages too when ``held_out``)."""
     if not caps:
         return None
     # Filter once; each cap then only compares creation times.
-    hits = [m for m in history if m.status in COUNTED and match(m)]
+    hits = [m for m in history if (m.status in COUNTED or (held_out and m.held_out)) and match(m)]
     for cap in caps:
         since = now - cap.window
         if per_event:

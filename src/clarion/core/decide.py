@@ -14,11 +14,12 @@ from typing import NamedTuple
 
 from clarion.core import reasons
 from clarion.core.caps import first_exceeded
+from clarion.core.experiment import is_held_out
 from clarion.core.ids import message_guid
 from clarion.core.model import LIVE_INAPP, PENDING, Channel, Event, PastMessage, Profile, Status
 from clarion.core.predicate import mapping_getter
 from clarion.core.segment import Subject
-from clarion.core.spec import Audience, CatalogSpec, ChannelMode, ChannelStep, MessageSpec
+from clarion.core.spec import Audience, CatalogSpec, ChannelMode, ChannelStep, Goal, MessageSpec
 from clarion.core.timing import next_allowed, zone
 
 
@@ -46,6 +47,13 @@ class Decision(NamedTuple):
     cancel_on: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
     country: str | None = None  # the profile's, at decision time (delivery insights)
+    #: The A/B test the message is in and its cell (``abTestId``/``abTestCell``).
+    ab_test_id: int | None = None
+    ab_test_cell: int | None = None
+    #: The goal the message is measured on (``None`` unless it has a goal and a holdout
+    #: or an A/B test): a scheduled or held-out decision with one is an exposure, and
+    #: goal events of the profile within the window convert it.
+    goal: Goal | None = None
     #: Escalation ladder: the guid of its first rung (``None`` outside a ladder), this
     #: message's rung number, the rung it escalated from, and by when it must be
     #: confirmed delivered before the ladder moves on.
@@ -71,6 +79,8 @@ class Cancellation:
 class Outcome:
     decisions: tuple[Decision, ...] = ()
     cancellations: tuple[Cancellation, ...] = ()
+    #: The event is the goal of a measured message: it converts exposures of its profile.
+    converts: bool = False
 
 
 def audience_of(event: Event, catalog: CatalogSpec) -> Audience:
@@ -100,7 +110,7 @@ def decide(
         for profile in _targets(spec, event, profiles):
             past = list(history.get(profile.id, ()))
             decisions += _decide_profile(spec, event, profile, past, catalog, now)
-    return Outcome(tuple(decisions), cancellations)
+    return Outcome(tuple(decisions), cancellations, event.type in catalog.goal_events)
 
 
 def _cancellations(event: Event, history: Sequence[PastMessage]) -> tuple[Cancellation, ...]:
@@ -160,11 +170,13 @@ def _message_block(
             if (
                 m.dedup_key == dedup_key
                 and m.created_at > since
-                and m.status is not Status.SUPPRESSED
+                and (m.status is not Status.SUPPRESSED or m.held_out)
             ):
                 return reasons.DUPLICATE
     if not spec.transactional:
-        cap = first_exceeded(past, now, spec.caps, lambda m: m.message == spec.name, per_event=True)
+        cap = first_exceeded(
+            past, now, spec.caps, lambda m: m.message == spec.name, per_event=True, held_out=True
+        )
         if cap is not None:
             return reasons.capped(cap.name)
     return None
@@ -233,6 +245,11 @@ def _decide_profile(
     catalog: CatalogSpec,
     now: datetime,
 ) -> list[Decision]:
+    test_id = cell = None
+    if spec.experiment is not None:
+        test_id, cell = spec.experiment.id, spec.experiment.allocate(profile.id)
+        spec = spec.for_cell(cell)
+    measured = spec.goal if spec.holdout or test_id is not None else None
     dedup_key = _dedup_key(spec, event)
     blocked = _message_block(spec, event, profile, past, dedup_key, now)
     due, expires_at, moved = _schedule(spec, event, profile, catalog, now)
@@ -281,6 +298,9 @@ def _decide_profile(
                 cancel_on,
                 devices,
                 profile.country,
+                test_id,
+                cell,
+                measured,
             )
         )
         if rung is not None:
@@ -293,6 +313,8 @@ def _decide_profile(
                 )
             if first_only:
                 break
+    if spec.holdout and is_held_out(spec.name, profile.id, spec.holdout):
+        return _held_out(made)
     return made
 
 
@@ -313,3 +335,14 @@ def on_ladder(decision: Decision, spec: MessageSpec, rung: int, profile_id: str)
     return decision._replace(
         ladder=first, rung=rung, escalated_from=previous, confirm_by=confirm_by
     )
+
+
+def _held_out(made: list[Decision]) -> list[Decision]:
+    """The decisions with every scheduled one held out: recorded as it would have
+    been sent (same guid, channel, creation time), suppressed with ``held_out``."""
+    return [
+        d._replace(status=Status.SUPPRESSED, reason=reasons.HELD_OUT, due_at=None, confirm_by=None)
+        if d.status is Status.SCHEDULED
+        else d
+        for d in made
+    ]

@@ -106,6 +106,9 @@ class PastMessage:
     event_id: str = ""
     #: The message is a rung of an escalation ladder that may still move on.
     escalating: bool = False
+    #: Held out (suppressed, ``held_out``): it counts against its own message's caps and
+    #: dedup as the send it replaced would, so both arms of a holdout stay comparable.
+    held_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from enum import StrEnum
 
+from clarion.core.experiment import Experiment
 from clarion.core.inapp_spec import InAppSpec
 from clarion.core.model import Channel, JSONObject
 from clarion.core.predicate import Predicate
@@ -137,6 +138,12 @@ class MessageSpec:
     #: An escalation ladder across channel steps (push -> SMS -> voice); empty: none.
     escalation: tuple[Rung, ...] = ()
     source: str = ""
+    #: The share of eligible decisions held out (recorded, never sent); 0 for none.
+    holdout: float = 0.0
+    #: An A/B/n test of this message, and the message as each of its cells sees it
+    #: (``variants[i]`` is cell ``i``: the definition with that cell's overrides).
+    experiment: Experiment | None = None
+    variants: tuple[MessageSpec, ...] = ()
     #: Derived: the category is transactional (bypasses caps and quiet hours).
     transactional: bool = field(init=False)
     #: Derived: events that cancel this message while pending (cancel-on, then the goal).
@@ -160,6 +167,13 @@ class MessageSpec:
         order += [by_index[r.step] for r in self.escalation if r.step in by_index]
         object.__setattr__(self, "order", tuple(order))
 
+    def for_cell(self, cell: int | None) -> MessageSpec:
+        """The definition as experiment cell ``cell`` sees it (itself outside a test, or
+        when the cell no longer exists after a catalog change)."""
+        if cell is None or not 0 <= cell < len(self.variants):
+            return self
+        return self.variants[cell]
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -169,6 +183,8 @@ class Policy:
     quiet_hours: LocalWindow | None = None
     channel_caps: Mapping[Channel, tuple[Cap, ...]] = field(default_factory=dict)
     global_caps: tuple[Cap, ...] = ()
+    #: The holdout of messages that measure a goal and declare none (never transactional).
+    holdout: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +195,9 @@ class CatalogSpec:
     policy: Policy = Policy()
     by_trigger: Mapping[str, tuple[MessageSpec, ...]] = field(init=False)
     history_window: timedelta = field(init=False)
+    #: Derived: the goal events of measured messages (a holdout or an A/B test), which
+    #: convert their exposures when they arrive.
+    goal_events: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         index: dict[str, list[MessageSpec]] = {}
@@ -191,3 +210,5 @@ class CatalogSpec:
             windows += [c.window for c in spec.caps]
             windows += [spec.dedup.window] if spec.dedup else []
         object.__setattr__(self, "history_window", max(windows, default=timedelta(days=1)))
+        measured = (m for m in self.messages.values() if m.holdout or m.experiment is not None)
+        object.__setattr__(self, "goal_events", frozenset(m.goal.event for m in measured if m.goal))

@@ -181,7 +181,8 @@ class InAppService:
         now: datetime,
     ) -> _Candidate | None:
         message, state = live.message, live.state
-        spec = catalog.spec.messages.get(message.message)
+        found = catalog.spec.messages.get(message.message)
+        spec = found.for_cell(message.ab_test_cell) if found is not None else None
         if spec is None or message.step >= len(spec.channels):
             return None
         inapp = spec.channels[message.step].inapp
@@ -241,7 +242,7 @@ class InAppService:
         message = candidate.live.message
         context = render_context(profile, candidate.live.event)
         render = catalog.render_follow_up if candidate.follow_up else catalog.render
-        return render(message.message, message.step, locale, context)
+        return render(message.message, message.step, locale, context, message.ab_test_cell)
 
     def _notification(
         self, candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str
@@ -273,6 +274,8 @@ class InAppService:
             message_id=message.message_id,
             locale=locale,
             template_id=inapp.template.value,
+            ab_test_id=message.ab_test_id,
+            ab_test_cell=message.ab_test_cell,
         )
 
     def _assemble(
@@ -318,7 +321,8 @@ class InAppService:
     def _rules(self, message: MessageRecord, body: FeedbackBody, now: datetime) -> Sequence[str]:
         if body.action_type is not ActionType.DISMISS:
             return ()
-        spec = self._catalog().spec.messages.get(message.message)
+        found = self._catalog().spec.messages.get(message.message)
+        spec = found.for_cell(message.ab_test_cell) if found is not None else None
         step = spec.channels[message.step] if spec and message.step < len(spec.channels) else None
         rule = step.inapp.dismiss if step is not None and step.inapp is not None else None
         if rule is None:

@@ -122,7 +122,8 @@ class Dispatcher:
         now = self._clock()
         if message.expires_at is not None and now > message.expires_at:
             return self._verdict(claimed, Status.EXPIRED, reasons.EXPIRED)
-        spec = catalog.spec.messages.get(message.message)
+        found = catalog.spec.messages.get(message.message)
+        spec = found.for_cell(message.ab_test_cell) if found is not None else None
         if spec is None or message.step >= len(spec.channels):
             return self._verdict(claimed, Status.FAILED, "not_in_catalog")
         step = spec.channels[message.step]
@@ -131,7 +132,11 @@ class Dispatcher:
             return self._verdict(claimed, Status.SUPPRESSED, reasons.NO_ADDRESS)
         try:
             rendered = catalog.render(
-                message.message, message.step, claimed.profile.locale, contexts.of(claimed)
+                message.message,
+                message.step,
+                claimed.profile.locale,
+                contexts.of(claimed),
+                message.ab_test_cell,
             )
         except RenderError as exc:
             log.warning("render_failed", guid=message.guid, error=str(exc))
@@ -169,6 +174,8 @@ class Dispatcher:
                 "messageName": m.message,
                 "messageId": m.message_id,
                 "locale": locale,
+                "abTestId": m.ab_test_id,
+                "abTestCell": m.ab_test_cell,
             },
             options=step.options,
         )

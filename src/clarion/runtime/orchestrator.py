@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from clarion.catalog import Catalog
+from clarion.core import reasons
 from clarion.core.decide import Outcome, audience_of, decide
 from clarion.core.model import Event, PastMessage, Profile, Status
 from clarion.core.spec import Audience
@@ -96,7 +97,8 @@ def _shared_profiles(events: Sequence[Event], audiences: Sequence[Audience]) -> 
 def _remember(history: dict[str, list[PastMessage]], outcome: Outcome) -> None:
     """Fold an outcome into the in-memory history so later events of the batch see it."""
     for d in outcome.decisions:
-        if d.status is Status.SCHEDULED:
+        held_out = d.reason == reasons.HELD_OUT
+        if d.status is Status.SCHEDULED or held_out:
             history.setdefault(d.profile_id, []).append(
                 PastMessage(
                     d.guid,
@@ -108,6 +110,7 @@ def _remember(history: dict[str, list[PastMessage]], outcome: Outcome) -> None:
                     d.cancel_on,
                     d.event_id,
                     d.confirm_by is not None,
+                    held_out,
                 )
             )
     if outcome.cancellations:

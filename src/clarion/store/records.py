@@ -39,6 +39,8 @@ class MessageRecord:
     devices: tuple[str, ...] = ()
     provider: str | None = None
     provider_ref: str | None = None
+    ab_test_id: int | None = None
+    ab_test_cell: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

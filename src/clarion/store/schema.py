@@ -117,6 +117,9 @@ messages = sa.Table(
     sa.Column("ladder", sa.String(40)),
     sa.Column("rung", sa.Integer),
     sa.Column("confirm_by", sa.Double),
+    # The A/B test and cell the message is in (``abTestId``/``abTestCell``).
+    sa.Column("ab_test_id", sa.Integer),
+    sa.Column("ab_test_cell", sa.Integer),
     sa.Index("ix_messages_claim", "status", "due_at"),
     # Delivery status callbacks find their message by the provider's id for it.
     sa.Index("ix_messages_provider_ref", "provider_ref"),
@@ -197,4 +200,42 @@ bad_addresses = sa.Table(
     sa.Column("value", sa.String, primary_key=True),
     sa.Column("code", sa.String, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
+)
+
+#: Exposure arms: the message was scheduled for sending, or held out.
+TREATED = "treated"
+HELD_OUT = "held_out"
+
+#: Decisions that are measured (scheduled or held out, of a message with a goal):
+#: one row per message (channel step), written with the message. A goal event of
+#: the profile before ``goal_until`` converts it (``conversions``).
+exposures = sa.Table(
+    "exposures",
+    metadata,
+    sa.Column("guid", sa.String(40), primary_key=True),
+    sa.Column("event_id", sa.String, nullable=False),
+    sa.Column("profile_id", sa.String, nullable=False),
+    sa.Column("message", sa.String, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("arm", sa.String(16), nullable=False),
+    sa.Column("ab_test_id", sa.Integer),
+    sa.Column("ab_test_cell", sa.Integer),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("goal_event", sa.String, nullable=False),
+    sa.Column("goal_until", sa.Double, nullable=False),
+    sa.Index("ix_exposures_goal", "profile_id", "goal_event", "goal_until"),
+    sa.Index("ix_exposures_message", "message", "created_at"),
+)
+
+#: The first goal event that converted an exposure (one row per exposure, so
+#: processing the same goal event again changes nothing).
+conversions = sa.Table(
+    "conversions",
+    metadata,
+    sa.Column("guid", sa.String(40), primary_key=True),
+    sa.Column("profile_id", sa.String, nullable=False),
+    sa.Column("message", sa.String, nullable=False),
+    sa.Column("goal_event_id", sa.String, nullable=False),
+    sa.Column("converted_at", sa.Double, nullable=False),
+    sa.Column("recorded_at", sa.Double, nullable=False),
 )

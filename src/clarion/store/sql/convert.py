@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from clarion.core import reasons
 from clarion.core.decide import Decision
 from clarion.core.model import Channel, Device, Event, PastMessage, Profile, Status
 from clarion.store.records import LifecycleEntry, MessageRecord
@@ -41,6 +42,8 @@ MESSAGE_COLUMNS = tuple(
         "devices",
         "provider",
         "provider_ref",
+        "ab_test_id",
+        "ab_test_cell",
     )
 )
 EVENT_COLUMNS = tuple(
@@ -183,6 +186,8 @@ def decision_row(decision: Decision, now: float) -> dict[str, object]:
         "ladder": decision.ladder,
         "rung": decision.rung,
         "confirm_by": opt_ts(decision.confirm_by),
+        "ab_test_id": decision.ab_test_id,
+        "ab_test_cell": decision.ab_test_cell,
     }
 
 
@@ -202,6 +207,9 @@ def decision_detail(decision: Decision) -> dict[str, object]:
             detail["escalated_from"] = decision.escalated_from
         if decision.confirm_by is not None:
             detail["confirm_by"] = decision.confirm_by.isoformat()
+    if decision.ab_test_id is not None:  # the exposure, in the contract's spelling
+        detail["abTestId"] = decision.ab_test_id
+        detail["abTestCell"] = decision.ab_test_cell
     return detail
 
 
@@ -226,6 +234,8 @@ def message_of(row: Row) -> MessageRecord:
         devices,
         provider,
         provider_ref,
+        ab_test_id,
+        ab_test_cell,
     ) = row
     return MessageRecord(
         guid,
@@ -246,6 +256,8 @@ def message_of(row: Row) -> MessageRecord:
         tuple(devices),
         provider,
         provider_ref,
+        ab_test_id,
+        ab_test_cell,
     )
 
 
@@ -260,6 +272,7 @@ def past_of(row: Row) -> PastMessage:
         cancel_on=tuple(row.cancel_on),
         event_id=row.event_id,
         escalating=row.confirm_by is not None,
+        held_out=row.reason == reasons.HELD_OUT,
     )
 
 

@@ -14,6 +14,7 @@ from clarion.core import reasons
 from clarion.core.decide import Cancellation, Decision, Outcome
 from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
 from clarion.store.schema import DONE, PROCESSING, events, lifecycle, messages
+from clarion.store.sql import measurement
 from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import decision_detail, decision_row, lifecycle_row, past_of, ts
 
@@ -32,6 +33,7 @@ _PAST_COLUMNS = tuple(
         "dedup_key",
         "cancel_on",
         "confirm_by",
+        "reason",
     )
 )
 
@@ -71,6 +73,8 @@ class PreparedOutcomes:
     #: More entries of new messages: a ladder rung skipped for the next (``escalated``).
     more: dict[str, dict[str, object]]
     cancellations: list[tuple[str, Cancellation]]  # with the id of the event behind each
+    exposures: dict[str, dict[str, object]]  # by guid: the measured decisions
+    goal_hits: list[measurement.GoalHit]  # the batch's goal events of measured messages
 
 
 def prepare_outcomes(outcomes: Sequence[tuple[Event, Outcome]], now: datetime) -> PreparedOutcomes:
@@ -90,6 +94,12 @@ def prepare_outcomes(outcomes: Sequence[tuple[Event, Outcome]], now: datetime) -
         },
         _skipped_rungs(decisions, at),
         cancellations,
+        {
+            d.guid: row
+            for d in decisions.values()
+            if (row := measurement.exposure_row(d)) is not None
+        },
+        measurement.goal_hits(event for event, outcome in outcomes if outcome.converts),
     )
 
 
@@ -117,6 +127,9 @@ def apply_outcomes(conn: Connection, prepared: PreparedOutcomes, owner: str, now
     cancellations = [(e, c) for e, c in prepared.cancellations if e in live]
     entries += _cancel(conn, cancellations, at)
     append(conn, lifecycle, entries)
+    exposed = [prepared.exposures[g] for g in sorted(created) if g in prepared.exposures]
+    hits = [h for h in prepared.goal_hits if h.event_id in live]
+    measurement.record(conn, exposed, hits, at)
     return len(created)
 
 

@@ -43,6 +43,7 @@ from clarion.store.sql import (
     profiles,
     reads,
     receipts,
+    reports,
 )
 from clarion.store.sql.convert import ts
 from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
@@ -228,6 +229,12 @@ class SqlStore:
         """Append an open or click to a message's timeline; False for an unknown guid."""
         with self._write() as conn:
             return engagement.record_engagement(conn, guid, reason, ts(now), detail)
+
+    # Measurement
+    def profile_counts(self, flt: reports.ReportFilter, by: reports.Breakdown) -> reports.Grouped:
+        """Per profile: decisions and conversions, by message, group and arm."""
+        with self._reader.connect() as conn:
+            return reports.profile_counts(conn, flt, by)
 
     def ping(self) -> None:
         with self._reader.connect() as conn:

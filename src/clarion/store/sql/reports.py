@@ -1,0 +1,91 @@
+"""What incrementality reports read: per profile, its decisions and conversions.
+
+The database aggregates exposures to one row per (message, group, arm, profile),
+so a report moves one row per profile, not one per decision; the statistics
+(``clarion.experiments.stats``) need exactly these per-profile counts because a
+profile is the unit of randomization (its decisions are not independent).
+
+A decision is a message occurrence: the distinct triggering events of the
+profile (one message sent on three channels is one decision). Per channel, it
+is the occurrences on that channel.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from clarion.store.schema import conversions, exposures
+from clarion.store.sql.convert import ts
+from clarion.store.sql.engine import is_postgres
+
+Breakdown = Literal["total", "channel", "cell", "week"]
+#: ``{profile: (decisions, conversions)}``.
+ProfileCounts = dict[str, tuple[int, int]]
+#: (message, group, arm) -> counts; ``group`` is None for "total", the channel,
+#: the cell index, or the ISO date of the week's Monday.
+Grouped = dict[tuple[str, str | int | None, str], ProfileCounts]
+
+_WEEK_S = 7 * 86400
+#: 1970-01-05, the first Monday of the epoch: weeks start on Monday 00:00 UTC.
+_MONDAY = 4 * 86400
+_EPOCH = date(1970, 1, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    """Which decisions a report covers: one message or all, decided in [since, until)."""
+
+    message: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def week_start(index: int) -> str:
+    """The Monday (ISO date) that starts week number ``index`` since the epoch."""
+    return (_EPOCH + timedelta(weeks=index)).isoformat()
+
+
+def _group(conn: Connection, by: Breakdown) -> sa.ColumnElement[object] | None:
+    x = exposures.c
+    if by == "channel":
+        return x.channel
+    if by == "cell":
+        return x.ab_test_cell
+    if by == "week":
+        weeks = (x.created_at - _MONDAY) / _WEEK_S
+        # PostgreSQL rounds a double cast to integer; SQLite truncates (and the
+        # epoch-based value is positive, so truncating is flooring).
+        return sa.func.floor(weeks) if is_postgres(conn) else sa.cast(weeks, sa.Integer)
+    return None
+
+
+def profile_counts(conn: Connection, flt: ReportFilter, by: Breakdown) -> Grouped:
+    """Each profile's decisions and conversions, by message, ``by`` group and arm."""
+    x, c = exposures.c, conversions.c
+    group = _group(conn, by)
+    group_col = (group if group is not None else sa.literal(None)).label("grp")
+    decisions = sa.func.count(sa.distinct(x.event_id))
+    converted = sa.func.count(sa.distinct(sa.case((c.guid.is_not(None), x.event_id))))
+    keys = [x.message, x.arm, x.profile_id] + ([group] if group is not None else [])
+    query = (
+        sa.select(x.message, group_col, x.arm, x.profile_id, decisions, converted)
+        .select_from(exposures.outerjoin(conversions, c.guid == x.guid))
+        .group_by(*keys)
+    )
+    if flt.message is not None:
+        query = query.where(x.message == flt.message)
+    if flt.since is not None:
+        query = query.where(x.created_at >= ts(flt.since))
+    if flt.until is not None:
+        query = query.where(x.created_at < ts(flt.until))
+    out: Grouped = defaultdict(dict)
+    for message, grp, arm, profile_id, n, k in conn.execute(query):
+        key = week_start(int(grp)) if by == "week" else grp
+        out[message, key, arm][profile_id] = (int(n), int(k))
+    return dict(out)
