@@ -18,8 +18,8 @@ from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
     Claimed,
+    InAppView,
     LifecycleEntry,
-    LiveInApp,
     MessageQuery,
     MessageRecord,
     Suppression,
@@ -142,13 +142,9 @@ class SqlStore:
             return reads.counts_by_status(conn)
 
     # In-app
-    def live_inapp(self, profile_id: str, now: datetime, limit: int) -> list[LiveInApp]:
+    def inapp_view(self, profile_id: str, now: datetime, limit: int) -> InAppView:
         with self._reader.connect() as conn:
-            return inapp.live_inapp(conn, profile_id, ts(now), limit)
-
-    def suppressions_of(self, profile_id: str, now: datetime) -> dict[str, Suppression]:
-        with self._reader.connect() as conn:
-            return inapp.suppressions_of(conn, (profile_id,), ts(now)).get(profile_id, {})
+            return inapp.inapp_view(conn, profile_id, ts(now), limit)
 
     def record_impression(
         self, message: MessageRecord, now: datetime, detail: dict[str, object]
