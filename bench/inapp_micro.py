@@ -59,8 +59,14 @@ class _Asgi:
         self.app = app
         self.loop = asyncio.new_event_loop()
 
-    def call(self, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]],
-             body: bytes = b"") -> tuple[int, bytes]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes = b"",
+    ) -> tuple[int, bytes]:
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},

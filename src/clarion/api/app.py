@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from clarion import __version__
 from clarion.api import errors, inapp_routes, ops, routes
 from clarion.api.fast import FastEvents
+from clarion.api.fast_inapp import FastAlerts
 from clarion.service import Service
 
 #: The web SDK and its demo page, served at /sdk/.
@@ -40,6 +41,13 @@ def create_app(service: Service) -> FastAPI:
     app.state.api_keys = [k.encode() for k in service.settings.key_values()]
     app.state.device_auth = service.device_authenticator()
     errors.install(app)
+    # Added before CORS, so CORS wraps it: cross-origin fetches get the same headers.
+    app.add_middleware(
+        FastAlerts,
+        service=lambda: service.inapp,
+        authenticator=app.state.device_auth,
+        inline=service.store.dialect == "sqlite",
+    )
     # Devices call from web pages on other origins; they authenticate with a
     # bearer token, never cookies, so any origin may ask (configurable).
     app.add_middleware(

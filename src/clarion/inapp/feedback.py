@@ -94,5 +94,5 @@ class FeedbackSigner:
 
 def _mac(secret: bytes, unsigned: Mapping[str, object]) -> str:
     canonical = orjson.dumps(unsigned, option=orjson.OPT_SORT_KEYS)
-    digest = hmac.new(secret, canonical, hashlib.sha256).digest()
+    digest = hmac.digest(secret, canonical, hashlib.sha256)
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
