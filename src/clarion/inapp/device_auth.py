@@ -107,6 +107,15 @@ class DeviceAuthenticator:
                 self._cache[token] = (identity, times)
         return identity
 
+    def remembers(self, token: str) -> bool:
+        """Whether ``token`` is among the verified tokens remembered."""
+        return token in self._cache
+
+    @property
+    def remembered(self) -> int:
+        """How many verified tokens are remembered."""
+        return len(self._cache)
+
     def _verify(self, token: str) -> _Verified:
         """Signature, algorithm, audience, claims and times of a token not seen before."""
         secret = self._secret(token)
