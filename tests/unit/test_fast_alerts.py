@@ -41,6 +41,8 @@ def call(
     service: FakeService | None = None,
     configured: bool = True,
     inline: bool = True,
+    origin: str | None = None,
+    cross_origin: bool = True,
 ) -> tuple[bool, list[dict[str, Any]], FakeService]:
     """(whether the route was called, what was sent, the service)."""
     reached: list[bool] = []
@@ -57,8 +59,10 @@ def call(
         return {"type": "http.request", "body": b"", "more_body": False}
 
     auth = DeviceAuthenticator({"default": SECRET}, None, lambda: T0) if configured else None
-    app = FastAlerts(route, lambda: fake, auth, inline=inline)  # type: ignore[arg-type, return-value]
+    app = FastAlerts(route, lambda: fake, auth, inline, cross_origin)  # type: ignore[arg-type, return-value]
     headers = [(b"host", b"x")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
     if authorization is not None:
         headers.append((b"authorization", authorization.encode("latin-1")))
     scope = {
@@ -123,6 +127,13 @@ def test_other_requests_go_to_the_route() -> None:
     assert call(method="POST")[0]
     assert call(path="/v1/inapp/notifications")[0]
     assert call(configured=False)[0]  # no device secret: the route answers 503
+
+
+def test_outside_cors_a_cross_origin_fetch_goes_on_to_the_app() -> None:
+    web = "https://app.example.com"
+    assert call(origin=web, cross_origin=False)[0]
+    assert not call(origin=web, cross_origin=True)[0]  # the instance inside CORS serves it
+    assert not call(cross_origin=False)[0]
 
 
 def test_a_failing_fetch_is_left_to_the_route() -> None:

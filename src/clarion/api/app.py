@@ -64,5 +64,15 @@ def create_app(service: Service) -> FastAPI:
 
 
 def asgi_app(service: Service) -> FastEvents:
-    """What ``clarion serve`` runs: the app behind the fast path for single events."""
-    return FastEvents(create_app(service), service)
+    """What ``clarion serve`` runs: the app behind the short paths for single events
+    and for device fetches without an ``Origin`` (cross-origin ones take the short
+    path inside the CORS middleware)."""
+    app = create_app(service)
+    alerts = FastAlerts(
+        app,
+        service=lambda: service.inapp,
+        authenticator=app.state.device_auth,
+        inline=service.store.dialect == "sqlite",
+        cross_origin=False,
+    )
+    return FastEvents(alerts, service)
