@@ -98,7 +98,7 @@ class FastAlerts:
         platform, device_id = query.get("platform"), query.get("deviceId")
         if platform not in _PLATFORMS or not device_id:
             return None
-        profile_id = self._profile(scope)
+        profile_id = device_profile(scope, self._auth, self._cross_origin)
         if profile_id is None:
             return None
         device = DeviceContext(
@@ -110,25 +110,28 @@ class FastAlerts:
         )
         return profile_id, device
 
-    def _profile(self, scope: Scope) -> str | None:
-        """The profile the first ``Authorization`` header's device token names (None
-        also for a cross-origin request when this instance may not answer one)."""
-        assert self._auth is not None
-        authorization = None
-        for name, value in scope["headers"]:
-            if name == b"authorization" and authorization is None:
-                authorization = value
-            elif name == b"origin" and not self._cross_origin:
-                return None
-        if authorization is None:
+
+def device_profile(
+    scope: Scope, authenticator: DeviceAuthenticator, cross_origin: bool
+) -> str | None:
+    """The profile the first ``Authorization`` header's device token names, as the
+    route's dependency reads it; None when it does not authenticate, or for a
+    cross-origin request unless ``cross_origin`` (only inside the CORS middleware)."""
+    authorization = None
+    for name, value in scope["headers"]:
+        if name == b"authorization" and authorization is None:
+            authorization = value
+        elif name == b"origin" and not cross_origin:
             return None
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        try:
-            return self._auth.authenticate(token.strip()).profile_id
-        except DeviceAuthError:
-            return None
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return authenticator.authenticate(token.strip()).profile_id
+    except DeviceAuthError:
+        return None
 
 
 def _query(raw: bytes) -> dict[str, str] | None:
