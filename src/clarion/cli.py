@@ -76,11 +76,25 @@ def serve(
         overrides["worker_processes"] = worker_processes
     if api_processes is not None:
         overrides["api_processes"] = api_processes
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = _shared_feedback_key(Settings(**overrides))  # type: ignore[arg-type]
     configure_logging(settings.log_level, settings.log_json)
     share_interpreter_fairly()
     service = _service(settings)
     _run_api(asgi_app(service), settings)
+
+
+def _shared_feedback_key(settings: Settings) -> Settings:
+    """With several API processes and no feedback key configured, one random key for
+    all of them (each would make its own, and refuse the others' feedback objects)."""
+    if settings.api_processes == 1 or settings.feedback_keys:
+        return settings
+    import secrets
+
+    from pydantic import SecretStr
+
+    click.echo("warning: no CLARION_FEEDBACK_KEYS: a random key until restart", err=True)
+    key = SecretStr(secrets.token_urlsafe(32))
+    return settings.model_copy(update={"feedback_keys": {"ephemeral": key}})
 
 
 def _run_api(app: object, settings: Settings) -> None:

@@ -68,7 +68,6 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]
                 }
             ),
             "CLARION_DEVICE_TOKEN_SECRETS": json.dumps({"default": DEVICE_SECRET}),
-            "CLARION_FEEDBACK_KEYS": json.dumps({"k": "f" * 32}),
             "CLARION_CATALOG_RELOAD_SECONDS": "0.3",
             "CLARION_POLL_INTERVAL_SECONDS": "0.02",
             "CLARION_LOG_LEVEL": "WARNING",
@@ -134,10 +133,33 @@ def test_two_api_processes_share_the_port_and_the_catalog(
     strings = catalog / "strings" / "en.yaml"
     strings.write_text(strings.read_text().replace("Update payment", "Fix payment now"))
     assert wait_for(lambda: _cta_copy(base, token) == {"Fix payment now"}, timeout=20)
+    # No feedback key configured: one random key shared by both processes, so
+    # feedback objects one signs, the other accepts.
+    assert _post_impressions(base, token) > 0
     api.close()
     proc.send_signal(signal.SIGTERM)
     proc.wait(20)
     wait_for(lambda: not Path(f"/proc/{child}").exists() or _zombie(child), timeout=15)
+
+
+def _post_impressions(base: str, token: str) -> int:
+    """Fetch and post the impression back, each on a fresh connection; how many posted."""
+    auth = {"Authorization": f"Bearer {token}"}
+    posted = 0
+    for _ in range(6):
+        with httpx.Client(base_url=base, timeout=10, headers=auth) as client:
+            alerts = client.get("/v1/inapp/alerts?platform=web&deviceId=d").json()["alerts"]
+        if not alerts:
+            break
+        body = {
+            "feedback": alerts[0]["attributes"]["impressionFeedback"],
+            "context": {"platform": "web", "deviceId": "d"},
+        }
+        with httpx.Client(base_url=base, timeout=10, headers=auth) as client:
+            response = client.post("/v1/inapp/feedback", json=body)
+        assert response.status_code == 200, response.text
+        posted += 1
+    return posted
 
 
 def _zombie(pid: int) -> bool:
