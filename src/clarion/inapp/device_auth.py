@@ -11,6 +11,7 @@ from the token, which rules out ``alg: none`` and algorithm confusion.
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 import jwt
+import orjson
 
 Reason = Literal[
     "malformed",
@@ -156,10 +158,7 @@ class DeviceAuthenticator:
     def _secret(self, token: str) -> bytes:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             raise DeviceAuthError("malformed", "not a token")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError as exc:
-            raise DeviceAuthError("malformed", str(exc)) from None
+        header = _peek_header(token)
         if header.get("alg") != ALGORITHM:
             raise DeviceAuthError("bad_algorithm", f"only {ALGORITHM} is accepted")
         kid = header.get("kid", DEFAULT_KID)
@@ -186,6 +185,22 @@ class DeviceAuthenticator:
             raise DeviceAuthError("not_yet_valid")
         if isinstance(iat, int | float) and now < iat - self._leeway:
             raise DeviceAuthError("not_yet_valid", "issued in the future")
+
+
+def _peek_header(token: str) -> Mapping[str, object]:
+    """The token's header, read only to pick the secret: ``jwt.decode`` reads and
+    checks it again with that secret (``jwt.get_unverified_header`` costs a third
+    of a verification, since it decodes every segment)."""
+    head, dot, _ = token.partition(".")
+    try:
+        if not dot:
+            raise ValueError("not enough segments")
+        header = orjson.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except ValueError as exc:  # binascii.Error and orjson's error are ValueErrors
+        raise DeviceAuthError("malformed", f"unreadable header: {exc}") from None
+    if not isinstance(header, dict):
+        raise DeviceAuthError("malformed", "the header must be a JSON object")
+    return header
 
 
 def issue_device_token(
