@@ -141,6 +141,20 @@ def _driver_rows(
     return rows
 
 
+_MESSAGE = sa.select(*MESSAGE_COLUMNS).where(messages.c.guid == sa.bindparam("guid"))
+
+
+def message_by_guid(conn: Connection, guid: str) -> MessageRecord | None:
+    """One message, read like ``inapp_view`` (every feedback post reads its message)."""
+    rows = _driver_rows(conn, _MESSAGE, {"guid": guid})
+    if not rows:
+        return None
+    columns = list(rows[0])
+    if conn.dialect.name == "sqlite":
+        columns[_DEVICES] = orjson.loads(columns[_DEVICES])
+    return message_of(columns)
+
+
 def inapp_view(conn: Connection, profile_id: str, now: float, limit: int) -> InAppView:
     """The profile's live, unexpired in-app messages (newest first), the messages it
     dismissed, and its fields: one statement."""

@@ -127,7 +127,7 @@ class SqlStore:
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None:
         with self._reader.connect() as conn:
-            return reads.get_message(conn, guid)
+            return inapp.message_by_guid(conn, guid)
 
     def timeline(self, guid: str) -> list[LifecycleEntry]:
         with self._reader.connect() as conn:
