@@ -37,7 +37,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench.inapp_bench import DEVICE_SECRET, FEEDBACK_KEY, seed, write_tokens
-from bench.support import clarion_env
+from bench.support import clarion_env, drop_postgres, recreate_postgres
 from clarion.api.app import asgi_app
 from clarion.config import Settings
 from clarion.inapp.service import DeviceContext
@@ -115,34 +115,40 @@ class _Asgi:
         return out["status"], out["body"]
 
 
-def main(profiles: int, fetches: int) -> dict[str, object]:
+def main(profiles: int, fetches: int, database_url: str | None = None) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="clarion-inapp-micro-") as tmp:
         d = Path(tmp)
-        url = f"sqlite:///{d / 'clarion.db'}"
-        seed(url, profiles)
-        tokens = [line.split(": ", 1)[1] for line in write_tokens(d / "tokens.txt", profiles)]
-        env = clarion_env(
-            url,
-            d / "sink.jsonl",
-            CLARION_DEVICE_TOKEN_SECRETS=json.dumps({"default": DEVICE_SECRET}),
-            CLARION_FEEDBACK_KEYS=json.dumps({"bench": FEEDBACK_KEY}),
-        )
-        settings = Settings.model_validate(
-            {
-                "database_url": env["CLARION_DATABASE_URL"],
-                "catalog": env["CLARION_CATALOG"],
-                "api_keys": env["CLARION_API_KEYS"],
-                "providers": json.loads(env["CLARION_PROVIDERS"]),
-                "device_token_secrets": {"default": DEVICE_SECRET},
-                "feedback_keys": {"bench": FEEDBACK_KEY},
-                "run_workers": False,
-            }
-        )
-        service = Service(settings)
+        url = database_url or f"sqlite:///{d / 'clarion.db'}"
+        if database_url:
+            recreate_postgres(database_url)
         try:
-            return _measure(service, tokens, profiles, fetches)
+            return _run(url, d, profiles, fetches)
         finally:
-            service.store.close()
+            if database_url:
+                drop_postgres(database_url)
+
+
+def _run(url: str, d: Path, profiles: int, fetches: int) -> dict[str, object]:
+    """Seed ``url``, build the service ``clarion serve --no-workers`` would, measure."""
+    seed(url, profiles)
+    tokens = [line.split(": ", 1)[1] for line in write_tokens(d / "tokens.txt", profiles)]
+    env = clarion_env(url, d / "sink.jsonl")
+    settings = Settings.model_validate(
+        {
+            "database_url": url,
+            "catalog": env["CLARION_CATALOG"],
+            "api_keys": env["CLARION_API_KEYS"],
+            "providers": json.loads(env["CLARION_PROVIDERS"]),
+            "device_token_secrets": {"default": DEVICE_SECRET},
+            "feedback_keys": {"bench": FEEDBACK_KEY},
+            "run_workers": False,
+        }
+    )
+    service = Service(settings)
+    try:
+        return _measure(service, tokens, profiles, fetches)
+    finally:
+        service.store.close()
 
 
 def _measure(service: Service, tokens: list[str], profiles: int, fetches: int) -> dict[str, object]:
@@ -199,7 +205,7 @@ def _measure(service: Service, tokens: list[str], profiles: int, fetches: int) -
 
     feedback_us = asgi.per_call(len(posts), post)
     return {
-        "bench": "inapp_micro_sqlite",
+        "bench": f"inapp_micro_{service.store.dialect}",
         "profiles": profiles,
         "fetches": fetches,
         "cpu_us_per_call": {"service": service_us, "asgi": asgi_us, "feedback": feedback_us},
@@ -211,5 +217,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profiles", type=int, default=20_000)
     parser.add_argument("--fetches", type=int, default=3_000)
+    parser.add_argument("--database-url", help="PostgreSQL URL (its database is recreated)")
     args = parser.parse_args()
-    print(json.dumps(main(args.profiles, args.fetches)))
+    print(json.dumps(main(args.profiles, args.fetches, args.database_url)))

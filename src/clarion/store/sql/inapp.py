@@ -132,12 +132,20 @@ def _driver_rows(
         _compiled[key] = compiled
     sql, order, fixed = compiled
     values = {**fixed, **params}
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver: Any = conn.connection.driver_connection
+    # psycopg would open a transaction for the SELECT (BEGIN), and the pool end it
+    # (ROLLBACK, a round trip of its own): in autocommit the statement is its own.
+    autocommit = conn.dialect.name == "postgresql" and not driver.autocommit
+    if autocommit:
+        driver.autocommit = True
+    cursor = driver.cursor()
     try:
         cursor.execute(sql, values if order is None else tuple(values[name] for name in order))
         rows: list[Sequence[Any]] = cursor.fetchall()
     finally:
         cursor.close()
+        if autocommit:
+            driver.autocommit = False
     return rows
 
 
