@@ -3,32 +3,23 @@ what the FastAPI route answers, on SQLite and PostgreSQL, CORS headers included.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 from fastapi.testclient import TestClient
 
 from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA
 from clarion.service import Service
-from tests.integration.pipeline_support import FakeClock, running, wait_for
-from tests.integration.test_inapp import _device, _seed, inapp_settings
+from tests.integration import test_inapp
+from tests.integration.pipeline_support import FakeClock, wait_for
+from tests.integration.test_inapp import _device, _seed
+
+# The in-app tests' fixtures: a fake clock, and the app on SQLite and PostgreSQL.
+clock = test_inapp.clock
+app = test_inapp.app
 
 #: Per render: a fresh render guid, and signatures over it.
 _PER_RENDER = frozenset({"renderGuid", "signature"})
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def app(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[TestClient, Service]]:
-    with running(inapp_settings(db_url, tmp_path), clock=clock) as pair:
-        yield pair
 
 
 def _stable(value: Any) -> Any:

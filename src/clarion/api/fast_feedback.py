@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from clarion.api.errors import store_down
 from clarion.api.fast import read_body, replay
-from clarion.api.fast_inapp import ASGIApp, Receive, Scope, Send, device_profile
+from clarion.api.fast_inapp import ASGIApp, Receive, Scope, Send, device_profile, send_json
 from clarion.api.inapp_routes import FeedbackIn
 from clarion.inapp import DeviceAuthenticator, FeedbackRejected
 from clarion.inapp.service import DeviceContext, InAppService, NotYours
@@ -36,7 +36,6 @@ from clarion.inapp.service import DeviceContext, InAppService, NotYours
 PATH: Final = "/v1/inapp/feedback"
 #: Larger bodies (a feedback object is ~600 bytes) are left to the route unread.
 _MAX_BODY: Final = 64 * 1024
-_JSON: Final = (b"content-type", b"application/json")
 
 
 class FastFeedback:
@@ -84,10 +83,7 @@ class FastFeedback:
         except OperationalError as exc:
             await store_down(exc)(scope, replay(body), send)
             return
-        out = orjson.dumps({"status": "recorded", "effects": effects})
-        headers = [_JSON, (b"content-length", str(len(out)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": out})
+        await send_json(send, orjson.dumps({"status": "recorded", "effects": effects}))
 
 
 def _plain_json(scope: Scope) -> bool:

@@ -83,10 +83,7 @@ class FastAlerts:
             # The store failed: let the route answer (503) as it would have, from scratch.
             await self._app(scope, receive, send)
             return
-        body = orjson.dumps(payload)
-        headers = [_JSON, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, orjson.dumps(payload))
 
     def _parse(self, scope: Scope) -> tuple[str, DeviceContext] | None:
         """The profile and device when the request is the plain case, else None."""
@@ -109,6 +106,13 @@ class FastAlerts:
             query.get("page"),
         )
         return profile_id, device
+
+
+async def send_json(send: Send, body: bytes, status: int = 200) -> None:
+    """A JSON response with ``body``."""
+    headers = [_JSON, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def device_profile(
