@@ -89,6 +89,12 @@ def test_invalid_bodies_go_to_the_route_intact(body: bytes) -> None:
     assert routed == body and not sent and not service.calls
 
 
+def test_a_backend_cta_goes_to_the_route() -> None:
+    body = orjson.dumps({"feedback": {"actionType": "BACKEND"}, "context": CONTEXT})
+    routed, _, service = post(body)
+    assert routed == body and not service.calls
+
+
 def test_other_content_types_go_to_the_route() -> None:
     routed, _, service = post(content_type=b"text/plain")
     assert routed == BODY and not service.calls

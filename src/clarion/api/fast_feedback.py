@@ -10,10 +10,13 @@ token authenticates. Anything else goes on to the route with the body replayed.
 
 Feedback the service refuses (bad signature, expired, another profile's
 message) is refused before anything is written, so it goes on to the route
-too, which refuses it again and answers with its usual error. A database
-failure is answered here as the route answers it (503): handing over would
-carry out a federated action twice. Recording always runs in the thread pool:
-it waits its turn for the database's writer.
+too, which refuses it again and answers with its usual error. A click on a
+``BACKEND`` CTA (a federated call, which may take seconds) goes to the route
+as well. A database failure is answered here as the route answers it (503).
+Recording runs in at most ``_THREADS`` threads of the pool at once: it waits
+its turn for the database's writer, and fewer threads contending for the
+interpreter lock cost less (measured with two API processes on SQLite: 870 ->
+717 us of CPU a post, 966 -> 1,391 posts/s).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from typing import Final
 
 import orjson
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
@@ -36,6 +39,8 @@ from clarion.inapp.service import DeviceContext, InAppService, NotYours
 PATH: Final = "/v1/inapp/feedback"
 #: Larger bodies (a feedback object is ~600 bytes) are left to the route unread.
 _MAX_BODY: Final = 64 * 1024
+#: Posts recorded in threads at once (SQLite has one writer at a time anyway).
+_THREADS: Final = 8
 
 
 class FastFeedback:
@@ -52,6 +57,14 @@ class FastFeedback:
         self._service = service
         self._auth = authenticator
         self._cross_origin = cross_origin
+        self._limiter: CapacityLimiter | None = None
+
+    def _threads(self) -> CapacityLimiter:
+        """A few threads for recording, not the pool's 40 (made on the loop, when first
+        used): every thread that wants the interpreter lock back slows the others."""
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(_THREADS)
+        return self._limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -69,14 +82,18 @@ class FastFeedback:
             posted = FeedbackIn.model_validate_json(body) if profile_id else None
         except ValidationError:
             posted = None
-        if profile_id is None or posted is None:
+        # A BACKEND CTA calls a federated action, which may take seconds: the route's
+        # whole thread pool is for that, the few threads here for quick records.
+        if profile_id is None or posted is None or posted.feedback.get("actionType") == "BACKEND":
             await self._app(scope, replay(body), send)
             return
         context = posted.context
         device = DeviceContext(context.platform, context.device_id, context.app_version)
         record = self._service().feedback
         try:
-            effects = await to_thread.run_sync(record, profile_id, posted.feedback, device)
+            effects = await to_thread.run_sync(
+                record, profile_id, posted.feedback, device, limiter=self._threads()
+            )
         except (FeedbackRejected, NotYours):
             await self._app(scope, replay(body), send)  # nothing was written
             return
