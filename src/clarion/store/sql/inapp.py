@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from clarion.core import reasons
 from clarion.core.model import Channel, Event, Profile, Status
@@ -110,9 +110,11 @@ _compiled: dict[tuple[int, str], _Compiled] = {}
 
 
 def _driver_rows(
-    conn: Connection, statement: sa.Select[Any], params: dict[str, Any]
+    dialect: Dialect, driver: Any, statement: sa.Select[Any], params: dict[str, Any]
 ) -> list[Sequence[Any]]:
-    """The rows of a prebuilt SELECT, run on the driver's own connection.
+    """The rows of a prebuilt SELECT, run on a pooled connection's ``driver``
+    connection (``SqlStore`` checks it out of the pool without a SQLAlchemy
+    ``Connection`` around it, whose checkout costs as much again).
 
     For the reads of every device fetch: SQLAlchemy's execution (context, events,
     result metadata, and on SQLite the ``BEGIN`` the reader issues and the
@@ -122,20 +124,19 @@ def _driver_rows(
     way. Values come back as the driver gives them: JSON is text on SQLite and
     already decoded on PostgreSQL (psycopg uses the engine's ``json_deserializer``).
     """
-    key = (id(statement), conn.dialect.name)
+    key = (id(statement), dialect.name)
     compiled = _compiled.get(key)
     if compiled is None:
-        made = statement.compile(dialect=conn.dialect)
+        made = statement.compile(dialect=dialect)
         fixed = dict(made.construct_params(dict.fromkeys(params), _check=False))
         order = tuple(made.positiontup) if made.positiontup is not None else None
         compiled = (made.string, order, fixed)
         _compiled[key] = compiled
     sql, order, fixed = compiled
     values = {**fixed, **params}
-    driver: Any = conn.connection.driver_connection
     # psycopg would open a transaction for the SELECT (BEGIN), and the pool end it
     # (ROLLBACK, a round trip of its own): in autocommit the statement is its own.
-    autocommit = conn.dialect.name == "postgresql" and not driver.autocommit
+    autocommit = dialect.name == "postgresql" and not driver.autocommit
     if autocommit:
         driver.autocommit = True
     cursor = driver.cursor()
@@ -152,22 +153,23 @@ def _driver_rows(
 _MESSAGE = sa.select(*MESSAGE_COLUMNS).where(messages.c.guid == sa.bindparam("guid"))
 
 
-def message_by_guid(conn: Connection, guid: str) -> MessageRecord | None:
+def message_by_guid(dialect: Dialect, driver: Any, guid: str) -> MessageRecord | None:
     """One message, read like ``inapp_view`` (every feedback post reads its message)."""
-    rows = _driver_rows(conn, _MESSAGE, {"guid": guid})
+    rows = _driver_rows(dialect, driver, _MESSAGE, {"guid": guid})
     if not rows:
         return None
     columns = list(rows[0])
-    if conn.dialect.name == "sqlite":
+    if dialect.name == "sqlite":
         columns[_DEVICES] = orjson.loads(columns[_DEVICES])
     return message_of(columns)
 
 
-def inapp_view(conn: Connection, profile_id: str, now: float, limit: int) -> InAppView:
+def inapp_view(dialect: Dialect, driver: Any, profile_id: str, now: float, limit: int) -> InAppView:
     """The profile's live, unexpired in-app messages (newest first), the messages it
     dismissed, and its fields: one statement."""
-    text_json = conn.dialect.name == "sqlite"
-    rows = _driver_rows(conn, _LIVE, {"profile_id": profile_id, "now": now, "limit": limit})
+    text_json = dialect.name == "sqlite"
+    params = {"profile_id": profile_id, "now": now, "limit": limit}
+    rows = _driver_rows(dialect, driver, _LIVE, params)
     if not rows:
         return InAppView((), frozenset(), None)
     found = []
