@@ -131,7 +131,9 @@ def _child_main(settings: Settings, ready: ProcessEvent, parent: int) -> None:
 
     def watch() -> None:
         """Readiness once uvicorn serves; the catalog reload; the parent's death."""
-        while not server.started and not server.should_exit:
+        while not server.started:
+            if server.should_exit:
+                return  # it failed to start: the parent sees the process end
             time.sleep(0.05)
         ready.set()
         next_reload = time.monotonic() + settings.catalog_reload_seconds
