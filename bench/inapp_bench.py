@@ -9,7 +9,8 @@ the events that made them): ``payment_failed`` and ``add_phone`` (alerts) and
 web fetch therefore validates three skeletons and assembles two alerts, each
 with two CTAs: six signed feedback objects per response.
 
-``clarion serve --no-workers`` serves the database; a separate load-generator
+``clarion serve --no-workers`` serves the database (with ``--api-processes N``,
+from N processes sharing the port; the output says how many); a separate load-generator
 process drives it in closed loop with keep-alive connections, each request for
 a random profile with that profile's own device token (an HS256 JWT, issued
 for every one of the 100,000 profiles beforehand, one header line per profile
@@ -22,7 +23,7 @@ fetches, so the fetch run sees every alert unseen. The fetch is six signed
 objects and two rendered alerts; an impression is a read and one write
 transaction (state upsert, ``sent`` -> ``delivered``, a lifecycle entry).
 
-    python bench/inapp_bench.py [--seconds 15] [--connections 32]
+    python bench/inapp_bench.py [--seconds 15] [--connections 32] [--api-processes 2]
     python bench/inapp_bench.py \\
         --database-url postgresql+psycopg://postgres@127.0.0.1/clarion_bench_inapp
 
@@ -232,26 +233,40 @@ def _postgres_cpu() -> dict[int, float]:
     return found
 
 
+def _server_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of the server ``pid`` and of its child processes (the
+    other API processes of ``--api-processes``)."""
+    found = {pid: cpu_seconds(pid)}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found[int(stat.parent.name)] = cpu_seconds(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 @contextmanager
 def measured(pid: int, postgres: bool) -> Iterator[Callable[[], dict[str, float]]]:
-    """CPU cores used over the ``with`` block by the server ``pid``, by child
-    processes of this one (the load generator), by PostgreSQL (when it serves the
-    run) and by everything else on the machine."""
+    """CPU cores used over the ``with`` block by the server ``pid`` (with its child
+    API processes), by child processes of this one (the load generator), by
+    PostgreSQL (when it serves the run) and by everything else on the machine."""
     figures: dict[str, float] = {}
-    server0, busy0, t0 = cpu_seconds(pid), machine_busy_seconds(), time.perf_counter()
+    server0, busy0, t0 = _server_cpu(pid), machine_busy_seconds(), time.perf_counter()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     database0 = _postgres_cpu() if postgres else {}
     load0 = os.getloadavg()[0]
     yield lambda: figures
     elapsed = time.perf_counter() - t0
     children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server = cpu_seconds(pid) - server0
+    server = sum(s - server0.get(p, 0.0) for p, s in _server_cpu(pid).items())
     client = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     database = sum(s - database0.get(p, 0.0) for p, s in _postgres_cpu().items()) if postgres else 0
     busy = machine_busy_seconds() - busy0
     figures.update(
         {
             "server_cpu_cores": round(server / elapsed, 2),
+            "server_cpu_s": round(server, 2),
             "loadgen_cpu_cores": round(client / elapsed, 2),
             **({"postgres_cpu_cores": round(database / elapsed, 2)} if postgres else {}),
             "other_cpu_cores": round(max(0.0, busy - server - client - database) / elapsed, 2),
@@ -265,7 +280,15 @@ def _latency(summary: dict[str, object]) -> dict[str, object]:
     return {k: summary[k] for k in keep}
 
 
-def run(url: str, tmp: Path, seconds: float, connections: int) -> dict[str, object]:
+def _per_request(figures: dict[str, float], summary: dict[str, object]) -> dict[str, float]:
+    """The run's CPU figures with the server's CPU microseconds per request."""
+    requests = int(summary["requests"])  # type: ignore[call-overload]
+    return {**figures, "server_cpu_us_per_request": round(figures["server_cpu_s"] / requests * 1e6)}
+
+
+def run(
+    url: str, tmp: Path, seconds: float, connections: int, api_processes: int = 1
+) -> dict[str, object]:
     """Serve ``url`` (seeded) and measure fetch, then feedback."""
     postgres = url.startswith("postgresql")
     tokens = tmp / "tokens.txt"
@@ -282,7 +305,8 @@ def run(url: str, tmp: Path, seconds: float, connections: int) -> dict[str, obje
     base = f"http://127.0.0.1:{port}"
     fetch_url = f"{base}/v1/inapp/alerts?{QUERY}"
     common = ("--connections", str(connections), "--header-file", str(tokens), "--expect")
-    with serve(env, port, tmp / "server.log", workers=False) as server:
+    extra = ("--api-processes", str(api_processes))
+    with serve(env, port, tmp / "server.log", workers=False, extra=extra) as server:
         pid = server.proc.pid
         # Warm-up: connections, pooled database connections, code paths, page cache.
         loadgen(fetch_url, "", "--method", "GET", "--total", "1000", *common, "200", api_key=False)
@@ -329,13 +353,13 @@ def run(url: str, tmp: Path, seconds: float, connections: int) -> dict[str, obje
             **_latency(fetch),
             "seconds": seconds,
             "alerts_per_response": round(len(bodies) / COLLECT_FETCHES, 2),
-            **fetch_cpu(),
+            **_per_request(fetch_cpu(), fetch),
         },
         "feedback": {
             **_latency(feedback),
             "seconds": feedback["elapsed_s"],
             "bodies": len(bodies),
-            **feedback_cpu(),
+            **_per_request(feedback_cpu(), feedback),
         },
         "meets_target": bool(
             fetches_per_s >= TARGET_FETCHES_PER_S
@@ -348,7 +372,10 @@ def run(url: str, tmp: Path, seconds: float, connections: int) -> dict[str, obje
 
 
 def main(
-    seconds: float = 15.0, connections: int = 32, database_url: str | None = None
+    seconds: float = 15.0,
+    connections: int = 32,
+    database_url: str | None = None,
+    api_processes: int = 1,
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="clarion-inapp-") as tmp:
         d = Path(tmp)
@@ -359,7 +386,7 @@ def main(
             url = database_url
         try:
             seed_s = seed(url, PROFILES)
-            figures = run(url, d, seconds, connections)
+            figures = run(url, d, seconds, connections, api_processes)
         finally:
             if database_url is not None:
                 drop_postgres(database_url)
@@ -368,7 +395,8 @@ def main(
         "profiles": PROFILES,
         "live_inapp_per_profile": len(ALERTS),
         "connections": connections,
-        "mode": "closed loop, clarion serve --no-workers, one process",
+        "mode": f"closed loop, clarion serve --no-workers --api-processes {api_processes}",
+        "api_processes": api_processes,
         "target": {"fetches_per_s": TARGET_FETCHES_PER_S, "p99_ms": TARGET_P99_MS},
         **figures,
         "seed_s": round(seed_s, 1),
@@ -384,5 +412,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=15.0, help="fetch run length")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database-url", help="PostgreSQL URL (its database is recreated)")
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="API processes sharing the port"
+    )
     args = parser.parse_args()
-    print(json.dumps(main(args.seconds, args.connections, args.database_url)))
+    print(json.dumps(main(args.seconds, args.connections, args.database_url, args.api_processes)))

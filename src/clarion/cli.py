@@ -49,12 +49,20 @@ def main() -> None:
     default=None,
     help="Run the workers in N child processes instead (CLARION_WORKER_PROCESSES).",
 )
+@click.option(
+    "--api-processes",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    help="Serve the API from N processes sharing the port (CLARION_API_PROCESSES).",
+)
 def serve(
-    host: str | None, port: int | None, workers: bool | None, worker_processes: int | None
+    host: str | None,
+    port: int | None,
+    workers: bool | None,
+    worker_processes: int | None,
+    api_processes: int | None,
 ) -> None:
     """Run the API (and, by default, every worker) in one process."""
-    import uvicorn
-
     from clarion.api.app import asgi_app
     from clarion.runtime.workers import share_interpreter_fairly
 
@@ -67,20 +75,49 @@ def serve(
         overrides["run_workers"] = workers
     if worker_processes is not None:
         overrides["worker_processes"] = worker_processes
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if api_processes is not None:
+        overrides["api_processes"] = api_processes
+    settings = _shared_feedback_key(Settings(**overrides))  # type: ignore[arg-type]
     configure_logging(settings.log_level, settings.log_json)
     share_interpreter_fairly()
     service = _service(settings)
-    app = asgi_app(service)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=settings.log_requests,
-        log_level="warning",
-        loop="uvloop",
-        http="httptools",
-    )
+    _run_api(asgi_app(service), settings)
+
+
+def _shared_feedback_key(settings: Settings) -> Settings:
+    """With several API processes and no feedback key configured, one random key for
+    all of them (each would make its own, and refuse the others' feedback objects)."""
+    if settings.api_processes == 1 or settings.feedback_keys:
+        return settings
+    import secrets
+
+    from pydantic import SecretStr
+
+    click.echo("warning: no CLARION_FEEDBACK_KEYS: a random key until restart", err=True)
+    key = SecretStr(secrets.token_urlsafe(32))
+    return settings.model_copy(update={"feedback_keys": {"ephemeral": key}})
+
+
+def _run_api(app: object, settings: Settings) -> None:
+    """uvicorn in this process, beside ``api_processes - 1`` children on the same port."""
+    import uvicorn
+
+    from clarion.api.processes import ApiProcesses, listening_socket, uvicorn_options
+
+    options = uvicorn_options(settings)
+    if settings.api_processes == 1:
+        uvicorn.run(app, host=settings.host, port=settings.port, **options)  # type: ignore[arg-type]
+        return
+    if settings.port == 0:
+        click.echo("refusing to start: several API processes need a fixed port", err=True)
+        sys.exit(2)
+    sock = listening_socket(settings.host, settings.port)
+    children = ApiProcesses(settings, settings.api_processes - 1)
+    children.start()
+    try:
+        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])  # type: ignore[arg-type]
+    finally:
+        children.stop()
 
 
 @main.command()

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     #: processes on the same database instead, so the API and the workers use
     #: separate cores (``clarion.runtime.processes``).
     worker_processes: int = Field(default=0, ge=0)
+    #: Processes serving the API on one port (``SO_REUSEPORT``): the ``serve``
+    #: process and N - 1 children that serve the API only (``clarion.api.processes``).
+    api_processes: int = Field(default=1, ge=1, le=64)
     orchestrator_batch: int = 500
     dispatcher_batch: int = 500
     dispatcher_concurrency: int = 256

@@ -53,7 +53,9 @@ class KeyRing:
 
     def mac(self, kid: str, data: bytes) -> str:
         """The signature of ``data`` under key ``kid`` (``KeyError`` if unknown), base64url."""
-        return b64url(hmac.new(self._keys[kid], data, hashlib.sha256).digest())
+        return b64url(
+            hmac.digest(self._keys[kid], data, hashlib.sha256)
+        )  # one-shot: no HMAC object
 
     def matches(self, kid: str, data: bytes, signature: str) -> bool:
         """True when ``signature`` signs ``data`` under a known ``kid``; constant-time."""

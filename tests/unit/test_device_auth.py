@@ -127,3 +127,36 @@ def test_short_secrets_are_refused() -> None:
         DeviceAuthenticator({"default": b"short"}, None, lambda: T0)
     with pytest.raises(ValueError, match="32 bytes"):
         issue_device_token(b"short", "ana", HOUR)
+
+
+def test_a_remembered_token_still_expires_with_the_clock() -> None:
+    now = [T0]
+    authenticator = DeviceAuthenticator({"default": SECRET}, None, lambda: now[0])
+    token = issue_device_token(SECRET, "ana", HOUR, now=T0)
+    assert authenticator.authenticate(token).profile_id == "ana"
+    assert authenticator.authenticate(token).profile_id == "ana"  # from the cache
+    now[0] = T0 + HOUR + timedelta(seconds=31)  # past exp and the leeway
+    assert reason(authenticator, token) == "expired"
+
+
+def test_a_remembered_token_is_not_valid_before_its_time() -> None:
+    now = [T0]
+    authenticator = DeviceAuthenticator({"default": SECRET}, None, lambda: now[0])
+    token = issue_device_token(SECRET, "ana", HOUR, now=T0)
+    assert authenticator.authenticate(token)
+    now[0] = T0 - timedelta(minutes=5)  # the clock stepped back: iat is in the future
+    assert reason(authenticator, token) == "not_yet_valid"
+
+
+def test_the_token_cache_is_bounded_and_never_holds_rejected_tokens() -> None:
+    authenticator = DeviceAuthenticator({"default": SECRET}, None, lambda: T0, cache_size=2)
+    tokens = [issue_device_token(SECRET, f"p{i}", HOUR, now=T0) for i in range(5)]
+    for _ in range(2):
+        assert [authenticator.authenticate(t).profile_id for t in tokens] == [
+            f"p{i}" for i in range(5)
+        ]
+    assert authenticator.remembered == 2
+    forged = issue_device_token(b"x" * 32, "p0", HOUR, now=T0)
+    for _ in range(2):
+        assert reason(authenticator, forged) == "bad_signature"
+    assert not authenticator.remembers(forged)

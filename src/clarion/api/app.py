@@ -22,6 +22,9 @@ from clarion.api import (
     twilio_routes,
 )
 from clarion.api.fast import FastEvents
+from clarion.api.fast_feedback import FastFeedback
+from clarion.api.fast_inapp import FastAlerts
+from clarion.inapp.service import InAppService
 from clarion.service import Service
 
 #: The web SDK and its demo page, served at /sdk/.
@@ -49,6 +52,16 @@ def create_app(service: Service) -> FastAPI:
     app.state.api_keys = [k.encode() for k in service.settings.key_values()]
     app.state.device_auth = service.device_authenticator()
     errors.install(app)
+    # Added before CORS, so CORS wraps them: cross-origin device requests get its headers.
+    app.add_middleware(
+        FastAlerts,
+        service=lambda: service.inapp,
+        authenticator=app.state.device_auth,
+        inline=service.store.dialect == "sqlite",
+    )
+    app.add_middleware(
+        FastFeedback, service=lambda: service.inapp, authenticator=app.state.device_auth
+    )
     # Devices call from web pages on other origins; they authenticate with a
     # bearer token, never cookies, so any origin may ask (configurable).
     app.add_middleware(
@@ -69,5 +82,16 @@ def create_app(service: Service) -> FastAPI:
 
 
 def asgi_app(service: Service) -> FastEvents:
-    """What ``clarion serve`` runs: the app behind the fast path for single events."""
-    return FastEvents(create_app(service), service)
+    """What ``clarion serve`` runs: the app behind the short paths for single events
+    and for device fetches and feedback without an ``Origin`` (cross-origin ones take
+    the short paths inside the CORS middleware)."""
+    app = create_app(service)
+
+    def inapp() -> InAppService:
+        return service.inapp
+
+    auth = app.state.device_auth
+    feedback = FastFeedback(app, service=inapp, authenticator=auth, cross_origin=False)
+    inline = service.store.dialect == "sqlite"
+    alerts = FastAlerts(feedback, inapp, auth, inline=inline, cross_origin=False)
+    return FastEvents(alerts, service)

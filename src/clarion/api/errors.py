@@ -58,6 +58,11 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _store_down(_: Request, exc: Exception) -> JSONResponse:
+    return store_down(exc)
+
+
+def store_down(exc: Exception) -> JSONResponse:
+    """The answer to a request the database failed (503, retry)."""
     log.error("store_unavailable", error=str(exc))
     return JSONResponse(
         error_body(

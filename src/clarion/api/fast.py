@@ -44,10 +44,10 @@ class FastEvents:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/v1/events":
             await self._app(scope, receive, send)
             return
-        body = await _body(receive)
+        body = await read_body(receive)
         event = self._parse(scope, body)
         if event is None:
-            await self._app(scope, _replay(body), send)
+            await self._app(scope, replay(body), send)
             return
         svc = self._service
         try:
@@ -56,7 +56,7 @@ class FastEvents:
             )
         except Exception:
             # The store failed: let the app answer (503) as it would have, from scratch.
-            await self._app(scope, _replay(body), send)
+            await self._app(scope, replay(body), send)
             return
         out = convert.accepted_out(accepted).model_dump_json().encode()
         headers = [*_JSON, (b"content-length", str(len(out)).encode())]
@@ -92,7 +92,8 @@ def _is_json(content_type: bytes) -> bool:
     return kind.startswith(b"application/") and kind.endswith(b"+json")
 
 
-async def _body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body."""
     chunks = []
     while True:
         message = await receive()
@@ -101,7 +102,8 @@ async def _body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def replay(body: bytes) -> Receive:
+    """A ``receive`` that gives ``body`` again, for the app a short path hands over to."""
     sent = False
 
     async def receive() -> Message:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from clarion.core.inapp_spec import ActionType, InAppSpec
@@ -31,7 +32,17 @@ _IMAGE_SCHEMES: Final = ("https://", "/")
 
 def copy(text: str) -> dict[str, object]:
     """A copy block: ``{"copy": [elements]}`` from copy markup."""
-    return {"copy": [element.to_json() for element in parse(text)]}
+    return {"copy": [dict(element) for element in _elements(text)]}
+
+
+@lru_cache(maxsize=4096)
+def _elements(text: str) -> tuple[Mapping[str, str], ...]:
+    """The contract's elements of copy markup ``text``, parsed once per distinct text.
+
+    Every fetch assembles the same strings again (most copy is static, and
+    rendered copy repeats across profiles); parsing is a pure function of the
+    text, so nothing needs invalidating when the catalog changes."""
+    return tuple(element.to_json() for element in parse(text))
 
 
 def assemble_alert(

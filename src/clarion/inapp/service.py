@@ -9,7 +9,7 @@ without a client release and every device of the profile shares one state.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -32,7 +32,7 @@ from clarion.core.tracking import FeedbackBody, FeedbackType, Tracking
 from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
 from clarion.observability import get_logger
-from clarion.store.records import LiveInApp, MessageRecord, Suppression
+from clarion.store.records import InAppView, LiveInApp, MessageRecord, Suppression
 
 log = get_logger("clarion.inapp")
 
@@ -40,10 +40,8 @@ log = get_logger("clarion.inapp")
 class InAppStore(Protocol):
     """The store operations the in-app service uses."""
 
-    def get_profile(self, profile_id: str) -> Profile | None: ...
     def get_message(self, guid: str) -> MessageRecord | None: ...
-    def live_inapp(self, profile_id: str, now: datetime, limit: int) -> list[LiveInApp]: ...
-    def suppressions_of(self, profile_id: str, now: datetime) -> dict[str, Suppression]: ...
+    def inapp_view(self, profile_id: str, now: datetime, limit: int) -> InAppView: ...
     def record_impression(
         self, message: MessageRecord, now: datetime, detail: dict[str, object]
     ) -> None: ...
@@ -141,17 +139,17 @@ class InAppService:
         """The alerts this device should show now, assembled in its locale."""
         now = self._clock()
         catalog = self._catalog()
-        live, found = self._candidates(profile_id, device, catalog, now, _ALERT_WINDOW)
+        view, found = self._candidates(profile_id, device, catalog, now, _ALERT_WINDOW)
         candidates = [
             c
             for c in found
             if c.inapp.template is not Template.NOTIFICATION and c.live.state.acted_at is None
         ]
         caps = catalog.spec.policy.channel_caps.get(Channel.INAPP, ())
-        candidates = within_caps(candidates, live, caps, now) if caps else candidates
+        candidates = within_caps(candidates, view.live, caps, now) if caps else candidates
         if not candidates:
             return alerts_response([])
-        profile = self._store.get_profile(profile_id) or Profile(id=profile_id)
+        profile = view.profile or Profile(id=profile_id)
         locale = device.locale or profile.locale
         alerts = []
         for candidate in candidates[: self._max_alerts]:
@@ -163,20 +161,18 @@ class InAppService:
 
     def _candidates(
         self, profile_id: str, device: DeviceContext, catalog: Catalog, now: datetime, limit: int
-    ) -> tuple[list[LiveInApp], list[_Candidate]]:
-        """The profile's live in-app messages, and those this device may show now."""
-        live = self._store.live_inapp(profile_id, now, limit=limit)
-        if not live:
-            return live, []
-        suppressed = self._store.suppressions_of(profile_id, now)
-        found = (self._candidate(x, catalog, suppressed, device, now) for x in live)
-        return live, [c for c in found if c is not None]
+    ) -> tuple[InAppView, list[_Candidate]]:
+        """What the store holds for the profile (one read), and the live in-app
+        messages this device may show now."""
+        view = self._store.inapp_view(profile_id, now, limit=limit)
+        found = (self._candidate(x, catalog, view.suppressed, device, now) for x in view.live)
+        return view, [c for c in found if c is not None]
 
     def _candidate(
         self,
         live: LiveInApp,
         catalog: Catalog,
-        suppressed: Mapping[str, Suppression],
+        suppressed: Set[str],
         device: DeviceContext,
         now: datetime,
     ) -> _Candidate | None:
@@ -213,7 +209,8 @@ class InAppService:
     ) -> dict[str, object]:
         """A page of the profile's notification center, newest first, with its unread count."""
         now = self._clock()
-        _, found = self._candidates(profile_id, device, self._catalog(), now, _CENTER_SIZE)
+        catalog = self._catalog()
+        view, found = self._candidates(profile_id, device, catalog, now, _CENTER_SIZE)
         items = [
             c
             for c in found
@@ -226,8 +223,7 @@ class InAppService:
         page, more = items[:limit], len(items) > limit
         assembled = []
         if page:
-            profile = self._store.get_profile(profile_id) or Profile(id=profile_id)
-            catalog = self._catalog()
+            profile = view.profile or Profile(id=profile_id)
             locale = device.locale or profile.locale
             assembled = [self._notification(c, catalog, profile, locale) for c in page]
         cursor = _key(page[-1]) if more else None

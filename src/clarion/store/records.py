@@ -169,6 +169,18 @@ class LiveInApp:
 
 
 @dataclass(frozen=True, slots=True)
+class InAppView:
+    """What a device's fetch reads, in one round trip: the profile's live in-app
+    messages (newest first), the names of the messages it dismissed (still in
+    force), and the profile's own fields (no devices or dismissals: what
+    templates see), or None when there are no live messages or no profile."""
+
+    live: tuple[LiveInApp, ...]
+    suppressed: frozenset[str]
+    profile: Profile | None
+
+
+@dataclass(frozen=True, slots=True)
 class Suppression:
     """A dismissal: the message stays hidden for the profile until ``until``."""
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from clarion.core import reasons
-from clarion.core.model import Channel, Event, Status
-from clarion.store.records import InAppState, LiveInApp, MessageRecord, Suppression
+from clarion.core.model import Channel, Event, Profile, Status
+from clarion.store.records import InAppState, InAppView, LiveInApp, MessageRecord, Suppression
 from clarion.store.schema import (
     LIVE_INAPP_CHANNEL,
     LIVE_INAPP_STATUSES,
@@ -20,6 +20,7 @@ from clarion.store.schema import (
     inapp_state,
     lifecycle,
     messages,
+    profiles,
     suppressions,
 )
 from clarion.store.sql.convert import MESSAGE_COLUMNS, dt, lifecycle_row, message_of, opt_dt, ts
@@ -40,36 +41,67 @@ def _literal(value: str) -> sa.ColumnElement[str]:
 
 
 def _live_query() -> sa.Select[Any]:
-    """The live, unexpired in-app messages of ``:profile_id``, newest first.
+    """The live, unexpired in-app messages of ``:profile_id``, newest first, each with
+    its state, its event, whether a dismissal of its message is in force, and the
+    profile's own fields (the same on every row; NULL without a profile row).
 
-    Built once: constructing a statement of this size costs several times what
-    SQLite takes to run it (every fetch of a device runs it). Channel and
-    statuses are SQL literals, the predicate of ``ix_messages_inapp_live``, so
-    both planners can use that partial index; everything else is a parameter.
+    One statement for the whole fetch (a device fetch used to cost three queries
+    for the profile, one for dismissals and this one). Built once: constructing
+    a statement of this size costs several times what SQLite takes to run it.
+    Channel and statuses are SQL literals, the predicate of
+    ``ix_messages_inapp_live``, so both planners can use that partial index;
+    everything else is a parameter.
     """
-    m = messages.c
-    e = events.c
+    m, e, s, p = messages.c, events.c, suppressions.c, profiles.c
+    now: sa.BindParameter[float] = sa.bindparam("now")
+    dismissed = (
+        sa.select(s.until)
+        .where(s.profile_id == m.profile_id, s.message == m.message, s.until > now)
+        .scalar_subquery()
+    )
     return (
-        sa.select(*MESSAGE_COLUMNS, *_STATE, e.type, e.occurred_at, e.payload, e.account_id)
+        sa.select(
+            *MESSAGE_COLUMNS,
+            *_STATE,
+            e.type,
+            e.occurred_at,
+            e.payload,
+            e.account_id,
+            dismissed,
+            *_PROFILE,
+        )
         .select_from(
-            messages.join(events, e.id == m.event_id).outerjoin(
-                inapp_state, inapp_state.c.guid == m.guid
-            )
+            messages.join(events, e.id == m.event_id)
+            .outerjoin(inapp_state, inapp_state.c.guid == m.guid)
+            .outerjoin(profiles, p.id == m.profile_id)
         )
         .where(
             m.profile_id == sa.bindparam("profile_id"),
             m.channel == _literal(LIVE_INAPP_CHANNEL),
             m.status.in_([_literal(status) for status in LIVE_INAPP_STATUSES]),
-            sa.or_(m.expires_at.is_(None), m.expires_at > sa.bindparam("now")),
+            sa.or_(m.expires_at.is_(None), m.expires_at > now),
         )
         .order_by(m.created_at.desc(), m.guid.desc())
         .limit(sa.bindparam("limit"))
     )
 
 
+#: The profile's fields that templates see (``clarion.catalog.context``).
+_PROFILE = (
+    profiles.c.id,
+    profiles.c.locale,
+    profiles.c.timezone,
+    profiles.c.country,
+    profiles.c.account_id,
+    profiles.c.attributes,
+)
 _LIVE = _live_query()
 _WIDTH = len(MESSAGE_COLUMNS)
 _DEVICES = MESSAGE_COLUMNS.index(messages.c.devices)
+#: Where the state, event, dismissal and profile columns start in a row of ``_LIVE``.
+_EVENT = _WIDTH + len(_STATE)
+_DISMISSED = _EVENT + 4
+_PROFILE_AT = _DISMISSED + 1
 
 #: A prebuilt SELECT compiled for one dialect: its SQL, the order of its
 #: positional parameters (None: named), and the values of its fixed parameters.
@@ -78,9 +110,11 @@ _compiled: dict[tuple[int, str], _Compiled] = {}
 
 
 def _driver_rows(
-    conn: Connection, statement: sa.Select[Any], params: dict[str, Any]
+    dialect: Dialect, driver: Any, statement: sa.Select[Any], params: dict[str, Any]
 ) -> list[Sequence[Any]]:
-    """The rows of a prebuilt SELECT, run on the driver's own connection.
+    """The rows of a prebuilt SELECT, run on a pooled connection's ``driver``
+    connection (``SqlStore`` checks it out of the pool without a SQLAlchemy
+    ``Connection`` around it, whose checkout costs as much again).
 
     For the reads of every device fetch: SQLAlchemy's execution (context, events,
     result metadata, and on SQLite the ``BEGIN`` the reader issues and the
@@ -90,35 +124,60 @@ def _driver_rows(
     way. Values come back as the driver gives them: JSON is text on SQLite and
     already decoded on PostgreSQL (psycopg uses the engine's ``json_deserializer``).
     """
-    key = (id(statement), conn.dialect.name)
+    key = (id(statement), dialect.name)
     compiled = _compiled.get(key)
     if compiled is None:
-        made = statement.compile(dialect=conn.dialect)
+        made = statement.compile(dialect=dialect)
         fixed = dict(made.construct_params(dict.fromkeys(params), _check=False))
         order = tuple(made.positiontup) if made.positiontup is not None else None
         compiled = (made.string, order, fixed)
         _compiled[key] = compiled
     sql, order, fixed = compiled
     values = {**fixed, **params}
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # psycopg would open a transaction for the SELECT (BEGIN), and the pool end it
+    # (ROLLBACK, a round trip of its own): in autocommit the statement is its own.
+    autocommit = dialect.name == "postgresql" and not driver.autocommit
+    if autocommit:
+        driver.autocommit = True
+    cursor = driver.cursor()
     try:
         cursor.execute(sql, values if order is None else tuple(values[name] for name in order))
         rows: list[Sequence[Any]] = cursor.fetchall()
     finally:
         cursor.close()
+        if autocommit:
+            driver.autocommit = False
     return rows
 
 
-def live_inapp(conn: Connection, profile_id: str, now: float, limit: int) -> list[LiveInApp]:
-    """The profile's in-app messages that are live and unexpired, newest first."""
-    text_json = conn.dialect.name == "sqlite"
-    rows = _driver_rows(conn, _LIVE, {"profile_id": profile_id, "now": now, "limit": limit})
+_MESSAGE = sa.select(*MESSAGE_COLUMNS).where(messages.c.guid == sa.bindparam("guid"))
+
+
+def message_by_guid(dialect: Dialect, driver: Any, guid: str) -> MessageRecord | None:
+    """One message, read like ``inapp_view`` (every feedback post reads its message)."""
+    rows = _driver_rows(dialect, driver, _MESSAGE, {"guid": guid})
+    if not rows:
+        return None
+    columns = list(rows[0])
+    if dialect.name == "sqlite":
+        columns[_DEVICES] = orjson.loads(columns[_DEVICES])
+    return message_of(columns)
+
+
+def inapp_view(dialect: Dialect, driver: Any, profile_id: str, now: float, limit: int) -> InAppView:
+    """The profile's live, unexpired in-app messages (newest first), the messages it
+    dismissed, and its fields: one statement."""
+    text_json = dialect.name == "sqlite"
+    params = {"profile_id": profile_id, "now": now, "limit": limit}
+    rows = _driver_rows(dialect, driver, _LIVE, params)
+    if not rows:
+        return InAppView((), frozenset(), None)
     found = []
+    suppressed = set()
     for row in rows:
         columns = list(row[:_WIDTH])
-        impressions, seen, acted, action, read, archived, etype, occurred, payload, account = row[
-            _WIDTH:
-        ]
+        impressions, seen, acted, action, read, archived = row[_WIDTH:_EVENT]
+        etype, occurred, payload, account = row[_EVENT:_DISMISSED]
         if text_json:
             columns[_DEVICES] = orjson.loads(columns[_DEVICES])
             payload = orjson.loads(payload)
@@ -126,38 +185,26 @@ def live_inapp(conn: Connection, profile_id: str, now: float, limit: int) -> lis
             impressions or 0, opt_dt(seen), opt_dt(acted), action, opt_dt(read), opt_dt(archived)
         )
         message = message_of(columns)  # positional reader: the message columns only
+        if row[_DISMISSED] is not None:
+            suppressed.add(message.message)
         event = Event(message.event_id, etype, profile_id, dt(occurred), payload, account)
         found.append(LiveInApp(message, state, event))
-    return found
+    return InAppView(tuple(found), frozenset(suppressed), _profile(rows[0], text_json))
 
 
-_S = suppressions.c
-_SUPPRESSIONS = sa.select(_S.profile_id, _S.message, _S.until, _S.reason, _S.all_channels)
-#: One profile's (a device's fetch): a plain equality, no list to expand.
-_SUPPRESSIONS_OF_ONE = _SUPPRESSIONS.where(
-    _S.profile_id == sa.bindparam("profile_id"), _S.until > sa.bindparam("now")
-)
-_SUPPRESSIONS_OF_MANY = _SUPPRESSIONS.where(
-    _S.profile_id.in_(sa.bindparam("profile_ids", expanding=True)), _S.until > sa.bindparam("now")
-)
-
-
-def suppressions_of(
-    conn: Connection, profile_ids: Iterable[str], now: float
-) -> dict[str, dict[str, Suppression]]:
-    """Active dismissals by profile, then by message name."""
-    ids = list(profile_ids)
-    rows: Iterable[Sequence[Any]]
-    if len(ids) == 1:
-        rows = _driver_rows(conn, _SUPPRESSIONS_OF_ONE, {"profile_id": ids[0], "now": now})
-    else:
-        rows = conn.execute(_SUPPRESSIONS_OF_MANY, {"profile_ids": ids, "now": now})
-    found: dict[str, dict[str, Suppression]] = {}
-    for profile_id, message, until, reason, all_channels in rows:
-        found.setdefault(profile_id, {})[message] = Suppression(
-            message, dt(until), reason, bool(all_channels)
-        )
-    return found
+def _profile(row: Sequence[Any], text_json: bool) -> Profile | None:
+    """The profile's fields from the profile columns of a row of ``_LIVE``."""
+    pid, locale, timezone, country, account, attributes = row[_PROFILE_AT:]
+    if pid is None:
+        return None
+    return Profile(
+        id=pid,
+        locale=locale,
+        timezone=timezone,
+        country=country,
+        account_id=account,
+        attributes=orjson.loads(attributes) if text_json else attributes,
+    )
 
 
 def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:

@@ -16,11 +16,6 @@ from clarion.store.sql.convert import (
 )
 
 
-def get_message(conn: Connection, guid: str) -> MessageRecord | None:
-    row = conn.execute(sa.select(*MESSAGE_COLUMNS).where(messages.c.guid == guid)).first()
-    return None if row is None else message_of(row)
-
-
 def timeline(conn: Connection, guid: str) -> list[LifecycleEntry]:
     query = (
         sa.select(*LIFECYCLE_COLUMNS)

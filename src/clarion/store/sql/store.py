@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,9 +23,9 @@ from clarion.store.records import (
     DeliveryCount,
     DeliveryQuery,
     DeliveryReport,
+    InAppView,
     LadderRung,
     LifecycleEntry,
-    LiveInApp,
     MessageQuery,
     MessageRecord,
     ReportApplied,
@@ -72,6 +72,16 @@ class SqlStore:
         """One write transaction, started when it is this one's turn (see ``writer``)."""
         with self._writer, self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _driver(self) -> Iterator[Any]:
+        """A pooled connection's driver connection, for the prebuilt one-statement
+        reads of ``store.sql.inapp`` (see ``_driver_rows`` there)."""
+        raw = self.engine.raw_connection()
+        try:
+            yield raw.driver_connection
+        finally:
+            raw.close()
 
     @property
     def dialect(self) -> str:
@@ -169,8 +179,8 @@ class SqlStore:
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None:
-        with self._reader.connect() as conn:
-            return reads.get_message(conn, guid)
+        with self._driver() as driver:
+            return inapp.message_by_guid(self.engine.dialect, driver, guid)
 
     def timeline(self, guid: str) -> list[LifecycleEntry]:
         with self._reader.connect() as conn:
@@ -185,13 +195,9 @@ class SqlStore:
             return reads.counts_by_status(conn)
 
     # In-app
-    def live_inapp(self, profile_id: str, now: datetime, limit: int) -> list[LiveInApp]:
-        with self._reader.connect() as conn:
-            return inapp.live_inapp(conn, profile_id, ts(now), limit)
-
-    def suppressions_of(self, profile_id: str, now: datetime) -> dict[str, Suppression]:
-        with self._reader.connect() as conn:
-            return inapp.suppressions_of(conn, (profile_id,), ts(now)).get(profile_id, {})
+    def inapp_view(self, profile_id: str, now: datetime, limit: int) -> InAppView:
+        with self._driver() as driver:
+            return inapp.inapp_view(self.engine.dialect, driver, profile_id, ts(now), limit)
 
     def record_impression(
         self, message: MessageRecord, now: datetime, detail: dict[str, object]
