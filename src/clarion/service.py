@@ -67,7 +67,11 @@ class Service:
         )
         if self.providers is None:
             self.providers = build_providers(self.settings.providers)
-        unknown = {c.value: p for c, p in self.settings.routes.items() if p not in self.providers}
+        unknown = {
+            c.value: [p for p in names if p not in self.providers]
+            for c, names in self.settings.routes.items()
+            if not set(names) <= self.providers.keys()
+        }
         if unknown:
             configured = ", ".join(sorted(self.providers)) or "none"
             raise ConfigError(f"routes name unknown providers {unknown} (configured: {configured})")

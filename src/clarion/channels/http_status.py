@@ -9,10 +9,14 @@ import math
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-from clarion.channels.base import PermanentError, ProviderError, TransientError
+from clarion.channels.base import ErrorScope, PermanentError, ProviderError, TransientError
 
 #: Statuses that say "not now" rather than "never": timeouts, throttling, server faults.
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
+#: Permanent statuses about the provider account or endpoint rather than the message:
+#: credentials, an unpaid account, an endpoint that does not exist (or no longer).
+#: The channel fails over to its next provider on these (docs/delivery.md).
+PROVIDER_STATUSES = frozenset({401, 402, 403, 404, 405, 407, 410})
 
 
 def is_transient(status: int) -> bool:
@@ -48,11 +52,15 @@ def error_for_status(status: int, retry_after: str | None, now: float) -> Provid
     """The error a non-2xx response maps to, or ``None`` for success.
 
     Redirects count as permanent: an endpoint that moved is a configuration error,
-    and re-posting a message to wherever it points is not ours to decide.
+    and re-posting a message to wherever it points is not ours to decide. Like the
+    ``PROVIDER_STATUSES`` they are the provider's fault, not the message's, so the
+    channel's next provider is tried; other 4xx are about the message.
     """
     if 200 <= status <= 299:
         return None
     code = f"http_{status}"
     if is_transient(status):
         return TransientError(code, retry_after=parse_retry_after(retry_after, now))
+    if status in PROVIDER_STATUSES or 300 <= status <= 399:
+        return PermanentError(code, scope=ErrorScope.PROVIDER)
     return PermanentError(code)

@@ -3,7 +3,8 @@
 ``ProviderConfig`` is a pydantic discriminated union on ``type`` so the app's
 settings can embed a ``dict[str, ProviderConfig]`` directly. ``BUILDERS`` maps
 every ``ProviderType`` to the function that builds it; a test checks that no
-type is missing.
+type is missing. Every config derives from ``ProviderOptions``, the settings all
+providers share (a rate limit); a test checks that too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, PositiveFloat, SecretStr, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    TypeAdapter,
+)
 
 from clarion.channels.base import Provider
 from clarion.channels.inapp import InAppProvider
@@ -29,7 +39,26 @@ class ProviderType(StrEnum):
     INAPP = "inapp"
 
 
-class SinkConfig(BaseModel):
+class RateLimitConfig(BaseModel):
+    """A provider's send rate: ``burst`` at once, ``per_second`` on average
+    (docs/delivery.md, "Rate limits")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_second: PositiveFloat
+    burst: PositiveInt = 1
+
+
+class ProviderOptions(BaseModel):
+    """Settings every provider config has, whatever its type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: None: no limit of Clarion's own (a provider's Retry-After still pauses it).
+    rate_limit: RateLimitConfig | None = None
+
+
+class SinkConfig(ProviderOptions):
     """A JSON-lines file that every message is appended to."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,7 +67,7 @@ class SinkConfig(BaseModel):
     path: Path
 
 
-class WebhookConfig(BaseModel):
+class WebhookConfig(ProviderOptions):
     """An HTTP endpoint that receives each message as signed JSON."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -49,7 +78,7 @@ class WebhookConfig(BaseModel):
     timeout: PositiveFloat = 10.0
 
 
-class InAppConfig(BaseModel):
+class InAppConfig(ProviderOptions):
     """The in-app store: messages wait there until a device fetches them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -94,6 +123,11 @@ def parse_provider_configs(raw: Mapping[str, object]) -> dict[str, ProviderConfi
 def build_provider(name: str, config: ProviderConfig) -> Provider:
     """The provider ``config`` describes, named ``name``."""
     return BUILDERS[config.type](name, config)
+
+
+def rate_limits(configs: Mapping[str, ProviderConfig]) -> dict[str, RateLimitConfig]:
+    """The configured rate limits, by provider name."""
+    return {name: c.rate_limit for name, c in configs.items() if c.rate_limit is not None}
 
 
 def build_providers(configs: Mapping[str, ProviderConfig]) -> dict[str, Provider]:

@@ -16,7 +16,13 @@ import httpx
 import orjson
 
 from clarion import __version__
-from clarion.channels.base import Outgoing, PermanentError, Receipt, TransientError
+from clarion.channels.base import (
+    ErrorScope,
+    Outgoing,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from clarion.channels.http_status import error_for_status
 from clarion.channels.wire import dumps, message_record
 
@@ -80,7 +86,13 @@ class WebhookProvider:
     they already handled. A message's ``options["url"]`` overrides the endpoint.
     Pass ``client`` to share a connection pool; the provider then leaves closing
     it to the caller.
+
+    Idempotent: receivers are expected to deduplicate on ``Idempotency-Key``. A
+    failure after the request went out (read timeout, dropped connection) is
+    ``unconfirmed``: the receiver may have acted on it.
     """
+
+    idempotent = True
 
     def __init__(
         self,
@@ -120,12 +132,16 @@ class WebhookProvider:
             response = await self._client.post(
                 url, content=body, headers=headers, timeout=self._timeout
             )
-        except httpx.TimeoutException as exc:
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # nothing went out
             raise TransientError("timeout", str(exc)) from exc
+        except httpx.TimeoutException as exc:
+            raise TransientError("timeout", str(exc), unconfirmed=True) from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise PermanentError("invalid_url", str(exc)) from exc
-        except httpx.TransportError as exc:
+            raise PermanentError("invalid_url", str(exc), scope=ErrorScope.PROVIDER) from exc
+        except httpx.ConnectError as exc:
             raise TransientError("connection_error", str(exc)) from exc
+        except httpx.TransportError as exc:  # the connection broke after the request went out
+            raise TransientError("connection_error", str(exc), unconfirmed=True) from exc
         except httpx.RequestError as exc:  # e.g. an undecodable response body
             raise TransientError("request_error", str(exc)) from exc
         status = response.status_code

@@ -13,6 +13,11 @@ HELD_OUT = "held_out"
 LEASE_EXPIRED = "lease_expired"
 RETRYING = "retrying"
 DEAD_LETTERED = "dead_lettered"
+#: A lifecycle entry (status ``sending``) written before a call to a provider
+#: without idempotency keys: the window in which a crash may cause a duplicate.
+ATTEMPT = "attempt"
+#: Rescheduled for the provider's next free send slot (its rate limit or Retry-After).
+RATE_LIMITED = "rate_limited"
 
 
 def capped(rule: str) -> str:
@@ -33,3 +38,7 @@ def suppressed(by: str) -> str:
 
 def provider_rejected(code: str) -> str:
     return f"provider_rejected:{code}"
+
+
+def failover(code: str) -> str:
+    return f"failover:{code}"

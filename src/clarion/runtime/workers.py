@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from clarion.channels.base import Provider
+from clarion.channels.registry import rate_limits
 from clarion.config import Settings
 from clarion.core.backoff import RetryPolicy
 from clarion.observability import get_logger
@@ -26,6 +27,7 @@ from clarion.runtime.catalog_holder import CatalogHolder
 from clarion.runtime.clock import Clock
 from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.orchestrator import Orchestrator
+from clarion.runtime.ratelimit import RateLimit, RateLimits
 from clarion.store.base import Store
 
 log = get_logger("clarion.workers")
@@ -47,6 +49,13 @@ def share_interpreter_fairly() -> None:
 def worker_id() -> str:
     """A lease owner name unique to this process."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def rate_limits_of(settings: Settings) -> RateLimits:
+    """The configured providers' rate limits, this process's share of each."""
+    configured = rate_limits(settings.providers)
+    limits = {name: RateLimit(c.per_second, c.burst) for name, c in configured.items()}
+    return RateLimits(limits, share=settings.rate_limit_share)
 
 
 class Signal(Protocol):
@@ -111,6 +120,9 @@ class Workers:
             batch=settings.dispatcher_batch,
             lease=timedelta(seconds=settings.message_lease_seconds),
             concurrency=settings.dispatcher_concurrency,
+            limits=rate_limits_of(settings),
+            failover_after=settings.failover_after_attempts,
+            max_wait=settings.rate_limit_max_wait_seconds,
         )
         self._threads: list[threading.Thread] = []
         if orchestrate:

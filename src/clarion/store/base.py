@@ -10,6 +10,7 @@ from clarion.core.decide import Outcome
 from clarion.core.model import Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
+    Attempt,
     Claimed,
     LifecycleEntry,
     MessageQuery,
@@ -61,6 +62,11 @@ class Store(Protocol):
 
     def apply_transitions(self, transitions: Sequence[Transition], now: datetime) -> int:
         """Apply dispatch verdicts held under a live lease; returns how many applied."""
+
+    def record_attempts(self, attempts: Sequence[Attempt], now: datetime) -> set[str]:
+        """Append an ``attempt`` lifecycle entry for each message its lease owner
+        still holds, in one transaction; the guids recorded (the others must not
+        be sent: their lease is gone)."""
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None: ...

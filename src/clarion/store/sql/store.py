@@ -17,6 +17,7 @@ from clarion.core.model import Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
+    Attempt,
     Claimed,
     LifecycleEntry,
     LiveInApp,
@@ -25,7 +26,17 @@ from clarion.store.records import (
     Suppression,
     Transition,
 )
-from clarion.store.sql import dispatch, inapp, intake, orchestration, profiles, reads
+from clarion.store.sql import (
+    attempts as attempt_log,
+)
+from clarion.store.sql import (
+    dispatch,
+    inapp,
+    intake,
+    orchestration,
+    profiles,
+    reads,
+)
 from clarion.store.sql.convert import ts
 from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
 from clarion.store.sql.writer import WriterLock, writer_lock
@@ -123,6 +134,13 @@ class SqlStore:
         prepared = dispatch.prepare_transitions(transitions, now)
         with self._write() as conn:
             return dispatch.apply_transitions(conn, prepared)
+
+    def record_attempts(self, attempts: Sequence[Attempt], now: datetime) -> set[str]:
+        if not attempts:
+            return set()
+        entries = attempt_log.attempt_entries(attempts, now)
+        with self._write() as conn:
+            return attempt_log.record_attempts(conn, attempts, entries)
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None:
