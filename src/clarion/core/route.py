@@ -24,11 +24,11 @@ class Next(StrEnum):
 class Route:
     """A channel's providers, primary first, then fallbacks.
 
-    Each provider gets ``failover_after`` attempts that end in transient errors
-    before the next takes over; the last keeps the rest of the message's attempts.
-    Attempts are numbered across the whole route (the message's ``attempts``), so
-    the position survives crashes and restarts without storing anything more than
-    the provider the message last used.
+    A message stays with one provider until a failover verdict hands it to the
+    next (the store keeps the provider a message last used, so the position
+    survives crashes and restarts). On transient errors the provider at position
+    ``i`` (0-based) is left once the message has had ``(i + 1) * failover_after``
+    attempts; the last provider keeps the rest of the message's attempts.
     """
 
     providers: tuple[str, ...]
@@ -40,12 +40,11 @@ class Route:
         if self.failover_after < 1:
             raise ValueError("failover_after must be at least 1")
 
-    def index_for(self, attempt: int, last: str | None) -> int:
-        """The position of the provider for attempt number ``attempt`` (1-based),
-        given the provider the message last used (or was failed over to)."""
-        by_attempts = (max(attempt, 1) - 1) // self.failover_after
-        pinned = self.providers.index(last) if last in self.providers else 0
-        return min(max(by_attempts, pinned), len(self.providers) - 1)
+    def index_of(self, last: str | None) -> int:
+        """The position of the provider the next attempt goes to, given the one the
+        message last used or was failed over to (the primary when none, or when
+        that provider is no longer on the route)."""
+        return self.providers.index(last) if last in self.providers else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,8 @@ def after_failure(
     * A provider-scoped permanent error (credentials, configuration, an endpoint
       that is gone) fails over at once; with no provider left the message fails.
     * A provider-scoped transient error (5xx, timeout, throttling) retries on the
-      same provider until it has had ``failover_after`` attempts, then fails over.
+      same provider until the message has had ``(index + 1) * failover_after``
+      attempts, then fails over.
     * Once the message's attempts are ``exhausted`` nothing follows.
     """
     if exhausted:
@@ -83,7 +83,6 @@ def after_failure(
         return Decision(Next.RETRY, index) if transient else Decision(Next.FAIL, index)
     if not transient:
         return Decision(Next.FAILOVER, index + 1) if index < last else Decision(Next.FAIL, index)
-    following = route.index_for(attempt + 1, route.providers[index])
-    if following > index:
-        return Decision(Next.FAILOVER, following)
+    if attempt >= (index + 1) * route.failover_after and index < last:
+        return Decision(Next.FAILOVER, index + 1)
     return Decision(Next.RETRY, index)

@@ -142,7 +142,7 @@ class Dispatcher:
             log.warning("render_failed", guid=message.guid, error=str(exc))
             return self._verdict(claimed, Status.FAILED, "render_failed", {"error": str(exc)})
         route = self._route(step)
-        index = route.index_for(message.attempts, message.provider) if route else 0
+        index = route.index_of(message.provider) if route else 0
         name = route.providers[index] if route else ""
         provider = self._providers.get(name)
         if route is None or provider is None:

@@ -117,6 +117,7 @@ def failed(
         RETRIES.labels(name, error.code).inc()
         retry_after = error.retry_after if isinstance(error, TransientError) else None
         delay = policy.delay(m.attempts, rng(), retry_after)
+        detail["retry_in"] = round(delay, 4)  # the backoff chosen, for the timeline
         reason = f"{reasons.RETRYING}:{error.code}"
         retry_at = now + timedelta(seconds=delay)
         return Transition(m.guid, owner, Status.SCHEDULED, reason, retry_at, name, None, detail)

@@ -91,6 +91,7 @@ class Workers:
         dispatch: bool = True,
     ) -> None:
         owner = worker_id()
+        self._providers = providers
         self._catalog = catalog
         self._settings = settings
         self._stop = threading.Event()
@@ -180,12 +181,19 @@ class Workers:
         asyncio.run(self._dispatch_loop())
 
     async def _dispatch_loop(self) -> None:
-        while not self._stop.is_set():
-            self._reload_if_due()
-            try:
-                claimed = await self.dispatcher.run_once()
-            except Exception:
-                log.exception("dispatcher_failed")
-                claimed = 0
-            if not claimed:
-                await asyncio.to_thread(self._pause, self._messages_waiting)
+        try:
+            while not self._stop.is_set():
+                self._reload_if_due()
+                try:
+                    claimed = await self.dispatcher.run_once()
+                except Exception:
+                    log.exception("dispatcher_failed")
+                    claimed = 0
+                if not claimed:
+                    await asyncio.to_thread(self._pause, self._messages_waiting)
+        finally:
+            # Connections a provider opened belong to this thread's event loop, which
+            # ends here: close them now, not later from another loop (closing twice
+            # is harmless, so the owner's own close still works).
+            for provider in self._providers.values():
+                await provider.aclose()
