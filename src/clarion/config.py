@@ -115,6 +115,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _wait_within_lease(self) -> Settings:
+        # A send waiting for its rate-limit slot must not outlive its claim's lease.
+        if self.rate_limit_max_wait_seconds * 2 > self.message_lease_seconds:
+            raise ValueError(
+                "rate_limit_max_wait_seconds must be at most half of message_lease_seconds"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _complete_routes(self) -> Settings:
         inapp = "inapp" if "inapp" in self.providers else "sink"
         self.routes = {

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from clarion.channels.base import ErrorScope, Outgoing, PermanentError, Receipt, TransientError
-from clarion.channels.registry import RateLimitConfig, WebhookConfig
+from clarion.channels.registry import InAppConfig, RateLimitConfig, WebhookConfig
 from clarion.core.model import Channel, Event, Profile
 from clarion.runtime.clock import system_clock
 from clarion.runtime.dispatcher import Dispatcher
@@ -127,8 +129,58 @@ def test_transient_errors_fail_over_after_the_providers_attempts(
     assert reasons[1:] == ["retrying:http_503", "failover:http_503"]
 
 
+def _busiest(times: list[float], window: float) -> int:
+    """The most sends within any ``window`` seconds."""
+    times = sorted(times)
+    return max(sum(1 for t in times[i:] if t < start + window) for i, start in enumerate(times))
+
+
+@dataclass
+class Clocked:
+    """Accepts everything; records when each call was made."""
+
+    name: str = "clocked"
+    idempotent: bool = True
+    calls: list[float] = field(default_factory=list)
+
+    async def send(self, message: Outgoing) -> Receipt:
+        self.calls.append(time.monotonic())
+        return Receipt(provider=self.name)
+
+    async def aclose(self) -> None:
+        return None
+
+
 def test_a_burst_never_exceeds_the_providers_rate_limit(db_url: str, tmp_path: Path) -> None:
-    per_second, burst, events = 40.0, 5, 30
+    per_second, burst, events = 50.0, 5, 30
+    provider = Clocked()
+    limited = InAppConfig(rate_limit=RateLimitConfig(per_second=per_second, burst=burst))
+    settings = settings_for(
+        db_url,
+        tmp_path,
+        providers={"clocked": limited},  # the limit is configured under the provider's name
+        routes=dict.fromkeys(ALL_CHANNELS, "clocked"),
+    )
+    with running(settings, system_clock, {"clocked": provider}) as (client, service):
+        send_events(client, add_profiles(client, 3), events)
+        wait_settled(service, 4 * events, timeout=120)
+        stored = load(service)
+    assert len(provider.calls) == 4 * events
+    for window in (0.02, 0.1, 0.5, 1.0):
+        # + 1: the clock is read a moment after the send is admitted.
+        assert _busiest(provider.calls, window) <= burst + per_second * window + 1, window
+    # It really was held back: 120 sends at 50/s after a burst of 5 take 2.3 s.
+    calls = sorted(provider.calls)
+    assert calls[-1] - calls[0] >= 0.95 * (len(calls) - burst) / per_second
+    # Messages past the wait allowed in a batch were rescheduled for their slot,
+    # and gave the claim's attempt back.
+    deferred = [g for g in stored.status if stored.entries(g, "rate_limited")]
+    assert deferred
+    assert all(stored.attempts[g] == 1 for g in deferred)
+
+
+def test_a_rate_limited_webhook_holds_its_rate_at_the_receiver(db_url: str, tmp_path: Path) -> None:
+    per_second, burst, events = 40.0, 5, 20
     with serving(FaultyEndpoint(Faults(rate=0.0))) as endpoint:
         hook = WebhookConfig(
             url=endpoint.url,
@@ -141,22 +193,11 @@ def test_a_burst_never_exceeds_the_providers_rate_limit(db_url: str, tmp_path: P
         with running(settings, clock=system_clock) as (client, service):
             send_events(client, add_profiles(client, 3), events)
             wait_settled(service, 4 * events, timeout=120)
-            stored = load(service)
-    arrivals = sorted(a.at for a in endpoint.arrivals)
+    arrivals = [a.at for a in endpoint.arrivals]
     assert len(arrivals) == 4 * events
-    for window in (0.05, 0.25, 1.0):
-        allowed = burst + per_second * window + 1  # + 1: the scheduler's jitter
-        busiest = max(
-            sum(1 for t in arrivals[i:] if t < start + window) for i, start in enumerate(arrivals)
-        )
-        assert busiest <= allowed, (window, busiest, allowed)
-    # It really was held back: 120 sends at 40/s after a burst of 5 take ~2.9 s.
-    assert arrivals[-1] - arrivals[0] >= 0.9 * (len(arrivals) - burst) / per_second
-    # Messages past the wait allowed in a batch were rescheduled for their slot,
-    # and gave the claim's attempt back.
-    deferred = [g for g in stored.status if stored.entries(g, "rate_limited")]
-    assert deferred
-    assert all(stored.attempts[g] == 1 for g in deferred)
+    for window in (0.25, 1.0):
+        # + 2: requests can bunch on their way through a busy machine's sockets.
+        assert _busiest(arrivals, window) <= burst + per_second * window + 2, window
 
 
 @dataclass
@@ -209,57 +250,83 @@ class Crash(BaseException):
 
 @dataclass
 class Recording:
+    """Records each call; crashes the process in it, or fails with ``errors`` first."""
+
     name: str
     idempotent: bool
     crash: bool = False
+    errors: list[TransientError] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
 
     async def send(self, message: Outgoing) -> Receipt:
         self.calls.append(message.guid)
         if self.crash:
             raise Crash
+        if self.errors:
+            raise self.errors.pop(0)
         return Receipt(provider=self.name, ref=None, delivered=True)
 
     async def aclose(self) -> None:
         return None
 
 
+@dataclass
+class OneMessage:
+    """A store holding one email message due now, and dispatchers for it."""
+
+    service: Service
+    clock: FakeClock
+
+    @classmethod
+    @contextmanager
+    def made(cls, db_url: str, tmp_path: Path) -> Iterator[OneMessage]:
+        clock = FakeClock()
+        service = Service(settings_for(db_url, tmp_path, run_workers=False), clock=clock)
+        try:
+            store, catalog = service.store, service.catalog
+            store.upsert_profile(Profile("ana", email="ana@example.com"), clock())
+            store.accept_events([Event("e1", "payment.failed", "ana", clock(), PAYMENT)], clock())
+            Orchestrator(store, lambda: catalog.current, clock, "orchestrator").run_once()
+            yield cls(service, clock)
+        finally:
+            asyncio.run(service.stop())
+
+    def dispatch(self, provider: Recording, owner: str, max_wait: float = 1.0) -> None:
+        routes = {channel: ["p"] for channel in ALL_CHANNELS}
+        catalog = self.service.catalog
+        dispatcher = Dispatcher(
+            self.service.store,
+            lambda: catalog.current,
+            {"p": provider},
+            routes,
+            self.clock,
+            owner,
+            limits=self.limits,
+            max_wait=max_wait,
+        )
+        asyncio.run(dispatcher.run_once())
+
+    #: The rate limits' own clock (monotonic seconds), moved by hand.
+    monotonic: list[float] = field(default_factory=lambda: [0.0])
+    limits: RateLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = RateLimits(clock=lambda: self.monotonic[0])
+
+
 @pytest.mark.parametrize("idempotent", [False, True], ids=["no-keys", "keys"])
 def test_a_crash_in_a_call_shows_as_a_possible_duplicate_only_without_keys(
     db_url: str, tmp_path: Path, idempotent: bool
 ) -> None:
-    clock = FakeClock()
-    settings = settings_for(db_url, tmp_path, run_workers=False)
-    service = Service(settings, clock=clock)
-    try:
-        store, catalog = service.store, service.catalog
-        store.upsert_profile(Profile("ana", email="ana@example.com"), clock())
-        event = Event("e1", "payment.failed", "ana", clock(), dict(PAYMENT))
-        store.accept_events([event], clock())
-        Orchestrator(store, lambda: catalog.current, clock, "orchestrator").run_once()
-
-        def dispatcher(provider: Recording, owner: str) -> Dispatcher:
-            routes = {channel: ["p"] for channel in ALL_CHANNELS}
-            return Dispatcher(
-                store,
-                lambda: catalog.current,
-                {"p": provider},
-                routes,
-                clock,
-                owner,
-                limits=RateLimits(),
-            )
-
+    with OneMessage.made(db_url, tmp_path) as one:
         dying = Recording("p", idempotent, crash=True)
         with pytest.raises(Crash):
-            asyncio.run(dispatcher(dying, "a").run_once())
-        clock.advance(timedelta(minutes=2))  # past the lease: the next claim takes over
+            one.dispatch(dying, "a")
+        one.clock.advance(timedelta(minutes=2))  # past the lease: the next claim takes over
         healthy = Recording("p", idempotent)
-        asyncio.run(dispatcher(healthy, "b").run_once())
+        one.dispatch(healthy, "b")
         assert dying.calls and set(dying.calls) <= set(healthy.calls)
-        timelines = [store.timeline(guid) for guid in dying.calls]
-    finally:
-        asyncio.run(service.stop())
+        timelines = [one.service.store.timeline(guid) for guid in dying.calls]
     for timeline in timelines:
         attempts = [e for e in timeline if e.reason == "attempt"]
         flagged = [e for e in timeline if e.detail.get("possible_duplicate")]
@@ -273,3 +340,28 @@ def test_a_crash_in_a_call_shows_as_a_possible_duplicate_only_without_keys(
             (2, True),
         ]
         assert timeline[-1].detail["possible_duplicate"] is True
+
+
+def test_an_unconfirmed_attempt_stays_marked_through_a_rate_limit_deferral(
+    db_url: str, tmp_path: Path
+) -> None:
+    with OneMessage.made(db_url, tmp_path) as one:
+        lost = TransientError("timeout", retry_after=0.5, unconfirmed=True)
+        provider = Recording("p", idempotent=False, errors=[lost])
+        # The answer was lost and the provider asked for 0.5 s; the other message of
+        # the batch is deferred (the rate limits' clock stands still here).
+        one.dispatch(provider, "a", max_wait=0.0)
+        one.clock.advance(timedelta(minutes=1))
+        one.dispatch(provider, "b", max_wait=0.0)  # still paused: deferred without a call
+        one.monotonic[0] += 0.6
+        one.clock.advance(timedelta(minutes=1))
+        one.dispatch(provider, "c")
+        guid = provider.calls[0]  # the one whose answer was lost
+        timeline = one.service.store.timeline(guid)
+    assert provider.calls.count(guid) == 2
+    assert [e.reason for e in timeline if e.status.value == "scheduled"][1:] == [
+        "retrying:timeout",
+        "rate_limited",
+    ]
+    attempts = [e.detail for e in timeline if e.reason == "attempt"]
+    assert [(d["attempt"], d.get("possible_duplicate")) for d in attempts] == [(1, None), (2, True)]

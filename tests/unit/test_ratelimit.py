@@ -74,3 +74,16 @@ def test_limits_must_be_positive() -> None:
         RateLimit(0)
     with pytest.raises(ValueError):
         RateLimit(1, burst=0)
+
+
+def test_sends_are_admitted_only_as_the_sends_before_them_allow() -> None:
+    clock = Clock()
+    bucket = TokenBucket(RateLimit(per_second=10, burst=2), clock)
+    # Four sleepers woke late together: two go at once, the others are spread out.
+    assert [bucket.admit(within=1.0) for _ in range(4)] == pytest.approx([0.0, 0.0, 0.1, 0.2])
+    assert bucket.admit(within=0.1) is None  # 0.3 s away: not taken
+    clock.now += 1.0
+    bucket.pause(1.0)
+    assert bucket.admit(within=0.5) is None
+    assert bucket.admit(within=2.0) == pytest.approx(1.0)
+    assert TokenBucket(None, clock).admit(within=0.0) == 0.0

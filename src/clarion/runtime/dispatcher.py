@@ -218,19 +218,27 @@ class Dispatcher:
         bucket = self._limits.bucket(send.name)
         async with self._limit:
             wait = bucket.reserve(self._max_wait)
-            if wait is not None and wait > 0:
+            if wait is None:
+                return self._defer(send, bucket.upcoming(1)[0], tally)
+            if wait > 0:
                 RATE_LIMIT_WAIT.labels(send.name).observe(wait)
                 await asyncio.sleep(wait)
-            paused = bucket.paused_for()  # a Retry-After may have come in meanwhile
-            if wait is None or paused > 0:
-                RATE_LIMIT_DEFERRED.labels(send.name).inc()
-                later = paused if wait is not None else bucket.upcoming(1)[0]
-                return deferred(send, later, self._clock(), tally)
+            # Sent only when the calls made so far leave room: a late wake-up, or a
+            # Retry-After that came in meanwhile, can make it wait again.
+            late = bucket.admit(self._max_wait)
+            if late is None:
+                return self._defer(send, max(bucket.paused_for(), bucket.upcoming(1)[0]), tally)
+            if late > 0:
+                await asyncio.sleep(late)
             result = await _attempt(send.provider, send.outgoing)
         if isinstance(result, TransientError) and result.retry_after:
             bucket.pause(result.retry_after)
             PROVIDER_PAUSES.labels(send.name).inc()
         return self._after_send(send, result, tally)
+
+    def _defer(self, send: Send, seconds: float, tally: Tally) -> Transition:
+        RATE_LIMIT_DEFERRED.labels(send.name).inc()
+        return deferred(send, seconds, self._clock(), tally)
 
     def _after_send(self, send: Send, result: Receipt | ProviderError, tally: Tally) -> Transition:
         now = self._clock()

@@ -5,8 +5,12 @@ The bucket is kept as GCRA (the "generic cell rate algorithm", a token bucket
 written as one timestamp): each send reserves the next free slot, ``burst`` slots
 may fall on the same instant and after that they come ``1 / per_second`` apart.
 A reservation is a time to sleep until, so waiting is an ``asyncio.sleep``, never
-a busy loop, and slots are handed out in order of asking. Reservations happen
-under a lock, so dispatchers on several threads of one process share a bucket.
+a busy loop, and slots are handed out in order of asking. Sleepers that wake late
+(a busy event loop) would go out together, so a second GCRA, taken when a send
+is about to go out, spreads such a bunch again: the limit holds for the calls
+themselves (to the precision of the event loop's timers), not just for the plan.
+Both happen under a lock, so dispatchers on several threads of one process share
+a bucket.
 
 Each process enforces its own buckets: with several dispatching processes each
 gets ``1 / share`` of every limit (``RateLimits(share=...)``, docs/delivery.md).
@@ -51,7 +55,8 @@ class TokenBucket:
         self._interval = 1.0 / limit.per_second if limit else 0.0
         self._tolerance = (limit.burst - 1) * self._interval if limit else 0.0
         self._clock = clock
-        self._tat = -math.inf  # the "theoretical arrival time" of the next send
+        self._tat = -math.inf  # the "theoretical arrival time" of the next reservation
+        self._sent_tat = -math.inf  # the same over the sends admitted
         self._paused_until = -math.inf
         self._lock = threading.Lock()
 
@@ -67,6 +72,18 @@ class TokenBucket:
             if slot - now > within:
                 return None
             self._tat = max(self._tat, slot) + self._interval
+            return slot - now
+
+    def admit(self, within: float) -> float | None:
+        """Take a slot among the sends themselves: the seconds to wait for it (0.0
+        right after the sends so far leave room), or None (nothing taken) when it
+        is more than ``within`` seconds away. Call just before sending."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._paused_until, self._sent_tat - self._tolerance)
+            if slot - now > within:
+                return None
+            self._sent_tat = max(self._sent_tat, slot) + self._interval
             return slot - now
 
     def upcoming(self, count: int) -> list[float]:

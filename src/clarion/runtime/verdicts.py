@@ -70,6 +70,9 @@ def deferred(send: Send, seconds: float, now: datetime, tally: Tally) -> Transit
     attempt is given back."""
     m = send.claimed.message
     tally[m.channel.value, send.name, "deferred"] += 1
+    detail: dict[str, object] = {"wait_seconds": round(seconds, 3)}
+    if send.claimed.unconfirmed is not None:  # still unconfirmed: the next claim must know
+        detail["unconfirmed"] = send.claimed.unconfirmed.get("provider")
     return Transition(
         m.guid,
         send.claimed.lease_owner,
@@ -77,7 +80,7 @@ def deferred(send: Send, seconds: float, now: datetime, tally: Tally) -> Transit
         reasons.RATE_LIMITED,
         now + timedelta(seconds=seconds),
         send.name,
-        detail={"wait_seconds": round(seconds, 3)},
+        detail=detail,
         attempts=max(m.attempts - 1, 0),
     )
 
@@ -102,8 +105,8 @@ def failed(
         exhausted=policy.exhausted(m.attempts),
     )
     detail: dict[str, object] = {"provider": name, "error": str(error), **send.detail()}
-    if error.unconfirmed:
-        detail["unconfirmed"] = True
+    if error.unconfirmed:  # the provider may have acted on it: say which one
+        detail["unconfirmed"] = name
     channel = m.channel.value
     if decision.next is Next.FAILOVER:
         to = send.route.providers[decision.index]

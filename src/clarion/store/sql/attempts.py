@@ -95,5 +95,7 @@ def _unconfirmed(rows: Sequence[sa.Row[Any, Any, Any, Any]], owner: str) -> JSON
     if before.reason == reasons.ATTEMPT:
         return {"provider": detail.get("provider"), "cause": reasons.LEASE_EXPIRED}
     if before.status == _SCHEDULED and detail.get("unconfirmed"):
-        return {"provider": detail.get("from", detail.get("provider")), "cause": before.reason}
+        # A retry, failover or deferral after an attempt of unknown fate names
+        # the provider that attempt went to.
+        return {"provider": detail["unconfirmed"], "cause": before.reason}
     return None
