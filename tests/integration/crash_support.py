@@ -236,24 +236,29 @@ class ClarionServer:
 
 def seed_profiles(base_url: str, count: int) -> list[str]:
     """Create ``count`` profiles that payment.failed reaches on all four channels."""
-    ids = [f"crash-p{i}" for i in range(count)]
     with httpx.Client(base_url=base_url, headers=AUTH, timeout=10.0) as http:
-        for pid in ids:
-            profile = {
-                "locale": "en",
-                "timezone": "UTC",
-                "country": "US",
-                "email": f"{pid}@example.com",
-                "phone": "+15551234567",
-            }
-            device = {"platform": "ios", "app_version": "16.2.0", "push_token": f"tok-{pid}"}
-            for path, body in (
-                (f"/v1/profiles/{pid}", profile),
-                (f"/v1/profiles/{pid}/devices/phone", device),
-            ):
-                answer = http.put(path, json=body)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"PUT {path}: {answer.status_code} {answer.text}")
+        return put_profiles(http, [f"crash-p{i}" for i in range(count)])
+
+
+def put_profiles(http: httpx.Client, ids: list[str]) -> list[str]:
+    """Create profiles with every address and a push device through the API
+    (a ``TestClient`` will do), so payment.failed reaches all four channels."""
+    for pid in ids:
+        profile = {
+            "locale": "en",
+            "timezone": "UTC",
+            "country": "US",
+            "email": f"{pid}@example.com",
+            "phone": "+15551234567",
+        }
+        device = {"platform": "ios", "app_version": "16.2.0", "push_token": f"tok-{pid}"}
+        for path, body in (
+            (f"/v1/profiles/{pid}", profile),
+            (f"/v1/profiles/{pid}/devices/phone", device),
+        ):
+            answer = http.put(path, json=body)
+            if answer.status_code != 200:
+                raise RuntimeError(f"PUT {path}: {answer.status_code} {answer.text}")
     return ids
 
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from clarion.service import Service
 from clarion.store.schema import lifecycle, messages
+from tests.integration.crash_support import put_profiles
 from tests.integration.pipeline_support import wait_for
 
 PAYMENT = {"amount": 15.49, "currency": "USD", "show_title": "Dark"}
@@ -19,19 +20,7 @@ ALL_CHANNELS = ("inapp", "push", "email", "sms", "voice", "webhook")
 
 def add_profiles(client: TestClient, count: int) -> list[str]:
     """Profiles with every address, so payment.failed makes four messages each time."""
-    ids = [f"p{i}" for i in range(count)]
-    for pid in ids:
-        body = {
-            "locale": "en",
-            "timezone": "UTC",
-            "country": "US",
-            "email": f"{pid}@example.com",
-            "phone": "+14155550100",
-        }
-        assert client.put(f"/v1/profiles/{pid}", json=body).status_code == 200
-        device = {"platform": "ios", "app_version": "17.0", "push_token": f"tok-{pid}"}
-        assert client.put(f"/v1/profiles/{pid}/devices/d", json=device).status_code == 200
-    return ids
+    return put_profiles(client, [f"p{i}" for i in range(count)])
 
 
 def send_events(client: TestClient, profiles: list[str], count: int, tag: str = "e") -> None:

@@ -17,6 +17,7 @@ import pytest
 from clarion.channels.base import ErrorScope, Outgoing, PermanentError, Receipt, TransientError
 from clarion.channels.registry import InAppConfig, RateLimitConfig, WebhookConfig
 from clarion.core.model import Channel, Event, Profile
+from clarion.observability import REGISTRY
 from clarion.runtime.clock import system_clock
 from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.orchestrator import Orchestrator
@@ -75,6 +76,13 @@ def test_a_provider_level_rejection_fails_over_to_the_next_provider(
     main = _sms_only(PermanentError("http_401", "bad credentials", scope=ErrorScope.PROVIDER))
     backup = ScriptedProvider(_ok, name="backup")
     catalog = _catalog_with_sms_route(tmp_path, "[main, backup]")  # a catalog step's own route
+    labels = {
+        "channel": "sms",
+        "from_provider": "main",
+        "to_provider": "backup",
+        "code": "http_401",
+    }
+    before = REGISTRY.get_sample_value("clarion_failovers_total", labels) or 0.0
     settings = settings_for(
         db_url, tmp_path, catalog=catalog, routes=dict.fromkeys(ALL_CHANNELS, "backup")
     )
@@ -94,6 +102,7 @@ def test_a_provider_level_rejection_fails_over_to_the_next_provider(
         "to": "backup",
         "code": "http_401",
     }
+    assert REGISTRY.get_sample_value("clarion_failovers_total", labels) == before + 1
 
 
 def test_an_address_level_rejection_does_not_fail_over(db_url: str, tmp_path: Path) -> None:
