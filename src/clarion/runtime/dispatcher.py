@@ -167,10 +167,7 @@ class Dispatcher:
             return False
         before = claimed.unconfirmed.get("provider")
         previous = self._providers.get(before) if isinstance(before, str) else None
-        if previous is not None and idempotent(previous) and before == name:
-            return False
-        POSSIBLE_DUPLICATES.labels(name).inc()
-        return True
+        return previous is None or not idempotent(previous) or before != name
 
     def _within_rate(
         self, sends: list[Send], verdicts: list[Transition], tally: Tally
@@ -180,7 +177,6 @@ class Dispatcher:
         by_provider: dict[str, list[Send]] = {}
         for send in sends:
             by_provider.setdefault(send.name, []).append(send)
-        now = self._clock()
         kept: list[Send] = []
         for name, group in by_provider.items():
             waits = self._limits.bucket(name).upcoming(len(group))
@@ -188,8 +184,7 @@ class Dispatcher:
                 if wait <= self._max_wait:
                     kept.append(send)
                 else:
-                    verdicts.append(deferred(send, wait, now, tally))
-                    RATE_LIMIT_DEFERRED.labels(name).inc()
+                    verdicts.append(self._defer(send, wait, tally))
         return kept
 
     async def _record_attempts(self, sends: list[Send]) -> list[Send]:
@@ -230,6 +225,8 @@ class Dispatcher:
                 return self._defer(send, max(bucket.paused_for(), bucket.upcoming(1)[0]), tally)
             if late > 0:
                 await asyncio.sleep(late)
+            if send.possible_duplicate:
+                POSSIBLE_DUPLICATES.labels(send.name).inc()
             result = await _attempt(send.provider, send.outgoing)
         if isinstance(result, TransientError) and result.retry_after:
             bucket.pause(result.retry_after)
