@@ -220,7 +220,7 @@ class Dispatcher:
                 await asyncio.sleep(wait)
             # Sent only when the calls made so far leave room: a late wake-up, or a
             # Retry-After that came in meanwhile, can make it wait again.
-            late = bucket.admit(self._max_wait)
+            late = bucket.admit(self._max_wait - wait)  # what is left of the wait allowed
             if late is None:
                 return self._defer(send, max(bucket.paused_for(), bucket.upcoming(1)[0]), tally)
             if late > 0:
