@@ -68,7 +68,7 @@ class Service:
         if self.providers is None:
             self.providers = build_providers(self.settings.providers)
         unknown = {
-            c.value: [p for p in names if p not in self.providers]
+            c.value: ", ".join(p for p in names if p not in self.providers)
             for c, names in self.settings.routes.items()
             if not set(names) <= self.providers.keys()
         }

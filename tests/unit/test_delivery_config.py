@@ -16,6 +16,7 @@ from clarion.channels.registry import (
 )
 from clarion.config import Settings
 from clarion.core.model import Channel
+from clarion.runtime.processes import child_settings
 from tests.unit.test_catalog_errors import MESSAGE, only_issue, write
 
 STEP = "  - channel: sms\n    content: {{body: greeting.title}}\n    provider: {provider}\n"
@@ -84,3 +85,15 @@ def test_a_bad_rate_limit_names_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         parse_provider_configs({"inbox": {"type": "inapp", "rate_limit": {"per_second": 0}}})
     assert caught.value.errors()[0]["loc"] == ("inbox", "inapp", "rate_limit", "per_second")
+
+
+def test_worker_processes_divide_rate_limits_among_the_children_that_dispatch() -> None:
+    settings = Settings(worker_processes=3, rate_limit_share=2)
+    shares = [child_settings(settings, n).rate_limit_share for n in (1, 2, 3)]
+    assert shares == [2, 2, 4]  # 1 child: it dispatches; 2+: all but the orchestrator
+    assert child_settings(settings, 3).worker_processes == 0
+
+
+def test_a_rate_limit_wait_must_fit_in_the_lease() -> None:
+    with pytest.raises(ValidationError, match="half of message_lease_seconds"):
+        Settings(rate_limit_max_wait_seconds=40, message_lease_seconds=60)
