@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     #: Attempts ending in transient errors each provider of a route gets before
     #: the next takes over.
     failover_after_attempts: int = Field(default=2, ge=1)
-    #: The longest a send waits for its provider's rate limit within a batch; a
-    #: message whose slot is further off is rescheduled for it.
+    #: The longest a send waits for its provider's rate limit within a batch (at
+    #: most half the message lease); a message whose slot is further off is
+    #: rescheduled for it.
     rate_limit_max_wait_seconds: float = Field(default=1.0, ge=0)
     #: How many dispatching processes share each provider's rate limit: each
     #: enforces 1/N of it. ``worker_processes`` sets it for its children; set it
@@ -113,15 +114,6 @@ class Settings(BaseSettings):
         if empty:
             raise ValueError(f"channels {empty} name no provider")
         return value
-
-    @model_validator(mode="after")
-    def _wait_within_lease(self) -> Settings:
-        # A send waiting for its rate-limit slot must not outlive its claim's lease.
-        if self.rate_limit_max_wait_seconds * 2 > self.message_lease_seconds:
-            raise ValueError(
-                "rate_limit_max_wait_seconds must be at most half of message_lease_seconds"
-            )
-        return self
 
     @model_validator(mode="after")
     def _complete_routes(self) -> Settings:

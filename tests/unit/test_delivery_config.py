@@ -92,8 +92,3 @@ def test_worker_processes_divide_rate_limits_among_the_children_that_dispatch() 
     shares = [child_settings(settings, n).rate_limit_share for n in (1, 2, 3)]
     assert shares == [2, 2, 4]  # 1 child: it dispatches; 2+: all but the orchestrator
     assert child_settings(settings, 3).worker_processes == 0
-
-
-def test_a_rate_limit_wait_must_fit_in_the_lease() -> None:
-    with pytest.raises(ValidationError, match="half of message_lease_seconds"):
-        Settings(rate_limit_max_wait_seconds=40, message_lease_seconds=60)

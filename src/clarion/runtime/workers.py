@@ -123,7 +123,8 @@ class Workers:
             concurrency=settings.dispatcher_concurrency,
             limits=rate_limits_of(settings),
             failover_after=settings.failover_after_attempts,
-            max_wait=settings.rate_limit_max_wait_seconds,
+            # A send waiting for its slot must not outlive its claim's lease.
+            max_wait=min(settings.rate_limit_max_wait_seconds, settings.message_lease_seconds / 2),
         )
         self._threads: list[threading.Thread] = []
         if orchestrate:
