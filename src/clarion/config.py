@@ -52,9 +52,21 @@ class Settings(BaseSettings):
     #: Comma-separated in the environment (``CLARION_API_KEYS=k1,k2``).
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)
-    #: Which provider each channel uses unless a catalog step names one; channels
+    #: Which providers each channel uses unless a catalog step names its own: one
+    #: name, or a list (primary first, then fallbacks; docs/delivery.md). Channels
     #: not named here use the provider called "sink" (in-app: "inapp", if configured).
-    routes: dict[Channel, str] = Field(default_factory=dict)
+    routes: dict[Channel, list[str]] = Field(default_factory=dict)
+    #: Attempts ending in transient errors each provider of a route gets before
+    #: the next takes over.
+    failover_after_attempts: int = Field(default=2, ge=1)
+    #: The longest a send waits for its provider's rate limit within a batch (at
+    #: most half the message lease); a message whose slot is further off is
+    #: rescheduled for it.
+    rate_limit_max_wait_seconds: float = Field(default=1.0, ge=0)
+    #: How many dispatching processes share each provider's rate limit: each
+    #: enforces 1/N of it. ``worker_processes`` sets it for its children; set it
+    #: yourself when running several ``clarion worker`` processes.
+    rate_limit_share: int = Field(default=1, ge=1)
     run_workers: bool = True
     #: With ``run_workers``: 0 runs the workers as threads of the API's process (one
     #: interpreter, so together at most one core); N > 0 runs them in N child
@@ -114,11 +126,27 @@ class Settings(BaseSettings):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
 
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _single_names(cls, value: object) -> object:
+        # A channel may name one provider or a list of them.
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("routes")
+    @classmethod
+    def _non_empty_routes(cls, value: dict[Channel, list[str]]) -> dict[Channel, list[str]]:
+        empty = sorted(channel.value for channel, names in value.items() if not names)
+        if empty:
+            raise ValueError(f"channels {empty} name no provider")
+        return value
+
     @model_validator(mode="after")
     def _complete_routes(self) -> Settings:
         inapp = "inapp" if "inapp" in self.providers else "sink"
         self.routes = {
-            channel: self.routes.get(channel, inapp if channel is Channel.INAPP else "sink")
+            channel: self.routes.get(channel, [inapp if channel is Channel.INAPP else "sink"])
             for channel in Channel
         }
         return self

@@ -47,6 +47,43 @@ DISPATCHED = Counter(
     ["channel", "provider", "outcome"],
     registry=REGISTRY,
 )
+RETRIES = Counter(
+    "clarion_dispatch_retries_total",
+    "Failed attempts rescheduled on the same provider, by provider and error code.",
+    ["provider", "code"],
+    registry=REGISTRY,
+)
+FAILOVERS = Counter(
+    "clarion_failovers_total",
+    "Messages handed from one provider of their route to the next, by error code.",
+    ["channel", "from_provider", "to_provider", "code"],
+    registry=REGISTRY,
+)
+RATE_LIMIT_WAIT = Histogram(
+    "clarion_rate_limit_wait_seconds",
+    "How long sends waited for their provider's rate limit (sends that waited).",
+    ["provider"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY,
+)
+RATE_LIMIT_DEFERRED = Counter(
+    "clarion_rate_limit_deferred_total",
+    "Messages rescheduled for a later send slot (rate limit or Retry-After), by provider.",
+    ["provider"],
+    registry=REGISTRY,
+)
+PROVIDER_PAUSES = Counter(
+    "clarion_provider_pauses_total",
+    "Retry-After answers that paused a provider's sends.",
+    ["provider"],
+    registry=REGISTRY,
+)
+POSSIBLE_DUPLICATES = Counter(
+    "clarion_possible_duplicates_total",
+    "Sends after an unconfirmed attempt through a provider that may not deduplicate.",
+    ["provider"],
+    registry=REGISTRY,
+)
 EVENT_TO_PROVIDER = Histogram(
     "clarion_event_to_provider_seconds",
     "From event acceptance to the provider's answer, for messages without delay.",

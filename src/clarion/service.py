@@ -73,7 +73,11 @@ class Service:
             self.providers = build_providers(
                 self.settings.providers, tokens=self.store, links=self.email_tracking
             )
-        unknown = {c.value: p for c, p in self.settings.routes.items() if p not in self.providers}
+        unknown = {
+            c.value: ", ".join(p for p in names if p not in self.providers)
+            for c, names in self.settings.routes.items()
+            if not set(names) <= self.providers.keys()
+        }
         if unknown:
             configured = ", ".join(sorted(self.providers)) or "none"
             raise ConfigError(f"routes name unknown providers {unknown} (configured: {configured})")

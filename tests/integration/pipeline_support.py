@@ -47,6 +47,7 @@ class ScriptedProvider:
 
     script: Callable[[Outgoing], Receipt]
     name: str = "scripted"
+    idempotent: bool = True
     calls: list[Outgoing] = field(default_factory=list)
 
     async def send(self, message: Outgoing) -> Receipt:

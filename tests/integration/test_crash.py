@@ -38,4 +38,7 @@ def test_sigkill_while_streaming_keeps_every_acknowledged_event_exactly_once(
     # in ``sending`` by a kill may reach the sink twice (checked per message in
     # ``verify``); in total that is at most one dispatcher batch per kill.
     assert verdict.provider_duplicate_deliveries <= verdict.sending_at_kills, summary
+    # Each was marked in its lifecycle as a possible duplicate (checked per message
+    # in ``verify``): an attempt recorded before the call, cut off by the kill.
+    assert verdict.provider_duplicate_deliveries <= verdict.possible_duplicates_marked, summary
     assert verdict.sending_at_kills <= KILLS * config.dispatcher_batch, summary

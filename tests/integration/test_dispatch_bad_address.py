@@ -25,7 +25,7 @@ def test_a_number_marked_bad_since_the_decision_is_not_called(store: SqlStore) -
     provider = ScriptedProvider(lambda m: Receipt(provider="twilio"), name="twilio")
     catalog = load_catalog(EXAMPLE_CATALOG)
     dispatcher = Dispatcher(
-        store, lambda: catalog, {"twilio": provider}, {Channel.SMS: "twilio"}, lambda: T0, "w1"
+        store, lambda: catalog, {"twilio": provider}, {Channel.SMS: ["twilio"]}, lambda: T0, "w1"
     )
 
     assert asyncio.run(dispatcher.run_once()) == 1
@@ -43,10 +43,12 @@ def test_a_usable_number_is_called(store: SqlStore) -> None:
     process(store, source, sms)
     store.record_bad_address("p1", BadAddress("phone", "+15550000000", "twilio:21211"), T0)
     calls: list[Outgoing] = []
-    provider = ScriptedProvider(lambda m: Receipt(provider="twilio", ref="SM1"), "twilio", calls)
+    provider = ScriptedProvider(
+        lambda m: Receipt(provider="twilio", ref="SM1"), name="twilio", calls=calls
+    )
     catalog = load_catalog(EXAMPLE_CATALOG)
     dispatcher = Dispatcher(
-        store, lambda: catalog, {"twilio": provider}, {Channel.SMS: "twilio"}, lambda: T0, "w1"
+        store, lambda: catalog, {"twilio": provider}, {Channel.SMS: ["twilio"]}, lambda: T0, "w1"
     )
 
     assert asyncio.run(dispatcher.run_once()) == 1

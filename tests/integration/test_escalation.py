@@ -89,7 +89,7 @@ class Rig:
             c: ScriptedProvider(script, name=c.value) for c, script in scripts.items()
         }
         providers: dict[str, Provider] = {c.value: p for c, p in self.providers.items()}
-        routes = {c: c.value for c in Channel}
+        routes = {c: [c.value] for c in Channel}
         self.orchestrator = Orchestrator(store, lambda: catalog, self.clock, "w1")
         self.dispatcher = Dispatcher(store, lambda: catalog, providers, routes, self.clock, "w1")
         self.escalator = Escalator(store, lambda: catalog, self.clock)

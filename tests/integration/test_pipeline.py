@@ -76,7 +76,13 @@ def test_payment_failed_reaches_every_channel_in_the_profiles_locale(
         assert push["locale"] in ("pt-BR", "pt")  # Portuguese copy via the fallback chain
         assert "US$" in fields["body"]  # money formatted for a Brazilian reader
         detail = client.get(f"/v1/messages/{messages[0]['guid']}").json()
-        assert [e["status"] for e in detail["timeline"]] == ["scheduled", "sending", "delivered"]
+        # The sink takes no idempotency key: the attempt is recorded before the call.
+        assert [(e["status"], e["reason"]) for e in detail["timeline"]] == [
+            ("scheduled", None),
+            ("sending", None),
+            ("sending", "attempt"),
+            ("delivered", None),
+        ]
 
 
 def test_a_repeated_event_is_a_no_op_answered_as_before(db_url: str, tmp_path: Path) -> None:

@@ -238,7 +238,7 @@ def _step(where: Where, index: int, value: object) -> ChannelStep | None:
     elif channel is not Channel.WEBHOOK:
         where.at("content").error("missing required key (field -> string key)")
     platforms = _optional(where, data, "platforms", reader.text_list)
-    provider = _optional(where, data, "provider", reader.text)
+    providers = _optional(where, data, "provider", _providers) or ()
     options = _optional(where, data, "options", lambda w, v: reader.mapping(w, v, _keys_of(v)))
     inapp = None
     if channel is Channel.INAPP and content is not None:
@@ -250,10 +250,22 @@ def _step(where: Where, index: int, value: object) -> ChannelStep | None:
         channel=channel,
         content=content,
         platforms=frozenset(platforms or ()),
-        provider=provider,
+        provider=providers[0] if providers else None,
+        fallbacks=providers[1:],
         options=dict(options or {}),
         inapp=inapp,
     )
+
+
+def _providers(where: Where, value: object) -> tuple[str, ...] | None:
+    # One provider name, or a non-empty list: primary first, then fallbacks.
+    if isinstance(value, list):
+        if not value:
+            where.error("expected a provider name or a non-empty list of them")
+            return None
+        return reader.text_list(where, value)
+    name = reader.text(where, value)
+    return (name,) if name is not None else None
 
 
 def _keys_of(value: object) -> tuple[str, ...]:

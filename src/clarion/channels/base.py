@@ -2,14 +2,16 @@
 
 Channel modules (email, push, SMS, voice, in-app, webhook) implement ``Provider``;
 the dispatcher knows nothing else about them. Errors are mapped to the two
-exceptions below at the adapter's edge, so retry policy lives in one place.
+exceptions below at the adapter's edge, so retry and failover policy live in one
+place (docs/delivery.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from enum import StrEnum
+from typing import ClassVar, Protocol
 
 from clarion.core.model import Channel, JSONObject
 
@@ -61,24 +63,65 @@ class Receipt:
     detail: JSONObject = field(default_factory=dict)
 
 
-class ProviderError(Exception):
-    """A provider did not take the message."""
+class ErrorScope(StrEnum):
+    """What an error is about, which decides whether another provider may do better."""
 
-    def __init__(self, code: str, message: str = "") -> None:
+    #: This message or its recipient (an invalid number, rejected content, a full
+    #: mailbox): another provider of the channel would fail the same way.
+    ADDRESS = "address"
+    #: The provider itself (credentials, configuration, an outage, throttling, a
+    #: timeout): the channel's next provider, if any, takes over.
+    PROVIDER = "provider"
+
+
+class ProviderError(Exception):
+    """A provider did not take the message.
+
+    ``scope`` says whether the channel may fail over to its next provider (see
+    ``ErrorScope``; by default transient errors are the provider's, permanent ones
+    the address's). ``unconfirmed`` says the provider may have acted on the request
+    anyway (the request went out and the answer was lost: a read timeout, a dropped
+    connection), so a retry through a provider without idempotency keys may
+    deliver twice.
+    """
+
+    default_scope: ClassVar[ErrorScope] = ErrorScope.ADDRESS
+
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        *,
+        scope: ErrorScope | None = None,
+        unconfirmed: bool = False,
+    ) -> None:
         super().__init__(f"{code}: {message}" if message else code)
         self.code = code
+        self.scope = scope if scope is not None else self.default_scope
+        self.unconfirmed = unconfirmed
 
 
 class TransientError(ProviderError):
     """Worth retrying later (timeouts, 429, 5xx); ``retry_after`` seconds if the provider said."""
 
-    def __init__(self, code: str, message: str = "", retry_after: float | None = None) -> None:
-        super().__init__(code, message)
+    default_scope = ErrorScope.PROVIDER
+
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        retry_after: float | None = None,
+        *,
+        scope: ErrorScope | None = None,
+        unconfirmed: bool = False,
+    ) -> None:
+        super().__init__(code, message, scope=scope, unconfirmed=unconfirmed)
         self.retry_after = retry_after
 
 
 class PermanentError(ProviderError):
-    """Never worth retrying (bad address, rejected content)."""
+    """Never worth retrying with this provider (bad address, rejected content, bad
+    credentials); with ``scope=ErrorScope.PROVIDER`` the next provider is tried."""
 
 
 class BadAddressError(PermanentError):
@@ -95,9 +138,17 @@ class BadAddressError(PermanentError):
 
 
 class Provider(Protocol):
-    """Sends rendered messages on one or more channels."""
+    """Sends rendered messages on one or more channels.
+
+    ``idempotent`` (a class attribute) is True when the provider deduplicates on
+    ``Outgoing.guid`` (it sends it as an idempotency key, or keeps the message
+    under it), so a repeated send never reaches the recipient twice. For other
+    providers the dispatcher records each attempt before the call
+    (docs/delivery.md, "Effectively once").
+    """
 
     name: str
+    idempotent: bool
 
     async def send(self, message: Outgoing) -> Receipt:
         """Send one message; raise ``TransientError`` or ``PermanentError`` on failure."""

@@ -13,10 +13,14 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from clarion.channels.base import PermanentError, ProviderError, TransientError
+from clarion.channels.base import ErrorScope, PermanentError, ProviderError, TransientError
 
 #: Statuses that say "not now" rather than "never": timeouts, throttling, server faults.
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
+#: Permanent statuses about the provider account or endpoint rather than the message:
+#: credentials, an unpaid account, an endpoint that does not exist (or no longer).
+#: The channel fails over to its next provider on these (docs/delivery.md).
+PROVIDER_STATUSES = frozenset({401, 402, 403, 404, 405, 407, 410})
 
 
 def is_transient(status: int) -> bool:
@@ -52,13 +56,17 @@ def error_for_status(status: int, retry_after: str | None, now: float) -> Provid
     """The error a non-2xx response maps to, or ``None`` for success.
 
     Redirects count as permanent: an endpoint that moved is a configuration error,
-    and re-posting a message to wherever it points is not ours to decide.
+    and re-posting a message to wherever it points is not ours to decide. Like the
+    ``PROVIDER_STATUSES`` they are the provider's fault, not the message's, so the
+    channel's next provider is tried; other 4xx are about the message.
     """
     if 200 <= status <= 299:
         return None
     code = f"http_{status}"
     if is_transient(status):
         return TransientError(code, retry_after=parse_retry_after(retry_after, now))
+    if status in PROVIDER_STATUSES or 300 <= status <= 399:
+        return PermanentError(code, scope=ErrorScope.PROVIDER)
     return PermanentError(code)
 
 
@@ -66,16 +74,22 @@ def error_for_status(status: int, retry_after: str | None, now: float) -> Provid
 def transport_errors() -> Iterator[None]:
     """Map httpx failures inside the block to provider errors.
 
-    Timeouts and broken connections are worth a retry; a URL httpx cannot use is not.
+    Timeouts and broken connections are worth a retry (marked unconfirmed when the
+    request may have gone out: docs/delivery.md); a URL httpx cannot use is not, and
+    is the provider's configuration, so the channel fails over.
     """
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # nothing went out
         raise TransientError("timeout", str(exc)) from exc
+    except httpx.TimeoutException as exc:  # the request may have been applied: unconfirmed
+        raise TransientError("timeout", str(exc), unconfirmed=True) from exc
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise PermanentError("invalid_url", str(exc)) from exc
-    except httpx.TransportError as exc:
+        raise PermanentError("invalid_url", str(exc), scope=ErrorScope.PROVIDER) from exc
+    except httpx.ConnectError as exc:
         raise TransientError("connection_error", str(exc)) from exc
+    except httpx.TransportError as exc:  # the connection broke after the request went out
+        raise TransientError("connection_error", str(exc), unconfirmed=True) from exc
     except httpx.RequestError as exc:  # e.g. an undecodable response body
         raise TransientError("request_error", str(exc)) from exc
 

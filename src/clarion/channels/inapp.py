@@ -12,6 +12,8 @@ from clarion.channels.base import Outgoing, Receipt
 class InAppProvider:
     """Accepts every in-app message into the store it already lives in."""
 
+    idempotent = True  # the message is stored under its guid; a repeat changes nothing
+
     def __init__(self, name: str = "inapp") -> None:
         self.name = name
 

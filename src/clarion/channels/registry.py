@@ -3,7 +3,8 @@
 ``ProviderConfig`` is a pydantic discriminated union on ``type`` so the app's
 settings can embed a ``dict[str, ProviderConfig]`` directly. ``BUILDERS`` maps
 every ``ProviderType`` to the function that builds it; a test checks that no
-type is missing.
+type is missing. Every config derives from ``ProviderOptions``, the settings all
+providers share (a rate limit); a test checks that too.
 """
 
 from __future__ import annotations
@@ -51,7 +52,26 @@ class ProviderType(StrEnum):
     TWILIO_VOICE = "twilio_voice"
 
 
-class SinkConfig(BaseModel):
+class RateLimitConfig(BaseModel):
+    """A provider's send rate: ``burst`` at once, ``per_second`` on average
+    (docs/delivery.md, "Rate limits")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_second: PositiveFloat
+    burst: PositiveInt = 1
+
+
+class ProviderOptions(BaseModel):
+    """Settings every provider config has, whatever its type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: None: no limit of Clarion's own (a provider's Retry-After still pauses it).
+    rate_limit: RateLimitConfig | None = None
+
+
+class SinkConfig(ProviderOptions):
     """A JSON-lines file that every message is appended to."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -60,7 +80,7 @@ class SinkConfig(BaseModel):
     path: Path
 
 
-class WebhookConfig(BaseModel):
+class WebhookConfig(ProviderOptions):
     """An HTTP endpoint that receives each message as signed JSON."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -71,7 +91,7 @@ class WebhookConfig(BaseModel):
     timeout: PositiveFloat = 10.0
 
 
-class InAppConfig(BaseModel):
+class InAppConfig(ProviderOptions):
     """The in-app store: messages wait there until a device fetches them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,7 +99,7 @@ class InAppConfig(BaseModel):
     type: Literal[ProviderType.INAPP] = ProviderType.INAPP
 
 
-class PushConfig(PushServicesConfig):
+class PushConfig(PushServicesConfig, ProviderOptions):
     """Push to iOS (APNs), Android (FCM) and browsers (Web Push): see ``push_config``."""
 
     type: Literal[ProviderType.PUSH] = ProviderType.PUSH
@@ -90,7 +110,7 @@ class PushConfig(PushServicesConfig):
 EmailAddress = Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$", max_length=254)]
 
 
-class EmailConfig(BaseModel):
+class EmailConfig(ProviderOptions):
     """An SMTP server that email goes out through; see docs/email.md."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -121,7 +141,7 @@ class EmailConfig(BaseModel):
     track_clicks: bool = True
 
 
-class TwilioAccountConfig(BaseModel):
+class TwilioAccountConfig(ProviderOptions):
     """A Twilio account and who messages come from; shared by SMS and voice.
 
     ``senders`` maps destination countries (ISO 3166 alpha-2) to a sender (a
@@ -287,6 +307,11 @@ def build_provider(
     if isinstance(config, EmailConfig):
         return build_email(name, config, links)
     return BUILDERS[config.type](name, config)
+
+
+def rate_limits(configs: Mapping[str, ProviderConfig]) -> dict[str, RateLimitConfig]:
+    """The configured rate limits, by provider name."""
+    return {name: c.rate_limit for name, c in configs.items() if c.rate_limit is not None}
 
 
 def build_providers(

@@ -24,8 +24,11 @@ class SinkProvider:
     Each line goes to an ``O_APPEND`` descriptor in a single ``write`` call, so once
     ``send`` returns the line is in the kernel and survives a SIGKILL of this process,
     and lines from concurrent tasks (or threads) never interleave. It does not
-    ``fsync``: surviving a power cut is not a sink's job.
+    ``fsync``: surviving a power cut is not a sink's job. Not idempotent: a repeated
+    send appends a second line (what the crash tests count).
     """
+
+    idempotent = False
 
     def __init__(
         self, path: Path, name: str = "sink", *, clock: Callable[[], datetime] = _utcnow

@@ -80,7 +80,13 @@ class WebhookProvider:
     they already handled. A message's ``options["url"]`` overrides the endpoint.
     Pass ``client`` to share a connection pool; the provider then leaves closing
     it to the caller.
+
+    Idempotent: receivers are expected to deduplicate on ``Idempotency-Key``. A
+    failure after the request went out (read timeout, dropped connection) is
+    ``unconfirmed``: the receiver may have acted on it.
     """
+
+    idempotent = True
 
     def __init__(
         self,

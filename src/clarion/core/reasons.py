@@ -19,6 +19,11 @@ ESCALATION_TIMEOUT = "timeout"
 ESCALATION_SKIPPED = "skipped"
 #: A ladder ended at a rung confirmed delivered.
 ESCALATION_CONFIRMED = "escalation_confirmed"
+#: A lifecycle entry (status ``sending``) written before a call to a provider
+#: without idempotency keys: the window in which a crash may cause a duplicate.
+ATTEMPT = "attempt"
+#: Rescheduled for the provider's next free send slot (its rate limit or Retry-After).
+RATE_LIMITED = "rate_limited"
 
 
 def capped(rule: str) -> str:
@@ -47,3 +52,7 @@ def escalated(why: str) -> str:
 
 def escalation_stopped(event_type: str) -> str:
     return f"escalation_stopped:{event_type}"
+
+
+def failover(code: str) -> str:
+    return f"failover:{code}"

@@ -102,7 +102,8 @@ class ChannelStep:
     channel: Channel
     content: Mapping[str, str]  # field -> localized string key
     platforms: frozenset[str] = frozenset()  # eligible device platforms; empty = any
-    provider: str | None = None
+    provider: str | None = None  # None: the channel's route from the configuration
+    fallbacks: tuple[str, ...] = ()  # providers after ``provider`` (failover)
     options: JSONObject = field(default_factory=dict)  # channel-specific declarations
     #: An in-app step's options, typed and validated (``None`` on other channels).
     inapp: InAppSpec | None = None

@@ -1,9 +1,12 @@
 """The dispatcher: claims due messages under a lease, renders them in the profile's
-locale and hands them to their provider; retries with capped exponential backoff
-and jitter, then dead-letters with the reason.
+locale and hands them to the provider their route picks; retries with capped
+exponential backoff and jitter, fails over to a route's next provider, keeps to
+each provider's rate limit, then dead-letters with the reason (docs/delivery.md).
 
 A message whose lease expires (its worker crashed) is claimed again by
-``claim_due``; the message guid travels as the provider's idempotency key.
+``claim_due``; the message guid travels as the provider's idempotency key. For
+providers that take none, the attempts of a batch are recorded in one
+transaction before the calls, so a crash in a call shows in the timeline.
 """
 
 from __future__ import annotations
@@ -11,16 +14,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
 from clarion.catalog import Catalog, RenderError
-from clarion.catalog.context import render_context
 from clarion.channels.base import (
-    BadAddressError,
-    DeviceAddress,
     Outgoing,
-    PermanentError,
     Provider,
     ProviderError,
     Receipt,
@@ -29,49 +28,48 @@ from clarion.channels.base import (
 from clarion.core import reasons
 from clarion.core.backoff import RetryPolicy
 from clarion.core.model import Channel, Profile, Status
+from clarion.core.route import Route
 from clarion.core.spec import ChannelStep
-from clarion.observability import DISPATCHED, EVENT_TO_PROVIDER, get_logger
+from clarion.observability import (
+    DISPATCHED,
+    EVENT_TO_PROVIDER,
+    POSSIBLE_DUPLICATES,
+    PROVIDER_PAUSES,
+    RATE_LIMIT_DEFERRED,
+    RATE_LIMIT_WAIT,
+    get_logger,
+)
 from clarion.runtime.clock import Clock
+from clarion.runtime.outgoing import Contexts, outgoing_of
+from clarion.runtime.ratelimit import RateLimits
+from clarion.runtime.verdicts import Send, Tally, deferred, delivered, failed
 from clarion.store.base import Store
-from clarion.store.records import BadAddress, Claimed, Transition
+from clarion.store.records import Attempt, Claimed, Transition
 
 log = get_logger("clarion.dispatcher")
 
 
-class _Contexts:
-    """Render contexts of one batch: the channels of an event share one per profile.
-
-    Sharing is safe because templates run in an immutable sandbox."""
-
-    def __init__(self) -> None:
-        self._made: dict[tuple[str, str], dict[str, object]] = {}
-
-    def of(self, claimed: Claimed) -> dict[str, object]:
-        key = (claimed.event.id, claimed.profile.id)
-        context = self._made.get(key)
-        if context is None:
-            context = self._made[key] = render_context(claimed.profile, claimed.event)
-        return context
-
-
-def _devices(profile: Profile, ids: tuple[str, ...]) -> tuple[DeviceAddress, ...]:
-    wanted = set(ids)
-    return tuple(
-        DeviceAddress(d.id, d.platform, d.push_token, d.app_version)
-        for d in profile.devices
-        if d.id in wanted
-    )
+def idempotent(provider: Provider) -> bool:
+    """Whether ``provider`` deduplicates on the message guid. A provider that does
+    not say counts as not: its attempts are recorded, which is the safe side."""
+    return getattr(provider, "idempotent", False) is True
 
 
 class Dispatcher:
-    """Sends due messages through their providers, a claimed batch at a time."""
+    """Sends due messages through their providers, a claimed batch at a time.
+
+    ``routes`` name each channel's providers (primary first); a catalog step may
+    name its own. ``limits`` holds the providers' rate limits (shared by every
+    send of this dispatcher); a send waits at most ``max_wait`` seconds for its
+    slot before the message is rescheduled for it.
+    """
 
     def __init__(
         self,
         store: Store,
         catalog: Callable[[], Catalog],
         providers: Mapping[str, Provider],
-        routes: Mapping[Channel, str],
+        routes: Mapping[Channel, Sequence[str]],
         clock: Clock,
         owner: str,
         policy: RetryPolicy = RetryPolicy(),
@@ -79,11 +77,21 @@ class Dispatcher:
         lease: timedelta = timedelta(seconds=60),
         concurrency: int = 256,
         rng: Callable[[], float] = random.random,
+        *,
+        limits: RateLimits | None = None,
+        failover_after: int = 2,
+        max_wait: float = 1.0,
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._providers = providers
-        self._routes = routes
+        # A bare name is a route of one provider (a ``str`` is a ``Sequence[str]`` too).
+        self._routes = {
+            c: Route((names,) if isinstance(names, str) else tuple(names), failover_after)
+            for c, names in routes.items()
+        }
+        self._step_routes: dict[tuple[str, ...], Route] = {}
+        self._failover_after = failover_after
         self._clock = clock
         self._owner = owner
         self._policy = policy
@@ -91,6 +99,8 @@ class Dispatcher:
         self._lease = lease
         self._limit = asyncio.Semaphore(concurrency)
         self._rng = rng
+        self._limits = limits if limits is not None else RateLimits()
+        self._max_wait = max_wait
 
     async def run_once(self) -> int:
         """Dispatch one batch; returns how many messages it claimed."""
@@ -101,26 +111,28 @@ class Dispatcher:
         if not claimed:
             return 0
         catalog = self._catalog()
-        contexts = _Contexts()
-        tally: Counter[tuple[str, str, str]] = Counter()
-        transitions = await asyncio.gather(
-            *(self._one(c, catalog, contexts, tally) for c in claimed)
-        )
+        contexts = Contexts()
+        tally: Tally = Counter()
+        verdicts: list[Transition] = []
+        sends: list[Send] = []
+        for c in claimed:
+            prepared = self._prepare(c, catalog, contexts)
+            if isinstance(prepared, Send):
+                sends.append(prepared)
+            else:
+                verdicts.append(prepared)
+        sends = self._within_rate(sends, verdicts, tally)
+        sends = await self._record_attempts(sends)
+        verdicts += await asyncio.gather(*(self._deliver(s, tally) for s in sends))
         for labels, n in tally.items():  # one metric update per kind, not per message
             DISPATCHED.labels(*labels).inc(n)
-        await asyncio.to_thread(self._store.apply_transitions, transitions, self._clock())
+        await asyncio.to_thread(self._store.apply_transitions, verdicts, self._clock())
         return len(claimed)
 
-    async def _one(
-        self,
-        claimed: Claimed,
-        catalog: Catalog,
-        contexts: _Contexts,
-        tally: Counter[tuple[str, str, str]],
-    ) -> Transition:
+    def _prepare(self, claimed: Claimed, catalog: Catalog, contexts: Contexts) -> Send | Transition:
+        """The message rendered for the provider of this attempt, or why it is not sent."""
         message = claimed.message
-        now = self._clock()
-        if message.expires_at is not None and now > message.expires_at:
+        if message.expires_at is not None and self._clock() > message.expires_at:
             return self._verdict(claimed, Status.EXPIRED, reasons.EXPIRED)
         found = catalog.spec.messages.get(message.message)
         spec = found.for_cell(message.ab_test_cell) if found is not None else None
@@ -141,104 +153,111 @@ class Dispatcher:
         except RenderError as exc:
             log.warning("render_failed", guid=message.guid, error=str(exc))
             return self._verdict(claimed, Status.FAILED, "render_failed", {"error": str(exc)})
-        name = step.provider or self._routes.get(message.channel, "")
+        route = self._route(step)
+        index = route.index_of(message.provider) if route else 0
+        name = route.providers[index] if route else ""
         provider = self._providers.get(name)
-        if provider is None:
+        if route is None or provider is None:
             return self._verdict(claimed, Status.FAILED, f"no_provider:{name or message.channel}")
-        outgoing = self._outgoing(claimed, step, rendered.locale, rendered.fields)
+        outgoing = outgoing_of(claimed, step, rendered.locale, rendered.fields)
+        duplicate = self._possible_duplicate(claimed, name)
+        return Send(claimed, route, index, provider, outgoing, duplicate)
+
+    def _route(self, step: ChannelStep) -> Route | None:
+        if step.provider is None:
+            return self._routes.get(step.channel)
+        names = (step.provider, *step.fallbacks)
+        route = self._step_routes.get(names)
+        if route is None:
+            route = self._step_routes[names] = Route(names, self._failover_after)
+        return route
+
+    def _possible_duplicate(self, claimed: Claimed, name: str) -> bool:
+        """A send after an unconfirmed attempt may deliver twice unless it goes to
+        the same provider and that provider deduplicates."""
+        if claimed.unconfirmed is None:
+            return False
+        before = claimed.unconfirmed.get("provider")
+        previous = self._providers.get(before) if isinstance(before, str) else None
+        return previous is None or not idempotent(previous) or before != name
+
+    def _within_rate(
+        self, sends: list[Send], verdicts: list[Transition], tally: Tally
+    ) -> list[Send]:
+        """The sends whose provider has a slot for them within ``max_wait``; the
+        others are rescheduled for their slot (appended to ``verdicts``)."""
+        by_provider: dict[str, list[Send]] = {}
+        for send in sends:
+            by_provider.setdefault(send.name, []).append(send)
+        kept: list[Send] = []
+        for name, group in by_provider.items():
+            waits = self._limits.bucket(name).upcoming(len(group))
+            for send, wait in zip(group, waits, strict=True):
+                if wait <= self._max_wait:
+                    kept.append(send)
+                else:
+                    verdicts.append(self._defer(send, wait, tally))
+        return kept
+
+    async def _record_attempts(self, sends: list[Send]) -> list[Send]:
+        """Record the coming calls to providers without idempotency keys, all in one
+        transaction, before any is made; drop the sends whose lease is gone."""
+        attempts = [
+            Attempt(
+                s.outgoing.guid,
+                s.claimed.lease_owner,
+                s.name,
+                s.claimed.message.attempts,
+                s.possible_duplicate,
+            )
+            for s in sends
+            if not idempotent(s.provider)
+        ]
+        if not attempts:
+            return sends
+        held = await asyncio.to_thread(self._store.record_attempts, attempts, self._clock())
+        if len(held) < len(attempts):
+            log.warning("lease_lost_before_send", count=len(attempts) - len(held))
+        return [s for s in sends if idempotent(s.provider) or s.outgoing.guid in held]
+
+    async def _deliver(self, send: Send, tally: Tally) -> Transition:
+        """Wait for the provider's slot, call it and judge the answer."""
+        bucket = self._limits.bucket(send.name)
         async with self._limit:
-            result = await _attempt(provider, outgoing)
-        return self._after_send(claimed, provider, result, tally)
+            wait = bucket.reserve(self._max_wait)
+            if wait is None:
+                return self._defer(send, bucket.upcoming(1)[0], tally)
+            if wait > 0:
+                RATE_LIMIT_WAIT.labels(send.name).observe(wait)
+                await asyncio.sleep(wait)
+            # Sent only when the calls made so far leave room: a late wake-up, or a
+            # Retry-After that came in meanwhile, can make it wait again.
+            late = bucket.admit(self._max_wait - wait)  # what is left of the wait allowed
+            if late is None:
+                return self._defer(send, max(bucket.paused_for(), bucket.upcoming(1)[0]), tally)
+            if late > 0:
+                await asyncio.sleep(late)
+            if send.possible_duplicate:
+                POSSIBLE_DUPLICATES.labels(send.name).inc()
+            result = await _attempt(send.provider, send.outgoing)
+        if isinstance(result, TransientError) and result.retry_after:
+            bucket.pause(result.retry_after)
+            PROVIDER_PAUSES.labels(send.name).inc()
+        return self._after_send(send, result, tally)
 
-    def _outgoing(
-        self, claimed: Claimed, step: ChannelStep, locale: str, fields: Mapping[str, str]
-    ) -> Outgoing:
-        m, p = claimed.message, claimed.profile
-        return Outgoing(
-            guid=m.guid,
-            channel=m.channel,
-            message=m.message,
-            message_id=m.message_id,
-            category=m.category,
-            profile_id=p.id,
-            locale=locale,
-            fields=fields,
-            email=p.email,
-            phone=p.phone,
-            country=p.country,
-            devices=_devices(p, m.devices),
-            attempt=m.attempts,
-            tracking={
-                "messageGuid": m.guid,
-                "eventGuid": m.event_id,
-                "messageName": m.message,
-                "messageId": m.message_id,
-                "locale": locale,
-                "abTestId": m.ab_test_id,
-                "abTestCell": m.ab_test_cell,
-            },
-            options=step.options,
-        )
+    def _defer(self, send: Send, seconds: float, tally: Tally) -> Transition:
+        RATE_LIMIT_DEFERRED.labels(send.name).inc()
+        return deferred(send, seconds, self._clock(), tally)
 
-    def _after_send(
-        self,
-        claimed: Claimed,
-        provider: Provider,
-        result: Receipt | ProviderError,
-        tally: Counter[tuple[str, str, str]],
-    ) -> Transition:
-        m = claimed.message
+    def _after_send(self, send: Send, result: Receipt | ProviderError, tally: Tally) -> Transition:
         now = self._clock()
         if isinstance(result, Receipt):
-            tally[m.channel.value, provider.name, "sent"] += 1
+            m = send.claimed.message
             if m.attempts == 1 and (m.due_at is None or m.due_at <= m.created_at):
-                EVENT_TO_PROVIDER.observe((now - claimed.event.occurred_at).total_seconds())
-            status = Status.DELIVERED if result.delivered else Status.SENT
-            return Transition(
-                m.guid,
-                claimed.lease_owner,
-                status,
-                None,
-                None,
-                result.provider,
-                result.ref,
-                dict(result.detail),
-            )
-        detail: dict[str, object] = {"provider": provider.name, "error": str(result)}
-        if isinstance(result, TransientError) and not self._policy.exhausted(m.attempts):
-            tally[m.channel.value, provider.name, "retry"] += 1
-            delay = self._policy.delay(m.attempts, self._rng(), result.retry_after)
-            return Transition(
-                m.guid,
-                claimed.lease_owner,
-                Status.SCHEDULED,
-                f"{reasons.RETRYING}:{result.code}",
-                now + timedelta(seconds=delay),
-                provider.name,
-                None,
-                detail,
-            )
-        tally[m.channel.value, provider.name, "failed"] += 1
-        reason = (
-            reasons.provider_rejected(result.code)
-            if isinstance(result, PermanentError)
-            else f"{reasons.DEAD_LETTERED}:{result.code}"
-        )
-        bad = None
-        if isinstance(result, BadAddressError):
-            bad = BadAddress(result.kind, result.value, result.code)
-            detail["bad_address"] = result.kind  # the kind only: the timeline holds no numbers
-        return Transition(
-            m.guid,
-            claimed.lease_owner,
-            Status.FAILED,
-            reason,
-            None,
-            provider.name,
-            None,
-            detail,
-            bad,
-        )
+                latency = (now - send.claimed.event.occurred_at).total_seconds()
+                EVENT_TO_PROVIDER.observe(latency)
+            return delivered(send, result, tally)
+        return failed(send, result, now, self._policy, self._rng, tally)
 
     @staticmethod
     def _verdict(

@@ -36,11 +36,25 @@ log = get_logger("clarion.processes")
 _CHECK_S = 1.0
 
 
+def child_settings(settings: Settings, count: int) -> Settings:
+    """The settings of each of ``count`` children: workers of their own, and their
+    part of each provider's rate limit (shared by the children that dispatch: all
+    but the orchestrating one, when there are two or more)."""
+    dispatchers = max(count - 1, 1)
+    return settings.model_copy(
+        update={
+            "worker_processes": 0,
+            "run_workers": True,
+            "rate_limit_share": settings.rate_limit_share * dispatchers,
+        }
+    )
+
+
 class WorkerProcesses:
     """Starts, watches and stops the worker children; ``wake()`` is safe from any thread."""
 
     def __init__(self, settings: Settings, count: int, catalog: CatalogHolder) -> None:
-        self._settings = settings.model_copy(update={"worker_processes": 0, "run_workers": True})
+        self._settings = child_settings(settings, count)
         self._catalog = catalog  # this process's own copy, for the API: kept fresh here
         self._context = multiprocessing.get_context("spawn")
         self._wakes = [self._context.Event() for _ in range(count)]

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from clarion.channels.base import Provider
+from clarion.channels.registry import rate_limits
 from clarion.config import Settings
 from clarion.core.backoff import RetryPolicy
 from clarion.observability import get_logger
@@ -27,6 +28,7 @@ from clarion.runtime.clock import Clock
 from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.escalator import Escalator
 from clarion.runtime.orchestrator import Orchestrator
+from clarion.runtime.ratelimit import RateLimit, RateLimits
 from clarion.store.base import Store
 
 log = get_logger("clarion.workers")
@@ -48,6 +50,13 @@ def share_interpreter_fairly() -> None:
 def worker_id() -> str:
     """A lease owner name unique to this process."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def rate_limits_of(settings: Settings) -> RateLimits:
+    """The configured providers' rate limits, this process's share of each."""
+    configured = rate_limits(settings.providers)
+    limits = {name: RateLimit(c.per_second, c.burst) for name, c in configured.items()}
+    return RateLimits(limits, share=settings.rate_limit_share)
 
 
 class Signal(Protocol):
@@ -83,6 +92,7 @@ class Workers:
         dispatch: bool = True,
     ) -> None:
         owner = worker_id()
+        self._providers = providers
         self._catalog = catalog
         self._settings = settings
         self._stop = threading.Event()
@@ -116,6 +126,10 @@ class Workers:
             batch=settings.dispatcher_batch,
             lease=timedelta(seconds=settings.message_lease_seconds),
             concurrency=settings.dispatcher_concurrency,
+            limits=rate_limits_of(settings),
+            failover_after=settings.failover_after_attempts,
+            # A send waiting for its slot must not outlive its claim's lease.
+            max_wait=min(settings.rate_limit_max_wait_seconds, settings.message_lease_seconds / 2),
         )
         self._threads: list[threading.Thread] = []
         if orchestrate:
@@ -185,12 +199,19 @@ class Workers:
         asyncio.run(self._dispatch_loop())
 
     async def _dispatch_loop(self) -> None:
-        while not self._stop.is_set():
-            self._reload_if_due()
-            try:
-                claimed = await self.dispatcher.run_once()
-            except Exception:
-                log.exception("dispatcher_failed")
-                claimed = 0
-            if not claimed:
-                await asyncio.to_thread(self._pause, self._messages_waiting)
+        try:
+            while not self._stop.is_set():
+                self._reload_if_due()
+                try:
+                    claimed = await self.dispatcher.run_once()
+                except Exception:
+                    log.exception("dispatcher_failed")
+                    claimed = 0
+                if not claimed:
+                    await asyncio.to_thread(self._pause, self._messages_waiting)
+        finally:
+            # Connections a provider opened belong to this thread's event loop, which
+            # ends here: close them now, not later from another loop (closing twice
+            # is harmless, so the owner's own close still works).
+            for provider in self._providers.values():
+                await provider.aclose()

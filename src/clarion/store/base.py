@@ -11,6 +11,7 @@ from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
+    Attempt,
     BadAddress,
     Claimed,
     DeliveryCount,
@@ -98,6 +99,11 @@ class Store(Protocol):
     # Insights
     def delivery_counts(self, query: DeliveryQuery) -> list[DeliveryCount]:
         """Messages counted per time bucket and group, grouped by the database."""
+
+    def record_attempts(self, attempts: Sequence[Attempt], now: datetime) -> set[str]:
+        """Append an ``attempt`` lifecycle entry for each message its lease owner
+        still holds, in one transaction; the guids recorded (the others must not
+        be sent: their lease is gone)."""
 
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None: ...

@@ -72,6 +72,10 @@ class Claimed:
     event: Event
     profile: Profile
     lease_owner: str
+    #: The previous attempt, when its outcome is unknown (a crash after an
+    #: ``attempt`` entry, or an error that left it unconfirmed): its lifecycle
+    #: detail (``provider``, ``attempt``). Sending again may deliver twice.
+    unconfirmed: JSONObject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,9 @@ class Transition:
     provider_ref: str | None = None
     detail: JSONObject = field(default_factory=dict)
     bad_address: BadAddress | None = None  # recorded for the message's profile
+    #: The message's attempt count to store instead of the claim's: a message
+    #: rescheduled without a call (rate limit) gives its attempt back.
+    attempts: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,18 @@ class ReportApplied:
     guid: str
     status: Status
     applied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A call about to be made to a provider without idempotency keys, recorded
+    before it (docs/delivery.md, "Effectively once")."""
+
+    guid: str
+    lease_owner: str
+    provider: str
+    attempt: int
+    possible_duplicate: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from clarion.core import reasons
 from clarion.core.model import Event, Profile, Status
 from clarion.store.records import BadAddress, Claimed, Transition
 from clarion.store.schema import events, lifecycle, messages
+from clarion.store.sql.attempts import unconfirmed_of
 from clarion.store.sql.bulk import append, chunked, pg_batch
 from clarion.store.sql.claims import claim
 from clarion.store.sql.convert import (
@@ -42,6 +43,7 @@ _PG_TRANSITION = sa.text(
         due_at = COALESCE(v.due_at, m.due_at),
         provider = COALESCE(v.provider, m.provider),
         provider_ref = COALESCE(v.provider_ref, m.provider_ref),
+        attempts = COALESCE(v.attempts, m.attempts),
         lease_owner = NULL,
         lease_until = NULL,
         updated_at = v.updated_at
@@ -57,6 +59,7 @@ _SQLITE_TRANSITION = f"""
         due_at = COALESCE(?, due_at),
         provider = COALESCE(?, provider),
         provider_ref = COALESCE(?, provider_ref),
+        attempts = COALESCE(?, attempts),
         lease_owner = NULL,
         lease_until = NULL,
         updated_at = ?
@@ -68,6 +71,7 @@ _SQLITE_TRANSITION_ORDER = (
     "due_at",
     "provider",
     "provider_ref",
+    "attempts",
     "updated_at",
     "guid",
 )
@@ -116,6 +120,8 @@ def with_context(conn: Connection, rows: Sequence[Row[Any]], owner: str) -> list
         query = sa.select(*EVENT_COLUMNS).where(events.c.id.in_(ids))
         found.update((row.id, event_of(row)) for row in conn.execute(query))
     profiles = profiles_by_id(conn, {m.profile_id for m in claimed})
+    # Only a message attempted before can have an unconfirmed attempt behind it.
+    unconfirmed = unconfirmed_of(conn, (m.guid for m in claimed if m.attempts > 1), owner)
     return [
         Claimed(
             message=m,
@@ -125,6 +131,7 @@ def with_context(conn: Connection, rows: Sequence[Row[Any]], owner: str) -> list
             or Event(id=m.event_id, type="", profile_id=m.profile_id, occurred_at=m.created_at),
             profile=profiles.get(m.profile_id) or Profile(id=m.profile_id),
             lease_owner=owner,
+            unconfirmed=unconfirmed.get(m.guid),
         )
         for m in claimed
     ]
@@ -154,6 +161,7 @@ def prepare_transitions(transitions: Sequence[Transition], now: datetime) -> Pre
             "due_at": opt_ts(t.retry_at) if t.status is Status.SCHEDULED else None,
             "provider": t.provider,
             "provider_ref": t.provider_ref,
+            "attempts": t.attempts,
             "updated_at": at,
         }
         for t in batch

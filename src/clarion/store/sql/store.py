@@ -18,6 +18,7 @@ from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profil
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
+    Attempt,
     BadAddress,
     Claimed,
     DeliveryCount,
@@ -31,6 +32,9 @@ from clarion.store.records import (
     ReportApplied,
     Suppression,
     Transition,
+)
+from clarion.store.sql import (
+    attempts as attempt_log,
 )
 from clarion.store.sql import (
     dispatch,
@@ -156,6 +160,13 @@ class SqlStore:
         prepared = dispatch.prepare_transitions(transitions, now)
         with self._write() as conn:
             return dispatch.apply_transitions(conn, prepared)
+
+    def record_attempts(self, attempts: Sequence[Attempt], now: datetime) -> set[str]:
+        if not attempts:
+            return set()
+        entries = attempt_log.attempt_entries(attempts, now)
+        with self._write() as conn:
+            return attempt_log.record_attempts(conn, attempts, entries)
 
     # Escalation ladders
     def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
