@@ -1,7 +1,10 @@
 """The orchestrator: claims accepted events, calls the pure ``decide()``, stores the outcome.
 
 A batch of events is decided against one load of profiles and history, and
-stored in one transaction together with marking the events done. Message ids
+stored in one transaction together with marking the events done. Decisions are
+dated in intake order (``received_at``, ``seq``): never before the event they
+answer, and a microsecond apart within a batch, so "newest first" (a profile's
+messages, the notification center) is the order in which events came in. Message ids
 are deterministic, so a batch that is retried after a crash stores nothing twice.
 """
 
@@ -21,6 +24,9 @@ from clarion.runtime.clock import Clock
 from clarion.store.base import Store
 
 log = get_logger("clarion.orchestrator")
+
+#: How far apart the decisions of consecutive events of a batch are dated.
+_TICK = timedelta(microseconds=1)
 
 
 class Orchestrator:
@@ -44,10 +50,14 @@ class Orchestrator:
 
     def run_once(self) -> int:
         """Process one batch; returns how many events it handled."""
-        now = self._clock()
-        events = self._store.claim_events(self._batch, now, self._lease, self._owner)
+        leased_at = self._clock()
+        events = self._store.claim_events(self._batch, leased_at, self._lease, self._owner)
         if not events:
             return 0
+        # Decide at a time read after the claim: every claimed event was committed
+        # before it, so no decision is dated before its event was received (a time
+        # read before the claim can precede an event committed meanwhile).
+        now = self._clock()
         spec = self._catalog().spec
         audiences = [audience_of(e, spec) for e in events]
         profiles = self._load_profiles(events, spec_audiences=audiences)
@@ -58,8 +68,10 @@ class Orchestrator:
         # profile that more than one event reaches can be decided on twice.
         shared = _shared_profiles(events, audiences)
         results: list[tuple[Event, Outcome]] = []
-        for event in events:
-            outcome = decide(event, profiles, history, spec, now)
+        for i, event in enumerate(events):
+            # Events are decided one after another in intake order, and dated so:
+            # a microsecond apart, so a later event's messages are always newer.
+            outcome = decide(event, profiles, history, spec, now + _TICK * i if i else now)
             if shared is None or event.profile_id in shared:
                 _remember(history, outcome)
             results.append((event, outcome))
