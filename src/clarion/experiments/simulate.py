@@ -112,7 +112,7 @@ async def _run(scenario: Scenario, catalog: Catalog, store: SqlStore, sink_path:
     sink = SinkProvider(sink_path, clock=clock)
     intake = Intake(store, clock, max_batch=_BATCH)
     orchestrator = Orchestrator(store, lambda: catalog, clock, "simulator", batch=_BATCH)
-    routes = dict.fromkeys(Channel, ["sink"])
+    routes = {channel: ["sink"] for channel in Channel}
     dispatcher = Dispatcher(store, lambda: catalog, {"sink": sink}, routes, clock, "simulator")
     sent = _Received(sink_path)
     people = [_profile(i) for i in range(scenario.profiles)]
