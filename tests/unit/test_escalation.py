@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -319,3 +320,12 @@ def test_a_ladder_climbs_each_rung_once_in_order(
     assert len({d.guid for d in seen}) == len(order)
     for d in seen:
         assert (d.status is Status.SCHEDULED) == reachable(d.channel)
+
+
+def test_later_rungs_keep_the_ladders_ab_test_and_country() -> None:
+    tested = replace(rung(Status.FAILED), ab_test_id=7, ab_test_cell=1)
+    found = move(tested, spec(), ANA, (), catalog(spec()), T0)
+    assert found is not None
+    [sms] = found.decisions
+    assert (sms.ab_test_id, sms.ab_test_cell, sms.country) == (7, 1, "BR")
+    assert sms.goal is None  # the ladder's exposure is its first rung's, not each rung's

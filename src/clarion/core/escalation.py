@@ -40,6 +40,10 @@ class OpenRung:
     expires_at: datetime | None = None
     #: In-app: a device reported a CTA click on it (which confirms it, like delivery).
     acted: bool = False
+    #: The ladder's A/B test and cell, as decide() allocated them: later rungs keep
+    #: them, so they render the cell's content and their tracking names the test.
+    ab_test_id: int | None = None
+    ab_test_cell: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,8 @@ def next_rungs(
             cancel_on=spec.cancel_events,
             devices=devices,
             country=profile.country,
+            ab_test_id=rung.ab_test_id,
+            ab_test_cell=rung.ab_test_cell,
         )
         made.append(on_ladder(decision, spec, number, profile.id))
         if scheduled or status is Status.EXPIRED:
