@@ -18,7 +18,8 @@ from clarion.channels.base import (
     Receipt,
     TransientError,
 )
-from clarion.channels.registry import TwilioSmsConfig, TwilioVoiceConfig, build_provider
+from clarion.channels.provider_config import TwilioSmsConfig, TwilioVoiceConfig
+from clarion.channels.registry import build_provider
 from clarion.core.model import Channel
 from tests.integration.twilio_fake import (
     ACCOUNT_SID,

@@ -127,7 +127,7 @@ class PushProvider:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.name = name
-        self.tokens = tokens  # set by the registry's build_providers when a store exists
+        self.tokens = tokens  # the store, when there is one (registry.ProviderContext)
         self._services = dict(services)
         self._routes = dict(routes)
         self._default_ttl = default_ttl
