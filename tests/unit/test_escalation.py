@@ -142,6 +142,15 @@ def test_decide_skips_rungs_the_profile_cannot_take() -> None:
     assert outcome.decisions[-1].confirm_by is None  # the last rung waits for nothing
 
 
+def test_a_held_out_profile_never_starts_a_ladder() -> None:
+    held = spec(holdout=1.0)  # every profile held out
+    outcome = decide(EVENT, {"ana": ANA}, {}, catalog(held), T0)
+    push = outcome.decisions[1]
+    assert (push.step, push.status, push.reason) == (1, Status.SUPPRESSED, "held_out")
+    # No confirmation deadline: the escalation worker never reads it as an open rung.
+    assert all(d.confirm_by is None for d in outcome.decisions)
+
+
 def test_a_goal_event_stops_a_ladder_whose_rung_is_already_out() -> None:
     out = PastMessage(guid(1), "ladder", Channel.PUSH, Status.SENT, T0, None, ("paid",), "e1", True)
     done = PastMessage(guid(0), "ladder", Channel.EMAIL, Status.SENT, T0, None, ("paid",), "e1")
