@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from clarion.channels.email_tracking import EmailTracking
-from clarion.channels.registry import (
+from clarion.channels.provider_config import (
     InAppConfig,
     ProviderConfig,
     SinkConfig,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from clarion.channels.base import Provider
 from clarion.channels.email_tracking import EmailTracking
-from clarion.channels.registry import build_providers
+from clarion.channels.registry import ProviderContext, build_providers
 from clarion.config import Settings
 from clarion.inapp import DeviceAuthenticator, FeedbackSigner
 from clarion.inapp.federated import FederatedCaller
@@ -70,9 +70,8 @@ class Service:
         # Signs the open and click URLs of emails, and checks them when they come back.
         self.email_tracking = self.settings.email_tracking(self.clock)
         if self.providers is None:
-            self.providers = build_providers(
-                self.settings.providers, tokens=self.store, links=self.email_tracking
-            )
+            context = ProviderContext(tokens=self.store, links=self.email_tracking)
+            self.providers = build_providers(self.settings.providers, context)
         unknown = {
             c.value: ", ".join(p for p in names if p not in self.providers)
             for c, names in self.settings.routes.items()

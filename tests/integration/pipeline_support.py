@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from clarion.api.app import asgi_app
 from clarion.channels.base import Outgoing, Provider, Receipt
-from clarion.channels.registry import SinkConfig
+from clarion.channels.provider_config import SinkConfig
 from clarion.config import Settings
 from clarion.service import Service
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from clarion.core.decide import Cancellation, Decision, Outcome
+from clarion.core.decision import Cancellation, Decision, Outcome
 from clarion.core.ids import message_guid
 from clarion.core.model import Channel, Event, Status
 from clarion.store import SqlStore

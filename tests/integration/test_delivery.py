@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from clarion.channels.base import ErrorScope, Outgoing, PermanentError, Receipt, TransientError
-from clarion.channels.registry import InAppConfig, RateLimitConfig, WebhookConfig
+from clarion.channels.provider_config import InAppConfig, RateLimitConfig, WebhookConfig
 from clarion.core.model import Channel, Event, Profile
 from clarion.observability import REGISTRY
 from clarion.runtime.clock import system_clock

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from fastapi.testclient import TestClient
 
 from clarion.channels.email_tracking import EmailTracking
-from clarion.channels.registry import EmailConfig, SinkConfig
+from clarion.channels.provider_config import EmailConfig, SinkConfig
 from clarion.observability import EMAIL_TRACKING
 from clarion.runtime.clock import system_clock
 from clarion.signing import KeyRing

@@ -380,3 +380,39 @@ def test_an_unseen_inapp_rung_escalates_after_its_timeout(store: SqlStore, tmp_p
     r.later(timedelta(minutes=1))
     assert r.status("sms") is Status.SENT
     assert r.reasons("inapp")[-1] == "escalated:timeout"
+
+
+def test_later_rungs_stay_in_the_ladders_ab_test_cell(store: SqlStore, tmp_path: Path) -> None:
+    tested = LADDER + (
+        "experiment:\n  id: 77\n  cells:\n    - {name: control, weight: 1}\n"
+        "    - name: other\n      weight: 1\n"
+        "      content: {sms: {body: payment_failed.push.body}}\n"
+    )
+    r = Rig(store, tmp_path, {**{c: delivered for c in Channel}, Channel.PUSH: rejected}, tested)
+    r.send("card.declined", "e1")
+
+    push, sms = (store.get_message(r.rung(c)) for c in ("push", "sms"))
+    assert push is not None and sms is not None and sms.status is Status.DELIVERED
+    assert push.ab_test_id == sms.ab_test_id == 77
+    assert sms.ab_test_cell == push.ab_test_cell is not None
+    [sent] = r.providers[Channel.SMS].calls
+    assert (sent.tracking["abTestId"], sent.tracking["abTestCell"]) == (77, push.ab_test_cell)
+
+
+def test_later_rungs_follow_the_ladders_cell_timing(store: SqlStore, tmp_path: Path) -> None:
+    # Almost every profile (ana included) is in the cell that only sends 12:00-12:20.
+    tested = LADDER + (
+        "experiment:\n  id: 78\n  cells:\n    - {name: control, weight: 1}\n"
+        "    - name: narrow\n      weight: 1000\n"
+        '      timing: {window: {start: "12:00", end: "12:20"}}\n'
+    )
+    scripts = {**{c: accepted for c in Channel}, Channel.PUSH: rejected}
+    r = Rig(store, tmp_path, scripts, tested)
+    r.send("card.declined", "e1")  # Monday 12:00: inside the window
+    sms = store.get_message(r.rung("sms"))
+    assert sms is not None and sms.ab_test_cell == 1 and sms.status is Status.SENT
+
+    r.later(timedelta(minutes=31))  # the SMS timed out at 12:30: outside the cell's window
+    voice = store.get_message(r.rung("voice"))
+    assert voice is not None and voice.status is Status.SCHEDULED
+    assert voice.reason == "outside_window" and r.calls(Channel.VOICE) == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from clarion.channels.registry import WebhookConfig
+from clarion.channels.provider_config import WebhookConfig
 from clarion.channels.webhook import WebhookProvider
 from clarion.runtime.clock import system_clock
 from tests.integration.delivery_support import (

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from clarion.channels.registry import InAppConfig, SinkConfig
+from clarion.channels.provider_config import InAppConfig, SinkConfig
 from clarion.inapp import issue_device_token
 from clarion.inapp.federated import FederatedAction, FederatedCaller
 from tests.e2e.server import serving

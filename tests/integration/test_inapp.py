@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
-from clarion.channels.registry import InAppConfig, SinkConfig
+from clarion.channels.provider_config import InAppConfig, SinkConfig
 from clarion.config import Settings
 from clarion.inapp import issue_device_token
 from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA, NOTIFICATIONS_RESPONSE_SCHEMA

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clarion.channels.base import PermanentError, TransientError
+from clarion.channels.base import ErrorScope, PermanentError, TransientError
 from clarion.channels.fcm import FcmClient, ServiceAccount, load_service_account
 from clarion.channels.push_message import TokenRejected, push_id
 from tests.integration.push_support import note, push
@@ -126,6 +126,7 @@ def test_a_key_google_does_not_know_is_refused_at_the_token_endpoint(
     with pytest.raises(PermanentError) as caught:
         push(client, (note("GUID-F"), "t"))
     assert caught.value.code == "oauth_invalid_grant"
+    assert caught.value.scope is ErrorScope.PROVIDER  # the key: another provider may do
 
 
 def test_service_account_file_errors_name_the_file(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from clarion.channels.provider_config import PushConfig, SinkConfig
 from clarion.channels.push_config import ApnsConfig, FcmConfig, WebPushConfig
-from clarion.channels.registry import PushConfig, SinkConfig
 from clarion.core.model import Channel, DeadPushToken, Device, Profile
 from clarion.runtime.clock import system_clock
 from clarion.store import SqlStore

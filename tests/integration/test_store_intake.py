@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from clarion.core.decide import Outcome
+from clarion.core.decision import Outcome
 from clarion.store import SqlStore
 from tests.integration.store_support import LEASE, T0, event
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from clarion.core.decide import Outcome
+from clarion.core.decision import Outcome
 from clarion.core.model import Channel, PastMessage, Status
 from clarion.store import SqlStore
 from clarion.store.records import LifecycleEntry, Transition

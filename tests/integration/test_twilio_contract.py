@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from clarion.channels.base import Outgoing, PermanentError, Provider, Receipt
-from clarion.channels.registry import TwilioSmsConfig, TwilioVoiceConfig, build_provider
+from clarion.channels.provider_config import TwilioSmsConfig, TwilioVoiceConfig
+from clarion.channels.registry import build_provider
 from clarion.channels.twilio_client import TwilioClient
 from clarion.core.model import Channel
 

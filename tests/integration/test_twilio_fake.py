@@ -11,6 +11,7 @@ import pytest
 
 from clarion.channels.base import (
     BadAddressError,
+    ErrorScope,
     Outgoing,
     PermanentError,
     Provider,
@@ -18,7 +19,8 @@ from clarion.channels.base import (
     Receipt,
     TransientError,
 )
-from clarion.channels.registry import TwilioSmsConfig, TwilioVoiceConfig, build_provider
+from clarion.channels.provider_config import TwilioSmsConfig, TwilioVoiceConfig
+from clarion.channels.registry import build_provider
 from clarion.core.model import Channel
 from tests.integration.twilio_fake import (
     ACCOUNT_SID,
@@ -172,6 +174,7 @@ def test_an_unsubscribed_number_is_permanent_but_not_bad(fake: TwilioFake) -> No
     assert isinstance(error, PermanentError)
     assert not isinstance(error, BadAddressError)
     assert error.code == "twilio:21610"
+    assert error.scope is ErrorScope.ADDRESS  # another provider would refuse it too
 
 
 def test_wrong_credentials_are_permanent(fake: TwilioFake) -> None:
@@ -180,6 +183,7 @@ def test_wrong_credentials_are_permanent(fake: TwilioFake) -> None:
     assert isinstance(error, PermanentError)
     assert error.code == "twilio:20003"
     assert fake.requests[0].authorized is False
+    assert error.scope is ErrorScope.PROVIDER  # the account, not the number: fail over
 
 
 def test_a_refused_connection_is_transient() -> None:

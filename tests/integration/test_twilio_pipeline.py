@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from clarion.channels.registry import SinkConfig, TwilioSmsConfig, TwilioVoiceConfig
+from clarion.channels.provider_config import SinkConfig, TwilioSmsConfig, TwilioVoiceConfig
 from clarion.channels.twilio_signature import SIGNATURE_HEADER, compute_signature
 from clarion.core.model import Channel
 from clarion.runtime.clock import system_clock

@@ -163,6 +163,20 @@ def test_measurement_errors_name_file_and_key(tmp_path: Path, extra: str, expect
     assert issues(catalog_with(tmp_path, extra)) == [expected]
 
 
+def test_a_ladders_cells_keep_its_channels(tmp_path: Path) -> None:
+    ladder = MESSAGE.format(category="engagement", extra=GOAL + TEST).replace(
+        "channel_mode: first\n", ""
+    )
+    ladder = ladder.replace(
+        "experiment:", "escalation: [{channel: push, timeout: 1h}, {channel: email}]\nexperiment:"
+    )
+    root = write(tmp_path, {"messages/promo.yaml": ladder, "strings/en.yaml": STRINGS})
+    assert issues(root) == [
+        "messages/promo.yaml: experiment.cells[2].channels: a message with an escalation "
+        "ladder has the same channels in every cell (override their content instead)"
+    ]
+
+
 def test_two_messages_cannot_share_an_experiment_id(tmp_path: Path) -> None:
     root = catalog_with(tmp_path, GOAL + TEST)
     other = (root / "messages/promo.yaml").read_text().replace("name: promo", "name: promo2")

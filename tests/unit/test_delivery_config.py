@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from clarion.catalog import load_catalog
-from clarion.channels.registry import (
+from clarion.channels.provider_config import (
     ProviderConfig,
     ProviderOptions,
     RateLimitConfig,

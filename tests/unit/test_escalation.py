@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -139,6 +140,15 @@ def test_decide_skips_rungs_the_profile_cannot_take() -> None:
         (Channel.VOICE, Status.SCHEDULED, None, guid(2)),
     ]
     assert outcome.decisions[-1].confirm_by is None  # the last rung waits for nothing
+
+
+def test_a_held_out_profile_never_starts_a_ladder() -> None:
+    held = spec(holdout=1.0)  # every profile held out
+    outcome = decide(EVENT, {"ana": ANA}, {}, catalog(held), T0)
+    push = outcome.decisions[1]
+    assert (push.step, push.status, push.reason) == (1, Status.SUPPRESSED, "held_out")
+    # No confirmation deadline: the escalation worker never reads it as an open rung.
+    assert all(d.confirm_by is None for d in outcome.decisions)
 
 
 def test_a_goal_event_stops_a_ladder_whose_rung_is_already_out() -> None:
@@ -319,3 +329,12 @@ def test_a_ladder_climbs_each_rung_once_in_order(
     assert len({d.guid for d in seen}) == len(order)
     for d in seen:
         assert (d.status is Status.SCHEDULED) == reachable(d.channel)
+
+
+def test_later_rungs_keep_the_ladders_ab_test_and_country() -> None:
+    tested = replace(rung(Status.FAILED), ab_test_id=7, ab_test_cell=1)
+    found = move(tested, spec(), ANA, (), catalog(spec()), T0)
+    assert found is not None
+    [sms] = found.decisions
+    assert (sms.ab_test_id, sms.ab_test_cell, sms.country) == (7, 1, "BR")
+    assert sms.goal is None  # the ladder's exposure is its first rung's, not each rung's

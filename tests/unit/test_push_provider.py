@@ -9,9 +9,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from clarion.channels.base import DeviceAddress, Outgoing, PermanentError, TransientError
+from clarion.channels.base import (
+    DeviceAddress,
+    ErrorScope,
+    Outgoing,
+    PermanentError,
+    TransientError,
+)
 from clarion.channels.push import PushProvider
-from clarion.channels.push_message import Notification, TokenRejected, notification_of, push_id
+from clarion.channels.push_message import (
+    Notification,
+    TokenRejected,
+    notification_of,
+    push_id,
+    service_error,
+)
 from clarion.core.model import Channel, DeadPushToken
 from clarion.observability import REGISTRY
 
@@ -177,6 +189,30 @@ def test_permanent_failures_with_no_success_fail_with_the_first_code() -> None:
     with pytest.raises(PermanentError) as caught:
         asyncio.run(push.send(message(DEVICES[0])))
     assert caught.value.code == "BadTopic"
+
+
+def test_a_service_refusing_the_provider_itself_fails_over() -> None:
+    def refused(token: str) -> str | None:
+        raise PermanentError("InvalidProviderToken", "http 403", scope=ErrorScope.PROVIDER)
+
+    def bad(token: str) -> str | None:
+        raise PermanentError("BadTopic", "http 400")
+
+    push, _ = provider(apns=FakeService("apns", refused), fcm=FakeService("fcm", refused))
+    with pytest.raises(PermanentError) as caught:
+        asyncio.run(push.send(message(DEVICES[0], DEVICES[1])))
+    assert caught.value.scope is ErrorScope.PROVIDER
+    # One device refused for its own reasons: the message is at fault, no failover.
+    push, _ = provider(apns=FakeService("apns", refused), fcm=FakeService("fcm", bad))
+    with pytest.raises(PermanentError) as caught:
+        asyncio.run(push.send(message(DEVICES[0], DEVICES[1])))
+    assert caught.value.scope is ErrorScope.ADDRESS
+
+
+def test_service_errors_keep_the_http_status_scope() -> None:
+    assert service_error(403, "InvalidProviderToken", None, 0.0).scope is ErrorScope.PROVIDER
+    assert service_error(400, "BadTopic", None, 0.0).scope is ErrorScope.ADDRESS
+    assert service_error(401, None, None, 0.0).scope is ErrorScope.PROVIDER
 
 
 def test_no_device_with_a_service_is_permanent() -> None:

@@ -8,18 +8,17 @@ from pydantic import ValidationError
 
 from clarion.channels.email import SmtpProvider
 from clarion.channels.email_tracking import EmailTracking
-from clarion.channels.push import PushProvider
-from clarion.channels.registry import (
-    BUILDERS,
+from clarion.channels.provider_config import (
     EmailConfig,
     ProviderConfig,
     ProviderType,
     PushConfig,
     SinkConfig,
     WebhookConfig,
-    build_providers,
     parse_provider_configs,
 )
+from clarion.channels.push import PushProvider
+from clarion.channels.registry import BUILDERS, ProviderContext, build_providers
 from clarion.channels.sink import SinkProvider
 from clarion.channels.webhook import WebhookProvider
 from clarion.signing import KeyRing
@@ -76,7 +75,7 @@ def test_builds_an_smtp_provider_with_tracking_when_given_links() -> None:
     links = EmailTracking("https://t.example.com", KeyRing({"k": b"k" * 32}, "k"), datetime.now)
 
     plain = build_providers(configs)["mail"]
-    tracked = build_providers(configs, links=links)["mail"]
+    tracked = build_providers(configs, ProviderContext(links=links))["mail"]
 
     assert isinstance(plain, SmtpProvider) and isinstance(tracked, SmtpProvider)
     assert plain.tracking is None
@@ -133,7 +132,8 @@ def test_builds_a_push_provider_with_its_services(tmp_path: Path) -> None:
     assert isinstance(config, PushConfig)
     assert config.routes() == {"ios": "apns", "android": "fcm", "web": "webpush"}
     tokens = object()
-    provider = build_providers(configs, tokens=tokens)["push"]  # type: ignore[arg-type]
+    context = ProviderContext(tokens=tokens)  # type: ignore[arg-type]
+    provider = build_providers(configs, context)["push"]
     assert isinstance(provider, PushProvider)
     assert provider.name == "push" and provider.tokens is tokens
     asyncio.run(provider.aclose())

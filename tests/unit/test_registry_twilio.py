@@ -7,12 +7,12 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
-from clarion.channels.registry import (
+from clarion.channels.provider_config import (
     TwilioSmsConfig,
     TwilioVoiceConfig,
-    build_providers,
     parse_provider_configs,
 )
+from clarion.channels.registry import build_providers
 from clarion.channels.twilio_sms import TwilioSmsProvider
 from clarion.channels.twilio_voice import TwilioVoiceProvider
 from clarion.config import Settings

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from clarion.api.errors import error_body
-from clarion.channels.registry import TwilioAccountConfig
+from clarion.channels.provider_config import TwilioAccountConfig
 from clarion.channels.twilio_client import STATUS_CALLBACK_PATH
 from clarion.channels.twilio_signature import SIGNATURE_HEADER, verify_signature
 from clarion.channels.twilio_status import report_from_callback

@@ -151,6 +151,13 @@ def _variant(
 ) -> MessageSpec | None:
     """The message as the cell sees it: ``base`` with the cell's overrides."""
     channels: tuple[ChannelStep, ...] | None = base.channels
+    if "channels" in data and base.escalation:
+        # The ladder names channel steps by position: other steps would break it.
+        where.at("channels").error(
+            "a message with an escalation ladder has the same channels in every cell "
+            "(override their content instead)"
+        )
+        return None
     if "channels" in data:
         channels = read.channels(where.at("channels"), data["channels"])
     if "content" in data and channels is not None:

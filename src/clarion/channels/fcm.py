@@ -17,7 +17,7 @@ import httpx
 import jwt
 import orjson
 
-from clarion.channels.base import PermanentError, TransientError
+from clarion.channels.base import ErrorScope, PermanentError, TransientError
 from clarion.channels.http_status import close_client, transport_errors
 from clarion.channels.push_message import Notification, TokenRejected, service_error
 
@@ -112,7 +112,11 @@ class AccessTokens:
                 response.status_code, reason, response.headers.get("retry-after"), now
             )
             if isinstance(error, PermanentError):  # a revoked or wrong key: say so
-                raise PermanentError(f"oauth_{error.code}", "service-account token refused")
+                raise PermanentError(
+                    f"oauth_{error.code}",
+                    "service-account token refused",
+                    scope=ErrorScope.PROVIDER,  # the key, not the message: fail over
+                )
             raise error
         body = orjson.loads(response.content)
         token, expires_in = body.get("access_token"), body.get("expires_in", 3600)

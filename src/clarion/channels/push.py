@@ -33,6 +33,7 @@ from typing import Protocol
 
 from clarion.channels.base import (
     DeviceAddress,
+    ErrorScope,
     Outgoing,
     PermanentError,
     ProviderError,
@@ -88,6 +89,8 @@ class DeviceOutcome:
     code: str | None = None
     error: str | None = None
     retry_after: float | None = None
+    #: A permanent failure's scope: ``provider`` (its credentials) may fail over.
+    scope: ErrorScope | None = None
 
     def record(self) -> dict[str, object]:
         record: dict[str, object] = {
@@ -127,7 +130,7 @@ class PushProvider:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.name = name
-        self.tokens = tokens  # set by the registry's build_providers when a store exists
+        self.tokens = tokens  # the store, when there is one (registry.ProviderContext)
         self._services = dict(services)
         self._routes = dict(routes)
         self._default_ttl = default_ttl
@@ -170,7 +173,7 @@ class PushProvider:
                 retry_after=exc.retry_after,
             )
         except ProviderError as exc:
-            return replace(outcome, status="failed", code=exc.code, error=str(exc))
+            return replace(outcome, status="failed", code=exc.code, error=str(exc), scope=exc.scope)
         return replace(outcome, status="sent", ref=ref)
 
     async def _remove(
@@ -208,7 +211,12 @@ class PushProvider:
             raise PermanentError("unregistered", _summary(outcomes))
         failed = [o for o in outcomes if o.status == "failed"]
         if failed:
-            raise PermanentError(failed[0].code or "failed", _summary(outcomes))
+            # The service refused the provider itself (its credentials) for every
+            # device it failed: the channel's next provider may do better.
+            scope = (
+                ErrorScope.PROVIDER if all(o.scope is ErrorScope.PROVIDER for o in failed) else None
+            )
+            raise PermanentError(failed[0].code or "failed", _summary(outcomes), scope=scope)
         raise PermanentError("no_pushable_device", _summary(outcomes))
 
     def _remember(self, guid: str, devices: set[str]) -> None:

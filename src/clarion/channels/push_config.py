@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, SecretStr, mod
 
 from clarion.channels.apns import PRODUCTION_URL, ApnsAuth, ApnsClient
 from clarion.channels.fcm import FCM_URL, FcmClient, load_service_account
-from clarion.channels.push import DEFAULT_ROUTES, PushProvider, PushService
+from clarion.channels.push import DEFAULT_ROUTES, PushProvider, PushService, PushTokens
 from clarion.channels.webpush import VapidSigner, WebPushClient
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -110,8 +110,11 @@ class PushServicesConfig(BaseModel):
         return self
 
 
-def build_push(name: str, config: PushServicesConfig) -> PushProvider:
-    """The push provider ``config`` describes (keys are read and checked here)."""
+def build_push(
+    name: str, config: PushServicesConfig, tokens: PushTokens | None = None
+) -> PushProvider:
+    """The push provider ``config`` describes (keys are read and checked here);
+    ``tokens`` is where it removes the device tokens its services report dead."""
     services: dict[str, PushService] = {}
     if config.apns is not None:
         a = config.apns
@@ -132,4 +135,10 @@ def build_push(name: str, config: PushServicesConfig) -> PushProvider:
         w = config.webpush
         signer = VapidSigner(w.vapid_private_key.get_secret_value(), w.vapid_subject)
         services["webpush"] = WebPushClient(signer, timeout=w.timeout)
-    return PushProvider(services, name=name, routes=config.routes(), default_ttl=config.ttl_seconds)
+    return PushProvider(
+        services,
+        name=name,
+        routes=config.routes(),
+        tokens=tokens,
+        default_ttl=config.ttl_seconds,
+    )

@@ -111,7 +111,6 @@ def service_error(
     if isinstance(error, TransientError):
         return TransientError(error.code, message, retry_after=error.retry_after)
     if reason:
-        return PermanentError(
-            reason, "; ".join(part for part in (f"http {status}", detail) if part)
-        )
-    return PermanentError(error.code, message)
+        text = "; ".join(part for part in (f"http {status}", detail) if part)
+        return PermanentError(reason, text, scope=error.scope)
+    return PermanentError(error.code, message, scope=error.scope)

@@ -27,12 +27,7 @@ from clarion.channels.base import (
     Receipt,
     TransientError,
 )
-from clarion.channels.http_status import (
-    close_client,
-    is_transient,
-    parse_retry_after,
-    transport_errors,
-)
+from clarion.channels.http_status import close_client, error_for_status, transport_errors
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 #: Where Clarion takes Twilio's status callbacks, below its public URL.
@@ -118,19 +113,23 @@ def _twilio_error(response: httpx.Response) -> tuple[int | None, str]:
 def error_for_response(response: httpx.Response, phone: str, now: float) -> ProviderError:
     """The error a non-2xx Twilio answer maps to.
 
-    429 and 5xx are transient (honouring ``Retry-After``); any other status is
-    permanent, coded ``twilio:<code>`` when Twilio gave one, and a bad-address
-    error for the codes in ``BAD_ADDRESS_CODES``.
+    The status decides as for every HTTP provider (``http_status.error_for_status``):
+    429 and 5xx are transient (honouring ``Retry-After``); 401, 403, 404... are about
+    the account, so the channel fails over (Twilio's 20003, bad credentials, is a
+    401); other statuses are about the message. The error is coded
+    ``twilio:<code>`` when Twilio gave one, and is a bad-address error for the
+    codes in ``BAD_ADDRESS_CODES``.
     """
     status = response.status_code
     code, text = _twilio_error(response)
     clarion_code = error_code(code) if code is not None else f"http_{status}"
-    if is_transient(status):
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
-        return TransientError(clarion_code, text, retry_after=retry_after)
+    mapped = error_for_status(status, response.headers.get("Retry-After"), now)
+    if isinstance(mapped, TransientError):
+        return TransientError(clarion_code, text, retry_after=mapped.retry_after)
     if code in BAD_ADDRESS_CODES:
         return BadAddressError(clarion_code, text, kind="phone", value=phone)
-    return PermanentError(clarion_code, text)
+    scope = mapped.scope if mapped is not None else None
+    return PermanentError(clarion_code, text, scope=scope)
 
 
 class TwilioClient:

@@ -12,7 +12,6 @@ loop with pooled connections.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from py_vapid import Vapid02
 
 from clarion.channels.http_status import close_client, transport_errors
 from clarion.channels.push_message import Notification, TokenRejected, service_error
+from clarion.signing import b64url_decode
 
 #: How long a VAPID signature is valid (the RFC allows at most 24 hours); one is
 #: reused per push service until an hour before it expires.
@@ -51,7 +51,7 @@ class Subscription:
 def _b64(value: object) -> bytes:
     if not isinstance(value, str):
         raise ValueError("not a string")
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    return b64url_decode(value)
 
 
 def parse_subscription(token: str) -> Subscription:

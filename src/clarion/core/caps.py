@@ -13,20 +13,6 @@ from clarion.core.model import COUNTED, PastMessage
 from clarion.core.spec import Cap
 
 
-def count_within(
-    history: Iterable[PastMessage],
-    now: datetime,
-    cap: Cap,
-    match: Callable[[PastMessage], bool],
-    per_event: bool = False,
-) -> int:
-    """How many counted messages matching ``match`` were created within the cap's window
-    (distinct triggering events when ``per_event``)."""
-    since = now - cap.window
-    hits = [m for m in history if m.status in COUNTED and m.created_at > since and match(m)]
-    return len({m.event_id for m in hits}) if per_event else len(hits)
-
-
 def first_exceeded(
     history: Iterable[PastMessage],
     now: datetime,

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from clarion.core import reasons
-from clarion.core.decide import Decision, _schedule, _step_block, on_ladder
+from clarion.core.decide import on_ladder
+from clarion.core.decision import Decision
+from clarion.core.eligibility import schedule, step_block, still_wanted
 from clarion.core.ids import message_guid
 from clarion.core.model import Channel, Event, PastMessage, Profile, Status
 from clarion.core.spec import CatalogSpec, MessageSpec
@@ -40,6 +42,10 @@ class OpenRung:
     expires_at: datetime | None = None
     #: In-app: a device reported a CTA click on it (which confirms it, like delivery).
     acted: bool = False
+    #: The ladder's A/B test and cell, as decide() allocated them: later rungs keep
+    #: them, so they render the cell's content and their tracking names the test.
+    ab_test_id: int | None = None
+    ab_test_cell: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +106,8 @@ def next_rungs(
     again, since the profile may have changed its mind meanwhile.
     """
     event = rung.event
-    blocked = _still_wanted(spec, profile, now)
-    due, _, moved = _schedule(spec, event, profile, catalog, now)
+    blocked = still_wanted(spec, profile, now)
+    due, _, moved = schedule(spec, event, profile, catalog, now)
     expires_at = rung.expires_at
     if blocked is None and (due is None or (expires_at is not None and due > expires_at)):
         blocked = reasons.EXPIRED
@@ -112,7 +118,7 @@ def next_rungs(
         reason = blocked
         devices: tuple[str, ...] = ()
         if reason is None:
-            reason, devices = _step_block(spec, step, profile, past, catalog, now)
+            reason, devices = step_block(spec, step, profile, past, catalog, now)
         if reason is None:
             status, reason = Status.SCHEDULED, reasons.OUTSIDE_WINDOW if moved else None
         else:
@@ -135,21 +141,13 @@ def next_rungs(
             cancel_on=spec.cancel_events,
             devices=devices,
             country=profile.country,
+            ab_test_id=rung.ab_test_id,
+            ab_test_cell=rung.ab_test_cell,
         )
         made.append(on_ladder(decision, spec, number, profile.id))
         if scheduled or status is Status.EXPIRED:
             break
     return tuple(made)
-
-
-def _still_wanted(spec: MessageSpec, profile: Profile, now: datetime) -> str | None:
-    """The message-level reason that now stops the ladder, if any."""
-    if spec.category in profile.opt_out_categories:
-        return reasons.OPTED_OUT
-    until = profile.suppressed_until.get(spec.name) if profile.suppressed_until else None
-    if until is not None and until > now:
-        return reasons.suppressed("dismiss")
-    return None
 
 
 def ladder_entries(move: LadderMove) -> list[tuple[str, Status, str, dict[str, object]]]:

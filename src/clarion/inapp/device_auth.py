@@ -11,7 +11,6 @@ from the token, which rules out ``alg: none`` and algorithm confusion.
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from typing import Final, Literal
 
 import jwt
 import orjson
+
+from clarion.signing import b64url_decode
 
 Reason = Literal[
     "malformed",
@@ -195,7 +196,7 @@ def _peek_header(token: str) -> Mapping[str, object]:
     try:
         if not dot:
             raise ValueError("not enough segments")
-        header = orjson.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        header = orjson.loads(b64url_decode(head))
     except ValueError as exc:  # binascii.Error and orjson's error are ValueErrors
         raise DeviceAuthError("malformed", f"unreadable header: {exc}") from None
     if not isinstance(header, dict):

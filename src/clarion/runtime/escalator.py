@@ -53,9 +53,16 @@ class Escalator:
         channels: dict[str, str] = {}
         for r in rungs:
             profile = profiles.get(r.profile_id) or Profile(id=r.profile_id)
-            moved = move(
-                r, spec.messages.get(r.message), profile, history.get(r.profile_id, ()), spec, now
-            )
+            found = spec.messages.get(r.message)
+            # The ladder's A/B cell, as decide() saw it: its content, timing and caps.
+            cell = found.for_cell(r.ab_test_cell) if found is not None else None
+            try:
+                moved = move(r, cell, profile, history.get(r.profile_id, ()), spec, now)
+            except Exception:
+                # One rung the rules cannot read must not hold up every other ladder:
+                # it stays open (and logged) until a fixed catalog can move it.
+                log.exception("ladder_move_failed", guid=r.guid, message=r.message)
+                continue
             if moved is not None:
                 moves.append(moved)
                 channels[r.guid] = r.channel.value

@@ -16,7 +16,8 @@ from datetime import timedelta
 
 from clarion.catalog import Catalog
 from clarion.core import reasons
-from clarion.core.decide import Outcome, audience_of, decide
+from clarion.core.decide import audience_of, decide
+from clarion.core.decision import Outcome
 from clarion.core.model import Event, PastMessage, Profile, Status
 from clarion.core.spec import Audience
 from clarion.observability import CANCELLATIONS, DECISIONS, EVENTS_PROCESSED, get_logger

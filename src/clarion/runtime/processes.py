@@ -127,7 +127,7 @@ def _child_main(
 ) -> None:
     """A child's whole life: run the workers until SIGTERM or the parent's death."""
     # Imported here: the API's modules stay out of the children, and theirs out of the API.
-    from clarion.channels.registry import build_providers
+    from clarion.channels.registry import ProviderContext, build_providers
     from clarion.runtime.clock import system_clock
     from clarion.runtime.workers import Workers, share_interpreter_fairly
     from clarion.store.sql import SqlStore
@@ -138,9 +138,8 @@ def _child_main(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     store = SqlStore(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    providers = build_providers(
-        settings.providers, tokens=store, links=settings.email_tracking(system_clock)
-    )
+    context = ProviderContext(tokens=store, links=settings.email_tracking(system_clock))
+    providers = build_providers(settings.providers, context)
     orchestrate, dispatch = roles
     workers = Workers(
         store,

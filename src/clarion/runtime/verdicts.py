@@ -58,11 +58,9 @@ def delivered(send: Send, receipt: Receipt, tally: Tally) -> Transition:
         m.guid,
         send.claimed.lease_owner,
         Status.DELIVERED if receipt.delivered else Status.SENT,
-        None,
-        None,
-        receipt.provider,
-        receipt.ref,
-        {**receipt.detail, **send.detail()},
+        provider=receipt.provider,
+        provider_ref=receipt.ref,
+        detail={**receipt.detail, **send.detail()},
     )
 
 
@@ -115,7 +113,10 @@ def failed(
         FAILOVERS.labels(channel, name, to, error.code).inc()
         detail.update({"from": name, "to": to, "code": error.code})
         reason = reasons.failover(error.code)
-        return Transition(m.guid, owner, Status.SCHEDULED, reason, now, to, None, detail)
+        # The next attempt's provider: the claim reads it to find its route position.
+        return Transition(
+            m.guid, owner, Status.SCHEDULED, reason, retry_at=now, provider=to, detail=detail
+        )
     if decision.next is Next.RETRY:
         tally[channel, name, "retry"] += 1
         RETRIES.labels(name, error.code).inc()
@@ -124,7 +125,9 @@ def failed(
         detail["retry_in"] = round(delay, 4)  # the backoff chosen, for the timeline
         reason = f"{reasons.RETRYING}:{error.code}"
         retry_at = now + timedelta(seconds=delay)
-        return Transition(m.guid, owner, Status.SCHEDULED, reason, retry_at, name, None, detail)
+        return Transition(
+            m.guid, owner, Status.SCHEDULED, reason, retry_at=retry_at, provider=name, detail=detail
+        )
     tally[channel, name, "failed"] += 1
     reason = (
         reasons.provider_rejected(error.code)
@@ -135,4 +138,6 @@ def failed(
     if isinstance(error, BadAddressError):
         bad = BadAddress(error.kind, error.value, error.code)
         detail["bad_address"] = error.kind  # the kind only: the timeline holds no numbers
-    return Transition(m.guid, owner, Status.FAILED, reason, None, name, None, detail, bad)
+    return Transition(
+        m.guid, owner, Status.FAILED, reason, provider=name, detail=detail, bad_address=bad
+    )

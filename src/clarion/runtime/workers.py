@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from clarion.channels.base import Provider
-from clarion.channels.registry import rate_limits
+from clarion.channels.provider_config import rate_limits
 from clarion.config import Settings
 from clarion.core.backoff import RetryPolicy
 from clarion.observability import get_logger

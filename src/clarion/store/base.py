@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from clarion.core.decide import Outcome
+from clarion.core.decision import Outcome
 from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.records import (

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clarion.core import reasons
-from clarion.core.decide import Decision
+from clarion.core.decision import Decision
 from clarion.core.model import Channel, Device, Event, PastMessage, Profile, Status
 from clarion.store.records import LifecycleEntry, MessageRecord
 from clarion.store.schema import PENDING, events, lifecycle, messages

@@ -42,6 +42,8 @@ _COLUMNS = (
     messages.c.confirm_by,
     messages.c.expires_at,
     messages.c.event_id,
+    messages.c.ab_test_id,
+    messages.c.ab_test_cell,
     # An in-app rung is confirmed by its first impression (status delivered), or a
     # CTA click that a device reported without one.
     inapp_state.c.acted_at,
@@ -91,6 +93,8 @@ def _rung_of(row: Any, event: Event) -> OpenRung:
         confirm_by=dt(row.confirm_by),
         expires_at=opt_dt(row.expires_at),
         acted=row.acted_at is not None,
+        ab_test_id=row.ab_test_id,
+        ab_test_cell=row.ab_test_cell,
     )
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from clarion.core import reasons
-from clarion.core.decide import Decision
+from clarion.core.decision import Decision
 from clarion.core.model import Event, Status
 from clarion.observability import CONVERSIONS
 from clarion.store.schema import HELD_OUT, TREATED, conversions, exposures

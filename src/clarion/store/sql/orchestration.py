@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from clarion.core import reasons
-from clarion.core.decide import Cancellation, Decision, Outcome
+from clarion.core.decision import Cancellation, Decision, Outcome
 from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
 from clarion.store.schema import DONE, PROCESSING, events, lifecycle, messages
 from clarion.store.sql import measurement
@@ -185,7 +185,7 @@ def _cancel(
 
 
 #: Cancellation statuses that move a message to a new state; any other only stops
-#: the escalation ladder the message is on (see ``core.decide.Cancellation``).
+#: the escalation ladder the message is on (see ``core.decision.Cancellation``).
 _LEAVES = frozenset({Status.CANCELLED, Status.RESOLVED})
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from clarion.core.decide import Outcome
+from clarion.core.decision import Outcome
 from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.base import Store
