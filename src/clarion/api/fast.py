@@ -15,12 +15,15 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
+from anyio import CapacityLimiter
 from pydantic import ValidationError
 
 from clarion.api import convert
 from clarion.api.schemas import EventIn
+from clarion.inapp import DeviceAuthenticator, DeviceAuthError
+from clarion.inapp.service import InAppService
 from clarion.service import Service
 
 Scope = MutableMapping[str, Any]
@@ -29,7 +32,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_JSON = [(b"content-type", b"application/json")]
+_JSON: Final = (b"content-type", b"application/json")
 
 
 class FastEvents:
@@ -58,10 +61,7 @@ class FastEvents:
             # The store failed: let the app answer (503) as it would have, from scratch.
             await self._app(scope, replay(body), send)
             return
-        out = convert.accepted_out(accepted).model_dump_json().encode()
-        headers = [*_JSON, (b"content-length", str(len(out)).encode())]
-        await send({"type": "http.response.start", "status": 202, "headers": headers})
-        await send({"type": "http.response.body", "body": out})
+        await send_json(send, convert.accepted_out(accepted).model_dump_json().encode(), 202)
 
     def _parse(self, scope: Scope, body: bytes) -> EventIn | None:
         """The event when the request is the plain case, else None."""
@@ -114,3 +114,74 @@ def replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+async def send_json(send: Send, body: bytes, status: int = 200) -> None:
+    """A JSON response with ``body``."""
+    headers = [_JSON, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class DevicePath:
+    """What the device short paths (``FastAlerts``, ``FastFeedback``) share.
+
+    Each is installed twice: outside the whole application (``asgi_app``) it
+    serves requests without an ``Origin`` header, skipping every middleware
+    layer; inside the CORS middleware (``create_app``, ``cross_origin=True``) it
+    serves cross-origin requests, which CORS must answer. Whatever a subclass
+    does not answer itself goes on to ``self._app`` (the FastAPI route).
+    """
+
+    #: Threads a subclass's work runs in at once (see ``_threads``).
+    threads: int = 4
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: Callable[[], InAppService],
+        authenticator: DeviceAuthenticator | None,
+        cross_origin: bool = True,
+    ) -> None:
+        self._app = app
+        self._service = service
+        self._auth = authenticator
+        #: False outside the CORS middleware: requests with an ``Origin`` go on.
+        self._cross_origin = cross_origin
+        self._limiter: CapacityLimiter | None = None
+
+    def _threads(self) -> CapacityLimiter:
+        """A few threads, not the pool's 40: every thread that wants the interpreter
+        lock back slows the others (made on the loop, when first used)."""
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self.threads)
+        return self._limiter
+
+    def _profile(self, scope: Scope) -> str | None:
+        """The profile the request's device token names, or None (see ``device_profile``)."""
+        if self._auth is None:
+            return None
+        return device_profile(scope, self._auth, self._cross_origin)
+
+
+def device_profile(
+    scope: Scope, authenticator: DeviceAuthenticator, cross_origin: bool
+) -> str | None:
+    """The profile the first ``Authorization`` header's device token names, as the
+    route's dependency reads it; None when it does not authenticate, or for a
+    cross-origin request unless ``cross_origin`` (only inside the CORS middleware)."""
+    authorization = None
+    for name, value in scope["headers"]:
+        if name == b"authorization" and authorization is None:
+            authorization = value
+        elif name == b"origin" and not cross_origin:
+            return None
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return authenticator.authenticate(token.strip()).profile_id
+    except DeviceAuthError:
+        return None

@@ -3,8 +3,7 @@
 The framework (body model, dependencies, thread-pool round trip, response
 model) costs about twice what recording the feedback does (measured in process:
 ~1,150 us against ~390 us of CPU per impression). Like ``FastAlerts`` (installed
-the same two ways: outside every middleware for requests without an
-``Origin``, inside CORS for the others), this answers the plain case itself: a
+the same two ways, see ``clarion.api.fast.DevicePath``), this answers the plain case itself: a
 JSON body that validates as the route's ``FeedbackIn``, from a device whose
 token authenticates. Anything else goes on to the route with the body replayed.
 
@@ -13,7 +12,7 @@ message) is refused before anything is written, so it goes on to the route
 too, which refuses it again and answers with its usual error. A click on a
 ``BACKEND`` CTA (a federated call, which may take seconds) goes to the route
 as well. A database failure is answered here as the route answers it (503).
-Recording runs in at most ``_THREADS`` threads of the pool at once: it waits
+Recording runs in at most ``FastFeedback.threads`` threads of the pool at once: it waits
 its turn for the database's writer, and fewer threads contending for the
 interpreter lock cost less (measured with two API processes on SQLite: 870 ->
 717 us of CPU a post, 966 -> 1,391 posts/s).
@@ -21,50 +20,29 @@ interpreter lock cost less (measured with two API processes on SQLite: 870 ->
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 import orjson
-from anyio import CapacityLimiter, to_thread
+from anyio import to_thread
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from clarion.api.errors import store_down
-from clarion.api.fast import read_body, replay
-from clarion.api.fast_inapp import ASGIApp, Receive, Scope, Send, device_profile, send_json
+from clarion.api.fast import DevicePath, Receive, Scope, Send, read_body, replay, send_json
 from clarion.api.inapp_routes import FeedbackIn
-from clarion.inapp import DeviceAuthenticator, FeedbackRejected
-from clarion.inapp.service import DeviceContext, InAppService, NotYours
+from clarion.inapp import FeedbackRejected
+from clarion.inapp.service import DeviceContext, NotYours
 
 PATH: Final = "/v1/inapp/feedback"
 #: Larger bodies (a feedback object is ~600 bytes) are left to the route unread.
 _MAX_BODY: Final = 64 * 1024
-#: Posts recorded in threads at once (SQLite has one writer at a time anyway).
-_THREADS: Final = 8
 
 
-class FastFeedback:
+class FastFeedback(DevicePath):
     """ASGI middleware recording plain feedback posts without the framework."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        service: Callable[[], InAppService],
-        authenticator: DeviceAuthenticator | None,
-        cross_origin: bool = True,
-    ) -> None:
-        self._app = app
-        self._service = service
-        self._auth = authenticator
-        self._cross_origin = cross_origin
-        self._limiter: CapacityLimiter | None = None
-
-    def _threads(self) -> CapacityLimiter:
-        """A few threads for recording, not the pool's 40 (made on the loop, when first
-        used): every thread that wants the interpreter lock back slows the others."""
-        if self._limiter is None:
-            self._limiter = CapacityLimiter(_THREADS)
-        return self._limiter
+    #: Posts recorded in threads at once (SQLite has one writer at a time anyway).
+    threads = 8
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -77,7 +55,7 @@ class FastFeedback:
             await self._app(scope, receive, send)
             return
         body = await read_body(receive)
-        profile_id = device_profile(scope, self._auth, self._cross_origin)
+        profile_id = self._profile(scope)
         try:
             posted = FeedbackIn.model_validate_json(body) if profile_id else None
         except ValidationError:
