@@ -3,7 +3,8 @@
 ``Mailbox`` is the server's handler: it keeps every message it accepts (parsed
 with the standard library), the client port of the session each arrived on (one
 port per connection), and answers RCPT with whatever ``rcpt_reply`` says, so a
-test can make the server refuse (550) or defer (451) chosen recipients.
+test can make the server refuse (550) or defer (451) chosen recipients (and MAIL
+with whatever ``mail_reply`` says, to refuse a sender).
 """
 
 from __future__ import annotations
@@ -49,12 +50,24 @@ class Arrived:
 
 @dataclass
 class Mailbox:
-    """The aiosmtpd handler; ``rcpt_reply(address)`` returns a reply to refuse with, or None."""
+    """The aiosmtpd handler; ``rcpt_reply(address)`` (and ``mail_reply(sender)``) returns a
+    reply to refuse with, or None."""
 
     rcpt_reply: Callable[[str], str | None] = lambda _: None
+    mail_reply: Callable[[str], str | None] = lambda _: None
     arrived: list[Arrived] = field(default_factory=list)
     transports: list[Any] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        reply = self.mail_reply(address)
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: Any

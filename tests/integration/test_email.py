@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import pytest
 
-from clarion.channels.base import Outgoing, PermanentError, Receipt, TransientError
+from clarion.channels.base import ErrorScope, Outgoing, PermanentError, Receipt, TransientError
 from clarion.channels.email import SmtpProvider, SmtpServer, TlsMode
 from clarion.channels.email_render import Sender, Tracking
 from clarion.channels.email_tracking import EmailTracking
@@ -193,6 +193,27 @@ def test_550_is_permanent_with_the_smtp_code_and_451_transient() -> None:
         assert isinstance(ok, Receipt)
         # Refusals leave the session usable: all three went over one connection.
         assert p.pool.opened == 1 and peer.mailbox.count() == 1
+
+
+def test_a_refused_sender_is_permanent_for_the_provider_and_a_refused_recipient_not() -> None:
+    # The account may not send as this sender: another provider may, so the channel
+    # fails over; a refused recipient would be refused by any provider.
+    refused_sender = Mailbox(mail_reply=lambda _: "550 5.7.1 sender not allowed for this account")
+    with smtp_server(refused_sender) as peer, pytest.raises(PermanentError) as raised:
+        send_one(provider(peer))
+    assert raised.value.code == "smtp_550" and raised.value.scope is ErrorScope.PROVIDER
+    assert "sender not allowed" in str(raised.value)
+    assert peer.mailbox.count() == 0
+
+    deferred_sender = Mailbox(mail_reply=lambda _: "451 4.3.0 try again later")
+    with smtp_server(deferred_sender) as peer, pytest.raises(TransientError) as deferred:
+        send_one(provider(peer))
+    assert deferred.value.code == "smtp_451"
+
+    refused_rcpt = Mailbox(rcpt_reply=lambda _: "550 5.1.1 mailbox unavailable")
+    with smtp_server(refused_rcpt) as peer, pytest.raises(PermanentError) as gone:
+        send_one(provider(peer))
+    assert gone.value.scope is ErrorScope.ADDRESS
 
 
 def test_connection_refused_is_transient() -> None:

@@ -3,10 +3,13 @@
 SMTP replies are mapped to provider errors here, at the edge: a 4xx reply, a
 timeout or a lost connection is ``TransientError`` (retried with backoff), a
 5xx reply to the message (550 mailbox unavailable, 554 rejected) is
-``PermanentError`` with code ``smtp_<reply code>``. Replies about the relay
-itself (greeting, EHLO, AUTH) are transient whatever their code: the fault is in
-Clarion's configuration or the server, not in the message, and a fix to either
-should let the message go out.
+``PermanentError`` with code ``smtp_<reply code>``. A 5xx reply to MAIL FROM
+(the sender refused) is permanent too but scoped to the provider: it is the
+account's configuration at fault, not the message, so the email channel fails
+over to its next provider. Replies about the relay itself (greeting, EHLO,
+AUTH) are transient whatever their code: the fault is in Clarion's
+configuration or the server, not in the message, and a fix to either should
+let the message go out.
 
 SMTP takes no idempotency key. The message guid becomes the Message-ID, the same
 on every attempt; a retry after a connection lost between the end of DATA and
@@ -23,7 +26,14 @@ from typing import Literal
 
 import aiosmtplib
 
-from clarion.channels.base import Outgoing, PermanentError, ProviderError, Receipt, TransientError
+from clarion.channels.base import (
+    ErrorScope,
+    Outgoing,
+    PermanentError,
+    ProviderError,
+    Receipt,
+    TransientError,
+)
 from clarion.channels.email_render import Sender, Tracking, compose, message_id, render
 from clarion.channels.smtp_pool import SmtpPool
 from clarion.observability import SMTP_CONNECTIONS, get_logger
@@ -94,6 +104,10 @@ def smtp_error(exc: Exception) -> ProviderError:
         | aiosmtplib.SMTPConnectResponseError,
     ):
         return TransientError(f"smtp_{exc.code}", exc.message)
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused) and 500 <= exc.code <= 599:
+        # MAIL FROM refused for good: the account may not send as this sender, which
+        # another provider (another account) may well allow.
+        return PermanentError(f"smtp_{exc.code}", exc.message, scope=ErrorScope.PROVIDER)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return _by_reply(exc.code, exc.message)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
