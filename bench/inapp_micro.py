@@ -40,7 +40,7 @@ from bench.inapp_bench import DEVICE_SECRET, FEEDBACK_KEY, seed, write_tokens
 from bench.support import clarion_env, drop_postgres, recreate_postgres
 from clarion.api.app import asgi_app
 from clarion.config import Settings
-from clarion.inapp.service import DeviceContext
+from clarion.inapp.device_context import DeviceContext
 from clarion.service import Service
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from clarion.api.fast_inapp import FastAlerts
 from clarion.inapp import DeviceAuthenticator, issue_device_token
-from clarion.inapp.service import DeviceContext
+from clarion.inapp.device_context import DeviceContext
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 SECRET = b"s" * 32

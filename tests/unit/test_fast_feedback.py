@@ -11,7 +11,8 @@ from sqlalchemy.exc import OperationalError
 
 from clarion.api.fast_feedback import FastFeedback
 from clarion.inapp import DeviceAuthenticator, FeedbackRejected, issue_device_token
-from clarion.inapp.service import DeviceContext, NotYours
+from clarion.inapp.device_context import DeviceContext
+from clarion.inapp.recording import NotYours
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 SECRET = b"s" * 32

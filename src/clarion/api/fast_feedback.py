@@ -31,7 +31,8 @@ from clarion.api.errors import store_down
 from clarion.api.fast import DevicePath, Receive, Scope, Send, read_body, replay, send_json
 from clarion.api.inapp_routes import FeedbackIn
 from clarion.inapp import FeedbackRejected
-from clarion.inapp.service import DeviceContext, NotYours
+from clarion.inapp.device_context import DeviceContext
+from clarion.inapp.recording import NotYours
 
 PATH: Final = "/v1/inapp/feedback"
 #: Larger bodies (a feedback object is ~600 bytes) are left to the route unread.

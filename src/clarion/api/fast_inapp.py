@@ -33,7 +33,8 @@ from anyio import to_thread
 
 from clarion.api.fast import ASGIApp, DevicePath, Receive, Scope, Send, send_json
 from clarion.inapp import DeviceAuthenticator
-from clarion.inapp.service import DeviceContext, InAppService
+from clarion.inapp.device_context import DeviceContext
+from clarion.inapp.service import InAppService
 
 PATH: Final = "/v1/inapp/alerts"
 _PLATFORMS: Final = frozenset({"web", "ios", "android", "tv"})

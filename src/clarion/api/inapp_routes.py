@@ -17,7 +17,9 @@ from clarion.api.errors import error_body
 from clarion.core.cursor import decode_cursor
 from clarion.inapp import DeviceAuthError, FeedbackRejected
 from clarion.inapp.contract import AlertsResponse, NotificationsResponse
-from clarion.inapp.service import DeviceContext, InAppService, NotYours
+from clarion.inapp.device_context import DeviceContext
+from clarion.inapp.recording import NotYours
+from clarion.inapp.service import InAppService
 
 router = APIRouter(prefix="/v1/inapp", tags=["in-app"])
 

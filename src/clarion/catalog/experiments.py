@@ -68,7 +68,7 @@ def with_default_holdout(spec: MessageSpec, default: float, declared: bool) -> M
 
 @dataclass(frozen=True, slots=True)
 class CellReaders:
-    """The message readers a cell's overrides reuse (from ``clarion.catalog.messages``)."""
+    """The message readers a cell's overrides reuse (``clarion.catalog.messages``, ``.steps``)."""
 
     channels: ReadChannels
     timing: ReadTiming

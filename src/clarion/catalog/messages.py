@@ -18,9 +18,9 @@ from clarion.catalog.experiments import (
     read_experiment,
     read_holdout,
 )
-from clarion.catalog.inapp import follow_up_references, read_inapp
-from clarion.catalog.reader import Read, Shape, T, Where
-from clarion.core.model import Channel
+from clarion.catalog.inapp import follow_up_references
+from clarion.catalog.reader import Shape, Where
+from clarion.catalog.steps import STRING_KEY, read_channels, read_content
 from clarion.core.predicate import Compiler, Predicate, PredicateError
 from clarion.core.segment import SEGMENTS
 from clarion.core.spec import (
@@ -36,13 +36,6 @@ from clarion.core.spec import (
 )
 
 NAME: Final = Shape(re.compile(r"[a-z0-9_]+"), "lowercase letters, digits and '_'")
-FIELD: Final = Shape(
-    re.compile(r"[a-z][a-z0-9_]*"), "lowercase letters, digits and '_', starting with a letter"
-)
-STRING_KEY: Final = Shape(
-    re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*"),
-    "a dotted string key such as payment_failed.title",
-)
 PAYLOAD_PATH: Final = Shape(STRING_KEY.regex, "a dotted path into the payload such as show.id")
 
 _KEYS: Final = (
@@ -63,7 +56,6 @@ _KEYS: Final = (
     "holdout",
     "experiment",
 )
-_STEP_KEYS: Final = ("channel", "content", "platforms", "provider", "options")
 _TIMING_KEYS: Final = ("delay", "window", "quiet_hours", "expires_after", "cancel_on")
 
 _conditions = Compiler()
@@ -120,17 +112,19 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
     trigger, condition = (
         _trigger(where.at("trigger"), data["trigger"]) if "trigger" in data else (None, None)
     )
-    audience = _optional(where, data, "audience", lambda w, v: reader.choice(w, v, Audience))
-    segment = _optional(where, data, "segment", _segment)
-    mode = _optional(where, data, "channel_mode", lambda w, v: reader.choice(w, v, ChannelMode))
-    channels = _channels(where.at("channels"), data["channels"]) if "channels" in data else None
-    timing = _optional(where, data, "timing", _timing)
-    caps = _optional(where, data, "caps", lambda w, v: _cap_list(w, v, stem))
-    dedup = _optional(where, data, "dedup", _dedup)
-    goal = _optional(where, data, "goal", _goal)
-    example = _optional(where, data, "example", read_example)
+    audience = reader.optional(where, data, "audience", lambda w, v: reader.choice(w, v, Audience))
+    segment = reader.optional(where, data, "segment", _segment)
+    mode = reader.optional(
+        where, data, "channel_mode", lambda w, v: reader.choice(w, v, ChannelMode)
+    )
+    channels = read_channels(where.at("channels"), data["channels"]) if "channels" in data else None
+    timing = reader.optional(where, data, "timing", _timing)
+    caps = reader.optional(where, data, "caps", lambda w, v: _cap_list(w, v, stem))
+    dedup = reader.optional(where, data, "dedup", _dedup)
+    goal = reader.optional(where, data, "goal", _goal)
+    example = reader.optional(where, data, "example", read_example)
     escalation = _ladder(where, data, channels, mode)
-    holdout = _optional(where, data, "holdout", read_holdout)
+    holdout = reader.optional(where, data, "holdout", read_holdout)
     if len(where.issues) > before:
         return None
     # Every reader above succeeded, so the required values are present.
@@ -157,7 +151,9 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
     )
     if "experiment" in data:
         at = where.at("experiment")
-        readers = CellReaders(_channels, _timing, _content, lambda w, v: _cap_list(w, v, stem))
+        readers = CellReaders(
+            read_channels, _timing, read_content, lambda w, v: _cap_list(w, v, stem)
+        )
         tested = read_experiment(at, data["experiment"], spec, data.get("timing"), readers)
         spec = tested or spec
     check_measurement(where, spec, "holdout" in data)
@@ -166,11 +162,6 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
 
 def _cap_list(where: Where, value: object, stem: str) -> tuple[Cap, ...] | None:
     return reader.caps(where, value, f"message:{stem}")
-
-
-def _optional(where: Where, data: Mapping[str, object], key: str, read: Read[T]) -> T | None:
-    """``read`` applied to an optional key, or ``None`` when the key is absent."""
-    return read(where.at(key), data[key]) if key in data else None
 
 
 def _ladder(
@@ -218,89 +209,21 @@ def _predicate(where: Where, value: object, compiler: Compiler) -> Predicate | N
         return None
 
 
-def _channels(where: Where, value: object) -> tuple[ChannelStep, ...] | None:
-    if not isinstance(value, list) or not value:
-        where.error("expected a non-empty list of channel steps")
-        return None
-    steps = [_step(where.at(i), i, item) for i, item in enumerate(value)]
-    return tuple(s for s in steps if s is not None) if None not in steps else None
-
-
-def _step(where: Where, index: int, value: object) -> ChannelStep | None:
-    before = len(where.issues)
-    data = reader.mapping(where, value, _STEP_KEYS, required=("channel",))
-    if data is None or "channel" not in data:
-        return None
-    channel = reader.choice(where.at("channel"), data["channel"], Channel)
-    content: Mapping[str, str] | None = {}
-    if "content" in data:
-        content = _content(where.at("content"), data["content"])
-    elif channel is not Channel.WEBHOOK:
-        where.at("content").error("missing required key (field -> string key)")
-    platforms = _optional(where, data, "platforms", reader.text_list)
-    providers = _optional(where, data, "provider", _providers) or ()
-    options = _optional(where, data, "options", lambda w, v: reader.mapping(w, v, _keys_of(v)))
-    inapp = None
-    if channel is Channel.INAPP and content is not None:
-        inapp = read_inapp(where, data, content)
-    if len(where.issues) > before or channel is None or content is None:
-        return None
-    return ChannelStep(
-        index=index,
-        channel=channel,
-        content=content,
-        platforms=frozenset(platforms or ()),
-        provider=providers[0] if providers else None,
-        fallbacks=providers[1:],
-        options=dict(options or {}),
-        inapp=inapp,
-    )
-
-
-def _providers(where: Where, value: object) -> tuple[str, ...] | None:
-    # One provider name, or a non-empty list: primary first, then fallbacks.
-    if isinstance(value, list):
-        if not value:
-            where.error("expected a provider name or a non-empty list of them")
-            return None
-        return reader.text_list(where, value)
-    name = reader.text(where, value)
-    return (name,) if name is not None else None
-
-
-def _keys_of(value: object) -> tuple[str, ...]:
-    # Options are free-form: every string key is allowed.
-    return tuple(k for k in value if isinstance(k, str)) if isinstance(value, Mapping) else ()
-
-
-def _content(where: Where, value: object) -> Mapping[str, str] | None:
-    data = reader.mapping(where, value, _keys_of(value))
-    if data is None:
-        return None
-    content: dict[str, str] = {}
-    for field, key in data.items():
-        if not FIELD.regex.fullmatch(field):
-            where.at(field).error(f"invalid field name (use {FIELD.explained})")
-            continue
-        string_key = reader.text(where.at(field), key, STRING_KEY)
-        if string_key is not None:
-            content[field] = string_key
-    return content if len(content) == len(data) else None
-
-
 def _timing(where: Where, value: object) -> Timing | None:
     before = len(where.issues)
     data = reader.mapping(where, value, _TIMING_KEYS)
     if data is None:
         return None
-    delay = _optional(where, data, "delay", lambda w, v: reader.duration(w, v, allow_zero=True))
-    window = _optional(where, data, "window", reader.local_window)
+    delay = reader.optional(
+        where, data, "delay", lambda w, v: reader.duration(w, v, allow_zero=True)
+    )
+    window = reader.optional(where, data, "window", reader.local_window)
     quiet = None
     ignore_quiet = data.get("quiet_hours") == "none"
     if "quiet_hours" in data and not ignore_quiet:
         quiet = reader.local_window(where.at("quiet_hours"), data["quiet_hours"], with_days=False)
-    expires = _optional(where, data, "expires_after", reader.duration)
-    cancel_on = _optional(
+    expires = reader.optional(where, data, "expires_after", reader.duration)
+    cancel_on = reader.optional(
         where, data, "cancel_on", lambda w, v: reader.text_list(w, v, reader.EVENT_NAME)
     )
     if len(where.issues) > before:

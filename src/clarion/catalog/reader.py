@@ -202,3 +202,8 @@ def _kind(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     return repr(value)
+
+
+def optional(where: Where, data: Mapping[str, object], key: str, read: Read[T]) -> T | None:
+    """``read`` applied to an optional key, or ``None`` when the key is absent."""
+    return read(where.at(key), data[key]) if key in data else None

@@ -1,5 +1,5 @@
 """The in-app service: validate live alerts at fetch time and assemble them in the
-device's locale; record feedback and carry out the rules it triggers.
+device's locale; feedback is recorded by ``clarion.inapp.recording``.
 
 Skeletons are stored per profile when the dispatcher hands an in-app message to
 the in-app provider; nothing is rendered until a device asks, so copy can change
@@ -17,7 +17,7 @@ from typing import Protocol
 from clarion.catalog import Catalog, Rendered, RenderError
 from clarion.catalog.context import render_context
 from clarion.core.cursor import encode_cursor
-from clarion.core.inapp_spec import ActionType, DismissScope, InAppSpec, Template
+from clarion.core.inapp_spec import InAppSpec, Template
 from clarion.core.model import Channel, Profile
 from clarion.core.payload import (
     Notification,
@@ -28,46 +28,22 @@ from clarion.core.payload import (
     notifications_response,
 )
 from clarion.core.spec import Cap, MessageSpec
-from clarion.core.tracking import FeedbackBody, FeedbackType, Tracking
+from clarion.core.tracking import Tracking
+from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
+from clarion.inapp.recording import FeedbackRecorder, FeedbackStore
 from clarion.observability import get_logger
-from clarion.store.records import InAppView, LiveInApp, MessageRecord, Suppression
+from clarion.store.records import InAppView, LiveInApp, MessageRecord
 
 log = get_logger("clarion.inapp")
 
 
-class InAppStore(Protocol):
-    """The store operations the in-app service uses."""
+class InAppStore(FeedbackStore, Protocol):
+    """The store operations the in-app service uses (fetch, and feedback's)."""
 
-    def get_message(self, guid: str) -> MessageRecord | None: ...
     def inapp_view(self, profile_id: str, now: datetime, limit: int) -> InAppView: ...
-    def record_impression(
-        self, message: MessageRecord, now: datetime, detail: dict[str, object]
-    ) -> None: ...
-    def record_action(
-        self, message: MessageRecord, action: str, now: datetime, detail: dict[str, object]
-    ) -> None: ...
-    def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]: ...
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceContext:
-    """What a device says about itself when it fetches or posts feedback."""
-
-    platform: str
-    device_id: str
-    app_version: str | None = None
-    locale: str | None = None
-    page: str | None = None
-
-    def detail(self) -> dict[str, object]:
-        return {
-            "platform": self.platform,
-            "deviceId": self.device_id,
-            "appVersion": self.app_version,
-        }
 
 
 #: How many live in-app messages of a profile a fetch considers, newest first.
@@ -104,10 +80,6 @@ def within_caps(
     return kept
 
 
-class NotYours(Exception):
-    """Feedback about a message of another profile (or of none)."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     live: LiveInApp
@@ -128,12 +100,12 @@ class InAppService:
         max_alerts: int = 3,
         federated: FederatedCaller | None = None,
     ) -> None:
-        self._federated = federated or FederatedCaller({})
         self._store = store
         self._catalog = catalog
         self._signer = signer
         self._clock = clock
         self._max_alerts = max_alerts
+        self._feedback = FeedbackRecorder(store, catalog, signer, clock, federated)
 
     def alerts(self, profile_id: str, device: DeviceContext) -> dict[str, object]:
         """The alerts this device should show now, assembled in its locale."""
@@ -282,51 +254,6 @@ class InAppService:
         return assemble_alert(candidate.inapp, rendered.fields, tracking, self._signer.sign)
 
     def feedback(self, profile_id: str, obj: object, device: DeviceContext) -> list[str]:
-        """Record verified feedback of ``profile_id``'s device; returns what it caused.
-
-        Raises ``FeedbackRejected`` (bad signature, expired, malformed) or ``NotYours``."""
-        body = self._signer.verify(obj)
-        message = self._store.get_message(body.tracking.message_guid)
-        if (
-            message is None
-            or message.profile_id != profile_id
-            or message.channel is not Channel.INAPP
-        ):
-            raise NotYours(body.tracking.message_guid)
-        now = self._clock()
-        detail = {
-            **device.detail(),
-            "renderGuid": body.tracking.render_guid,
-            "templateId": body.tracking.template_id,
-        }
-        if body.feedback_type is FeedbackType.IMPRESSION:
-            self._store.record_impression(message, now, detail)
-            return ["impression"]
-        action = body.action or ""
-        if body.action_type is ActionType.BACKEND:
-            result = self._federated.call(
-                action,
-                {"profileId": profile_id, "messageGuid": message.guid, "action": action, **detail},
-            )
-            detail = {**detail, "federated": "ok" if result.ok else result.error}
-            self._store.record_action(message, action, now, detail)
-            return ["action", *result.effects(action)]
-        self._store.record_action(message, action, now, detail)
-        return ["action", *self._rules(message, body, now)]
-
-    def _rules(self, message: MessageRecord, body: FeedbackBody, now: datetime) -> Sequence[str]:
-        if body.action_type is not ActionType.DISMISS:
-            return ()
-        found = self._catalog().spec.messages.get(message.message)
-        spec = found.for_cell(message.ab_test_cell) if found is not None else None
-        step = spec.channels[message.step] if spec and message.step < len(spec.channels) else None
-        rule = step.inapp.dismiss if step is not None and step.inapp is not None else None
-        if rule is None:
-            return ()
-        everywhere = rule.scope is DismissScope.ALL_CHANNELS
-        cancelled = self._store.suppress(
-            message.profile_id,
-            Suppression(message.message, now + rule.suppress_for, "dismiss", everywhere),
-            now,
-        )
-        return ["suppressed", *(f"cancelled:{guid}" for guid in cancelled)]
+        """Record verified feedback of ``profile_id``'s device; returns what it caused
+        (see ``FeedbackRecorder.record``)."""
+        return self._feedback.record(profile_id, obj, device)

@@ -41,6 +41,7 @@ from clarion.store.sql import (
     engagement,
     escalation,
     inapp,
+    inapp_writes,
     insights,
     intake,
     orchestration,
@@ -214,21 +215,21 @@ class SqlStore:
         self, message: MessageRecord, now: datetime, detail: dict[str, object]
     ) -> None:
         with self._write() as conn:
-            inapp.record_impression(conn, message, ts(now), detail)
+            inapp_writes.record_impression(conn, message, ts(now), detail)
 
     def record_action(
         self, message: MessageRecord, action: str, now: datetime, detail: dict[str, object]
     ) -> None:
         with self._write() as conn:
-            inapp.record_action(conn, message, action, ts(now), detail)
+            inapp_writes.record_action(conn, message, action, ts(now), detail)
 
     def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]:
         with self._write() as conn:
-            return inapp.suppress(conn, profile_id, rule, ts(now))
+            return inapp_writes.suppress(conn, profile_id, rule, ts(now))
 
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
         with self._write() as conn:
-            return inapp.mark(conn, profile_id, guid, column, ts(now))
+            return inapp_writes.mark(conn, profile_id, guid, column, ts(now))
 
     # Provider reports
     def apply_delivery_report(self, report: DeliveryReport, now: datetime) -> ReportApplied | None:

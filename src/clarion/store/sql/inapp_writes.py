@@ -1,0 +1,129 @@
+"""In-app writes: feedback (impressions, CTAs), dismissals, read state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from clarion.core import reasons
+from clarion.core.model import Channel, Status
+from clarion.store.records import MessageRecord, Suppression
+from clarion.store.schema import inapp_state, lifecycle, messages, suppressions
+from clarion.store.sql.convert import lifecycle_row, ts
+from clarion.store.sql.engine import Insert, insert
+
+
+def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:
+    """The in-app state upserts of an impression and of a CTA, in one dialect's INSERT."""
+    c = inapp_state.c
+    now: sa.BindParameter[float] = sa.bindparam("now")
+    key: dict[str, sa.BindParameter[str]] = {
+        "guid": sa.bindparam("guid"),
+        "profile_id": sa.bindparam("profile_id"),
+    }
+    impression = (
+        make(inapp_state)
+        .values(**key, impressions=1, first_seen_at=now, last_seen_at=now)
+        .on_conflict_do_update(
+            index_elements=[c.guid], set_={"impressions": c.impressions + 1, "last_seen_at": now}
+        )
+    )
+    action: sa.BindParameter[str] = sa.bindparam("action")
+    cta = (
+        make(inapp_state)
+        .values(**key, impressions=0, acted_at=now, action=action)
+        .on_conflict_do_update(index_elements=[c.guid], set_={"acted_at": now, "action": action})
+    )
+    return impression, cta
+
+
+# Built once per dialect, like ``inapp._LIVE``: feedback writes run under SQLite's one
+# writer at a time, so building statements there would cost every writer.
+_UPSERTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _upserts(postgresql.insert)}
+_DELIVERED = (
+    sa.update(messages)
+    .where(messages.c.guid == sa.bindparam("message_guid"), messages.c.status == Status.SENT.value)
+    .values(status=Status.DELIVERED.value, updated_at=sa.bindparam("now"))
+)
+_LIFECYCLE = sa.insert(lifecycle)
+
+
+def record_impression(
+    conn: Connection, message: MessageRecord, now: float, detail: dict[str, object]
+) -> None:
+    upsert, _ = _UPSERTS[conn.dialect.name]
+    conn.execute(upsert, {"guid": message.guid, "profile_id": message.profile_id, "now": now})
+    # The first impression on any device is the delivery of an in-app message.
+    first = conn.execute(_DELIVERED, {"message_guid": message.guid, "now": now}).rowcount
+    status = Status.DELIVERED if first else message.status
+    row = lifecycle_row(message.guid, now, status, "impression", detail)
+    conn.execute(_LIFECYCLE, [row])
+
+
+def record_action(
+    conn: Connection, message: MessageRecord, action: str, now: float, detail: dict[str, object]
+) -> None:
+    _, upsert = _UPSERTS[conn.dialect.name]
+    values = {"guid": message.guid, "profile_id": message.profile_id, "now": now, "action": action}
+    conn.execute(upsert, values)
+    row = lifecycle_row(message.guid, now, message.status, f"cta:{action}", detail)
+    conn.execute(_LIFECYCLE, [row])
+
+
+def suppress(conn: Connection, profile_id: str, rule: Suppression, now: float) -> list[str]:
+    """Store a dismissal; with ``all_channels`` also cancel the message's pending sends.
+
+    Returns the guids it cancelled."""
+    s = suppressions.c
+    values = {
+        "until": ts(rule.until),
+        "reason": rule.reason,
+        "all_channels": rule.all_channels,
+    }
+    conn.execute(
+        insert(conn, suppressions)
+        .values(profile_id=profile_id, message=rule.message, **values)
+        .on_conflict_do_update(index_elements=[s.profile_id, s.message], set_=values)
+    )
+    if not rule.all_channels:
+        return []
+    m = messages.c
+    reason = reasons.suppressed(rule.reason)
+    cancelled = [
+        guid
+        for (guid,) in conn.execute(
+            sa.update(messages)
+            .where(
+                m.profile_id == profile_id,
+                m.message == rule.message,
+                m.status == Status.SCHEDULED.value,
+            )
+            .values(status=Status.CANCELLED.value, reason=reason, updated_at=now)
+            .returning(m.guid)
+        )
+    ]
+    if cancelled:
+        rows = [lifecycle_row(g, now, Status.CANCELLED, reason, {}) for g in cancelled]
+        conn.execute(sa.insert(lifecycle), rows)
+    return cancelled
+
+
+def mark(conn: Connection, profile_id: str, guid: str, column: str, now: float) -> bool:
+    """Set ``read_at`` or ``archived_at`` of a profile's in-app message; False if not theirs."""
+    m = messages.c
+    owned = conn.execute(
+        sa.select(m.guid).where(
+            m.guid == guid, m.profile_id == profile_id, m.channel == Channel.INAPP.value
+        )
+    ).first()
+    if owned is None:
+        return False
+    conn.execute(
+        insert(conn, inapp_state)
+        .values(guid=guid, profile_id=profile_id, impressions=0, **{column: now})
+        .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={column: now})
+    )
+    return True
