@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -134,9 +135,9 @@ def test_a_report_racing_the_stored_reference_is_never_lost(store: SqlStore) -> 
     assert len(store.claim_due(10, T0, LEASE, "w1")) == len(refs)
     errors: list[BaseException] = []
 
-    def run(work: object) -> None:
+    def run(work: Callable[[], object]) -> None:
         try:
-            work()  # type: ignore[operator]
+            work()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
