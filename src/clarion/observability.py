@@ -93,7 +93,8 @@ EVENT_TO_PROVIDER = Histogram(
 PROVIDER_REPORTS = Counter(
     "clarion_provider_reports_total",
     "Delivery status callbacks from providers, by provider and result "
-    "(the status applied, ignored, unknown_ref, or rejected for a bad signature).",
+    "(the status applied, ignored, held until the message's reference is stored, "
+    "or rejected for a bad signature).",
     ["provider", "result"],
     registry=REGISTRY,
 )

@@ -20,6 +20,8 @@ from tests.integration.pipeline_support import EXAMPLE_CATALOG, running, setting
 from tests.integration.twilio_fake import (
     ACCOUNT_SID,
     AUTH_TOKEN,
+    FakeReply,
+    FakeRequest,
     TwilioFake,
     created,
     twilio_error,
@@ -243,3 +245,26 @@ def test_a_call_speaks_the_copy_in_the_profiles_language(
         assert say is not None and say.attrib == {"language": "pt-BR"}
         assert say.text is not None and say.text.startswith("Seu pagamento de R$\xa015,49")
         assert say.text.endswith("continuar assistindo: example.com/pay")
+
+
+def test_a_callback_before_the_sid_is_stored_is_applied_when_it_is(
+    db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
+) -> None:
+    sid = "SM" + "d" * 32
+
+    def known_sid(request: FakeRequest) -> FakeReply:
+        reply = created(request)
+        return FakeReply(reply.status, {**(reply.body or {}), "sid": sid})
+
+    fake.script = known_sid
+    settings = twilio_settings(db_url, tmp_path, catalog, fake)
+    with running(settings, clock=system_clock) as (client, _):
+        early = callback(client, {"MessageSid": sid, "MessageStatus": "delivered"})
+        assert early == (200, {"applied": False, "guid": None, "held": True})
+        metrics = client.get("/metrics").text
+        assert 'clarion_provider_reports_total{provider="twilio",result="held"}' in metrics
+
+        message = sent_sms(client, "di")
+
+        assert (message["status"], message["provider_ref"]) == ("delivered", sid)
+        assert timeline(client, message["guid"])[-2:] == [("sent", None), ("delivered", None)]

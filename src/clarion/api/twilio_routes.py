@@ -49,7 +49,8 @@ def _forbidden() -> HTTPException:
 async def twilio_status(request: Request) -> dict[str, Any]:
     """Apply a message or call status Twilio reports; 403 unless the signature verifies.
 
-    Reports only move a message forward, so repeats and late arrivals are harmless.
+    Reports only move a message forward, so repeats and late arrivals are harmless;
+    one naming a SID not stored yet is held and applied when it is.
     """
     svc: Service = request.app.state.service
     params = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
@@ -69,10 +70,11 @@ async def twilio_status(request: Request) -> dict[str, Any]:
         return {"applied": False, "guid": None}
     result = await run_in_threadpool(svc.store.apply_delivery_report, report, svc.clock())
     if result is None:
-        # Possible when a callback overtakes the dispatcher's own record of the send.
-        log.warning("twilio_callback_unknown_ref", ref=report.provider_ref)
-        PROVIDER_REPORTS.labels("twilio", "unknown_ref").inc()
-        return {"applied": False, "guid": None}
+        # The callback overtook the dispatcher's record of the send (or names a
+        # message Clarion never sent): held, applied when the SID is stored.
+        log.info("twilio_callback_held", ref=report.provider_ref, status=report.status.value)
+        PROVIDER_REPORTS.labels("twilio", "held").inc()
+        return {"applied": False, "guid": None, "held": True}
     PROVIDER_REPORTS.labels("twilio", result.status.value if result.applied else "ignored").inc()
     if report.bad_address is not None and result.applied:
         log.info("bad_address_marked", guid=result.guid, code=report.bad_address.code)

@@ -79,7 +79,8 @@ class Store(Protocol):
     def apply_delivery_report(self, report: DeliveryReport, now: datetime) -> ReportApplied | None:
         """Apply a provider's delivery report to the message with its reference (only
         forward: sent to delivered or failed), logging it and recording any bad
-        address; None when no message has that reference."""
+        address; None when no message has that reference yet: the report is then held
+        and applied when the reference is stored (by ``apply_transitions``)."""
 
     def record_bad_address(self, profile_id: str, address: BadAddress, now: datetime) -> None:
         """Mark an address of the profile bad (not used while it is the profile's)."""

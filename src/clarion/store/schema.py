@@ -202,6 +202,23 @@ bad_addresses = sa.Table(
     sa.Column("at", sa.Double, nullable=False),
 )
 
+#: Delivery reports that arrived before the message's provider reference was
+#: stored (a provider's callback can overtake the dispatcher's record of the send):
+#: applied when the reference is stored, purged after a day if it never is.
+early_reports = sa.Table(
+    "early_reports",
+    metadata,
+    sa.Column("provider_ref", sa.String, primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("reason", sa.String),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("bad_kind", sa.String(16)),
+    sa.Column("bad_value", sa.String),
+    sa.Column("bad_code", sa.String),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Index("ix_early_reports_at", "at"),
+)
+
 #: Exposure arms: the message was scheduled for sending, or held out.
 TREATED = "treated"
 HELD_OUT = "held_out"

@@ -28,7 +28,7 @@ from clarion.store.sql.convert import (
 )
 from clarion.store.sql.engine import is_postgres, json_text
 from clarion.store.sql.profiles import profiles_by_id
-from clarion.store.sql.receipts import record_bad_addresses
+from clarion.store.sql.receipts import apply_held, record_bad_addresses
 
 _SCHEDULED = Status.SCHEDULED.value
 _SENDING = Status.SENDING.value
@@ -146,6 +146,7 @@ class PreparedTransitions:
     at: float = 0.0
     # Bad addresses a verdict reported, by (guid, lease owner); recorded if it applies.
     bad: dict[tuple[str, str], BadAddress] = field(default_factory=dict)
+    refs: bool = False  # whether any verdict stores a provider reference
 
 
 def prepare_transitions(transitions: Sequence[Transition], now: datetime) -> PreparedTransitions:
@@ -168,7 +169,8 @@ def prepare_transitions(transitions: Sequence[Transition], now: datetime) -> Pre
     ]
     entries = [lifecycle_row(t.guid, at, t.status, t.reason, _detail(t)) for t in batch]
     bad = {(t.guid, t.lease_owner): t.bad_address for t in batch if t.bad_address is not None}
-    return PreparedTransitions(rows, entries, at, bad)
+    refs = any(t.provider_ref is not None for t in batch)
+    return PreparedTransitions(rows, entries, at, bad, refs)
 
 
 def apply_transitions(conn: Connection, prepared: PreparedTransitions) -> int:
@@ -186,6 +188,15 @@ def apply_transitions(conn: Connection, prepared: PreparedTransitions) -> int:
     append(conn, lifecycle, entries)
     if prepared.bad:
         _record_bad(conn, prepared, applied)
+    if prepared.refs:
+        # Reports that overtook this record of the send; batches that stored no
+        # reference (sink, webhook, in-app) skip the lookup.
+        refs = [
+            str(row["provider_ref"])
+            for row in rows
+            if row["provider_ref"] is not None and (row["guid"], row["lease_owner"]) in applied
+        ]
+        apply_held(conn, refs, prepared.at)
     return len(entries)
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from clarion.core.model import Status
+from clarion.core.model import JSONObject, Status
 from clarion.store.records import BadAddress, DeliveryReport, ReportApplied
 from clarion.store.schema import bad_addresses, lifecycle, messages
 from clarion.store.sql.bulk import append, chunked
 from clarion.store.sql.convert import lifecycle_row
-from clarion.store.sql.engine import insert
+from clarion.store.sql.early_reports import hold, lock_refs, take_held
+from clarion.store.sql.engine import insert, is_postgres
 
 #: Statuses a report may still move a message out of: only "accepted by the provider".
 _OPEN = Status.SENT.value
@@ -54,28 +56,72 @@ def _already_reported(conn: Connection, guid: str, reason: str | None) -> bool:
     return conn.execute(query.limit(1)).first() is not None
 
 
+def _find(conn: Connection, provider_ref: str) -> sa.Row[Any, Any, Any] | None:
+    m = messages.c
+    # FOR UPDATE (PostgreSQL; SQLite already holds the write lock) serializes
+    # concurrent reports on one message, so a repeat is seen as one.
+    query = (
+        sa.select(m.guid, m.status, m.profile_id)
+        .where(m.provider_ref == provider_ref)
+        .limit(1)
+        .with_for_update()
+    )
+    return conn.execute(query).first()
+
+
 def apply_delivery_report(
     conn: Connection, report: DeliveryReport, at: float
 ) -> ReportApplied | None:
-    """Apply ``report`` to the message it names; None when no message has its reference.
+    """Apply ``report`` to the message it names; None when no message has its
+    reference yet, in which case the report is held and applied when the
+    reference is stored (``early_reports``, ``apply_held``).
 
     Only a sent message moves (to delivered or failed); a report that it is still
     on its way is logged once per provider status. Anything else (a repeat, a late
     "sent" after "delivered") changes nothing, so reports may arrive in any order
     and any number of times.
     """
-    m = messages.c
-    # FOR UPDATE (PostgreSQL; SQLite already holds the write lock) serializes
-    # concurrent reports on one message, so a repeat is seen as one.
-    query = (
-        sa.select(m.guid, m.status, m.profile_id)
-        .where(m.provider_ref == report.provider_ref)
-        .limit(1)
-        .with_for_update()
-    )
-    row = conn.execute(query).first()
+    row = _find(conn, report.provider_ref)
+    if row is None and is_postgres(conn):
+        # Wait for a transaction storing this reference, then look again: it
+        # has either committed (found now) or will see the held report.
+        lock_refs(conn, [report.provider_ref])
+        row = _find(conn, report.provider_ref)
     if row is None:
+        hold(conn, report, at)
         return None
+    return _apply(conn, row, report, at, dict(report.detail))
+
+
+def apply_held(conn: Connection, refs: Sequence[str], at: float) -> int:
+    """Apply the reports held for ``refs``, whose messages have just had them
+    stored in this transaction; how many changed something.
+
+    Applied at ``at`` (the time the references were stored), in the order they
+    arrived, with the time each arrived in the lifecycle detail.
+    """
+    if not refs:
+        return 0
+    lock_refs(conn, refs)
+    applied = 0
+    for held in take_held(conn, refs):
+        report = held.report
+        row = _find(conn, report.provider_ref)
+        if row is None:
+            continue
+        detail = {**report.detail, "received_at": held.at}
+        applied += _apply(conn, row, report, at, detail).applied
+    return applied
+
+
+def _apply(
+    conn: Connection,
+    row: sa.Row[Any, Any, Any],
+    report: DeliveryReport,
+    at: float,
+    detail: JSONObject,
+) -> ReportApplied:
+    m = messages.c
     guid, current, profile_id = row.guid, Status(row.status), row.profile_id
     if current.value != _OPEN:
         return ReportApplied(guid, current, False)
@@ -88,7 +134,7 @@ def apply_delivery_report(
             .where(m.guid == guid)
             .values(status=report.status.value, reason=report.reason, updated_at=at)
         )
-    entry = lifecycle_row(guid, at, report.status, report.reason, dict(report.detail))
+    entry = lifecycle_row(guid, at, report.status, report.reason, detail)
     append(conn, lifecycle, [entry])
     if report.bad_address is not None:
         record_bad_addresses(conn, [(profile_id, report.bad_address)], at)
