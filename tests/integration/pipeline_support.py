@@ -87,8 +87,10 @@ def running(
         yield client, service
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until ``check()`` is truthy; return its value."""
+def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll until ``check()`` is truthy; return its value. The timeout is generous
+    because a loaded 2-core machine can stall the worker threads for seconds; a
+    passing check returns as soon as it holds."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
