@@ -89,13 +89,19 @@ def _shared_feedback_key(settings: Settings) -> Settings:
     all of them (each would make its own, and refuse the others' feedback objects)."""
     if settings.api_processes == 1 or settings.feedback_keys:
         return settings
-    import secrets
-
     from pydantic import SecretStr
 
-    click.echo("warning: no CLARION_FEEDBACK_KEYS: a random key until restart", err=True)
-    key = SecretStr(secrets.token_urlsafe(32))
-    return settings.model_copy(update={"feedback_keys": {"ephemeral": key}})
+    from clarion.service import random_feedback_key
+    from clarion.signing import b64url
+
+    kid, secret = random_feedback_key()
+    click.echo(
+        "warning: no CLARION_FEEDBACK_KEYS: a random key until restart "
+        "(outstanding in-app feedback is then refused as unknown_key)",
+        err=True,
+    )
+    key = SecretStr(b64url(secret))
+    return settings.model_copy(update={"feedback_keys": {kid: key}})
 
 
 def _run_api(app: object, settings: Settings) -> None:

@@ -33,13 +33,25 @@ class ConfigError(ValueError):
     """The configuration is inconsistent; the message says how."""
 
 
+def random_feedback_key() -> tuple[str, bytes]:
+    """A key for one start of the server: its id is random too, so after a restart the
+    objects it signed are refused as ``unknown_key`` (not a misleading ``bad_signature``)."""
+    return f"ephemeral-{secrets.token_hex(4)}", secrets.token_bytes(32)
+
+
 def feedback_signer(settings: Settings, clock: Clock) -> FeedbackSigner:
     """The configured feedback keys, or a random one for this process (with a warning:
-    feedback objects then stop verifying when the server restarts)."""
+    outstanding feedback objects then stop verifying when the server restarts)."""
     keys = {kid: s.get_secret_value().encode() for kid, s in settings.feedback_keys.items()}
     if not keys:
-        log.warning("feedback_keys_not_configured", effect="random key until restart")
-        keys = {"ephemeral": secrets.token_bytes(32)}
+        kid, secret = random_feedback_key()
+        keys = {kid: secret}
+        log.warning(
+            "feedback_keys_random",
+            kid=kid,
+            effect="outstanding feedback objects are refused after a restart (unknown_key); "
+            "set CLARION_FEEDBACK_KEYS",
+        )
     active = settings.feedback_active_key or sorted(keys)[-1]
     try:
         return FeedbackSigner(keys, active, clock)

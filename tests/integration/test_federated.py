@@ -28,6 +28,7 @@ from tests.integration.pipeline_support import (
 )
 
 SECRET = b"s" * 32
+BACKEND_SECRET = "b" * 32
 
 
 @pytest.fixture(scope="module")
@@ -62,25 +63,35 @@ def test_caller_retries_server_errors_then_falls_back(
     base, calls = backend
     caller = FederatedCaller(
         {
-            "OK": FederatedAction(url=f"{base}/ok"),
+            "OK": FederatedAction(url=f"{base}/ok", secret=BACKEND_SECRET),
             "DOWN": FederatedAction(
-                url=f"{base}/down", retries=2, backoff=0.01, fallback="ADD_PHONE"
+                url=f"{base}/down",
+                secret=BACKEND_SECRET,
+                retries=2,
+                backoff=0.01,
+                fallback="ADD_PHONE",
             ),
-            "REFUSE": FederatedAction(url=f"{base}/refuse", retries=2, backoff=0.01),
+            "REFUSE": FederatedAction(
+                url=f"{base}/refuse", secret=BACKEND_SECRET, retries=2, backoff=0.01
+            ),
             "GONE": FederatedAction(
-                url="http://127.0.0.1:9/x", retries=1, backoff=0.01, timeout=0.5
+                url="http://127.0.0.1:9/x",
+                secret=BACKEND_SECRET,
+                retries=1,
+                backoff=0.01,
+                timeout=0.5,
             ),
         }
     )
     calls.clear()
-    assert caller.call("OK", {"a": 1}).ok and calls == [{"a": 1}]
-    down = caller.call("DOWN", {"a": 2})
+    assert caller.call("OK", {"a": 1}, "key").ok and calls == [{"a": 1}]
+    down = caller.call("DOWN", {"a": 2}, "key")
     assert (down.ok, down.attempts, down.status, down.fallback) == (False, 3, 503, "ADD_PHONE")
-    refused = caller.call("REFUSE", {"a": 3})
+    refused = caller.call("REFUSE", {"a": 3}, "key")
     assert (refused.attempts, refused.error) == (1, "http_400")  # a 4xx is not retried
-    gone = caller.call("GONE", {})
+    gone = caller.call("GONE", {}, "key")
     assert (gone.attempts, gone.error) == (2, "connection_error")
-    assert caller.call("UNKNOWN", {}).error == "not_configured"
+    assert caller.call("UNKNOWN", {}, "key").error == "not_configured"
     caller.close()
 
 
@@ -103,7 +114,7 @@ def test_a_backend_cta_is_executed_by_the_service(
         catalog=catalog,
         providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
         device_token_secrets={"default": SECRET.decode()},
-        federated_actions={"SEND_LINK": {"url": f"{base}/ok"}},
+        federated_actions={"SEND_LINK": {"url": f"{base}/ok", "secret": BACKEND_SECRET}},
     )
     with running(settings, clock=clock) as (client, _):
         client.put("/v1/profiles/cy", json={"timezone": "UTC"})

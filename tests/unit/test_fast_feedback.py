@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from clarion.api.fast_feedback import FastFeedback
 from clarion.inapp import DeviceAuthenticator, FeedbackRejected, issue_device_token
 from clarion.inapp.device_context import DeviceContext
-from clarion.inapp.recording import NotYours
+from clarion.inapp.recording import NotYours, Recorded
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 SECRET = b"s" * 32
@@ -28,11 +28,11 @@ class FakeService:
         self.error = error
         self.calls: list[tuple[str, object, DeviceContext]] = []
 
-    def feedback(self, profile_id: str, obj: object, device: DeviceContext) -> list[str]:
+    def feedback(self, profile_id: str, obj: object, device: DeviceContext) -> Recorded:
         self.calls.append((profile_id, obj, device))
         if self.error is not None:
             raise self.error
-        return ["impression"]
+        return Recorded(("impression",))
 
 
 def post(
@@ -74,7 +74,11 @@ def test_a_plain_post_is_recorded_without_the_route() -> None:
         ("ana", {"kid": "k", "signature": "s"}, DeviceContext("web", "laptop", "1.0"))
     ]
     assert sent[0]["status"] == 200
-    assert orjson.loads(sent[1]["body"]) == {"status": "recorded", "effects": ["impression"]}
+    assert orjson.loads(sent[1]["body"]) == {
+        "status": "recorded",
+        "effects": ["impression"],
+        "duplicate": False,
+    }
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ class FastFeedback(DevicePath):
         device = DeviceContext(context.platform, context.device_id, context.app_version)
         record = self._service().feedback
         try:
-            effects = await to_thread.run_sync(
+            recorded = await to_thread.run_sync(
                 record, profile_id, posted.feedback, device, limiter=self._threads()
             )
         except (FeedbackRejected, NotYours):
@@ -79,7 +79,7 @@ class FastFeedback(DevicePath):
         except OperationalError as exc:
             await store_down(exc)(scope, replay(body), send)
             return
-        await send_json(send, orjson.dumps({"status": "recorded", "effects": effects}))
+        await send_json(send, orjson.dumps(recorded.to_json()))
 
 
 def _plain_json(scope: Scope) -> bool:

@@ -84,8 +84,10 @@ class FeedbackIn(BaseModel):
 
 
 class FeedbackOut(BaseModel):
+    #: ``duplicate``: this feedback object had taken effect before; nothing changed.
     status: str = "recorded"
     effects: list[str]
+    duplicate: bool = False
 
 
 _REJECTED = {"expired": 410, "malformed": 422, "bad_signature": 403, "unknown_key": 403}
@@ -164,12 +166,14 @@ async def post_feedback(body: FeedbackIn, profile_id: ProfileId, service: Servic
     context = body.context
     device = DeviceContext(context.platform, context.device_id, context.app_version)
     try:
-        effects = await run_in_threadpool(service.feedback, profile_id, body.feedback, device)
+        recorded = await run_in_threadpool(service.feedback, profile_id, body.feedback, device)
     except FeedbackRejected as exc:
+        message = f"feedback rejected: {exc.reason}"
+        if exc.reason == "unknown_key":  # most often: restarted without CLARION_FEEDBACK_KEYS
+            message += " (signed with a key this server does not have)"
         raise HTTPException(
-            _REJECTED.get(exc.reason, 422),
-            detail=error_body("feedback_rejected", f"feedback rejected: {exc.reason}"),
+            _REJECTED.get(exc.reason, 422), detail=error_body("feedback_rejected", message)
         ) from None
     except NotYours:
         raise HTTPException(404, detail=error_body("not_found", "no such message")) from None
-    return FeedbackOut(effects=effects)
+    return FeedbackOut.model_validate(recorded.to_json())

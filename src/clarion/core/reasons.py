@@ -24,6 +24,8 @@ ESCALATION_CONFIRMED = "escalation_confirmed"
 ATTEMPT = "attempt"
 #: Rescheduled for the provider's next free send slot (its rate limit or Retry-After).
 RATE_LIMITED = "rate_limited"
+#: A suppression (a dismissal) of an in-app message ended: the alert may show again.
+UNSUPPRESSED = "unsuppressed"
 
 
 def capped(rule: str) -> str:

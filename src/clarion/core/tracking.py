@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+from urllib.parse import quote
 
 from clarion.core.inapp_spec import ActionType
 
@@ -122,6 +123,15 @@ class FeedbackBody:
             out["actionType"] = self.action_type.value
             out["action"] = self.action
         return out
+
+    def once_key(self) -> str:
+        """What makes this feedback one act: the render, the feedback type and, for a CTA,
+        the action. Posting the same object again is a replay and changes nothing.
+
+        The action is percent-encoded so the key is ASCII: it also goes out as the
+        ``Idempotency-Key`` of a federated call."""
+        key = f"{self.tracking.render_guid}:{self.feedback_type.value}"
+        return f"{key}:{quote(self.action, safe='')}" if self.action is not None else key
 
     @classmethod
     def from_json(cls, data: object) -> FeedbackBody:

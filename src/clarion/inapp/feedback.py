@@ -41,6 +41,11 @@ class FeedbackSigner:
         self._ring = KeyRing(keys, active)
         self._clock = clock
 
+    @property
+    def active(self) -> str:
+        """The id of the key that signs."""
+        return self._ring.active
+
     def sign(self, body: FeedbackBody) -> dict[str, object]:
         """The opaque object for ``body``, valid for ``body.ttl`` seconds from now."""
         signed = body.to_json()

@@ -1,11 +1,18 @@
 """Feedback from devices: verify it, record impressions and actions, and carry out
 the rules an action triggers (a federated call for a ``BACKEND`` CTA, suppression
-after a dismiss)."""
+after a dismiss).
+
+Each feedback object takes effect once (``FeedbackBody.once_key``: its render,
+feedback type and CTA): the store takes the object's receipt in the transaction
+that records its effect, and a replay, or a second post racing the first, is
+answered as a duplicate and changes nothing. A ``BACKEND`` click takes its receipt
+before calling the backend, so a replay never calls it again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from clarion.catalog import Catalog
@@ -15,7 +22,7 @@ from clarion.core.tracking import FeedbackBody, FeedbackType
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
-from clarion.store.records import MessageRecord, Suppression
+from clarion.store.records import FeedbackReceipt, MessageRecord, Suppression
 
 
 class FeedbackStore(Protocol):
@@ -23,16 +30,41 @@ class FeedbackStore(Protocol):
 
     def get_message(self, guid: str) -> MessageRecord | None: ...
     def record_impression(
-        self, message: MessageRecord, now: datetime, detail: dict[str, object]
-    ) -> None: ...
+        self,
+        message: MessageRecord,
+        now: datetime,
+        detail: dict[str, object],
+        receipt: FeedbackReceipt | None = None,
+    ) -> bool: ...
     def record_action(
-        self, message: MessageRecord, action: str, now: datetime, detail: dict[str, object]
-    ) -> None: ...
-    def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]: ...
+        self,
+        message: MessageRecord,
+        action: str,
+        now: datetime,
+        detail: dict[str, object],
+        receipt: FeedbackReceipt | None = None,
+        suppression: Suppression | None = None,
+    ) -> list[str] | None: ...
+    def take_feedback_receipt(self, guid: str, receipt: FeedbackReceipt, now: datetime) -> bool: ...
 
 
 class NotYours(Exception):
     """Feedback about a message of another profile (or of none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a feedback post caused; ``duplicate``: the object had taken effect before."""
+
+    effects: tuple[str, ...]
+    duplicate: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        status = "duplicate" if self.duplicate else "recorded"
+        return {"status": status, "effects": list(self.effects), "duplicate": self.duplicate}
+
+
+_DUPLICATE = Recorded((), duplicate=True)
 
 
 class FeedbackRecorder:
@@ -52,7 +84,7 @@ class FeedbackRecorder:
         self._signer = signer
         self._clock = clock
 
-    def record(self, profile_id: str, obj: object, device: DeviceContext) -> list[str]:
+    def record(self, profile_id: str, obj: object, device: DeviceContext) -> Recorded:
         """Record verified feedback of ``profile_id``'s device; returns what it caused.
 
         Raises ``FeedbackRejected`` (bad signature, expired, malformed) or ``NotYours``."""
@@ -65,39 +97,48 @@ class FeedbackRecorder:
         ):
             raise NotYours(body.tracking.message_guid)
         now = self._clock()
+        # Kept while the object can verify: it expires at most ``ttl`` from now.
+        receipt = FeedbackReceipt(body.once_key(), now + timedelta(seconds=body.ttl))
         detail = {
             **device.detail(),
             "renderGuid": body.tracking.render_guid,
             "templateId": body.tracking.template_id,
         }
         if body.feedback_type is FeedbackType.IMPRESSION:
-            self._store.record_impression(message, now, detail)
-            return ["impression"]
+            if not self._store.record_impression(message, now, detail, receipt):
+                return _DUPLICATE
+            return Recorded(("impression",))
         action = body.action or ""
         if body.action_type is ActionType.BACKEND:
+            if not self._store.take_feedback_receipt(message.guid, receipt, now):
+                return _DUPLICATE
             result = self._federated.call(
                 action,
                 {"profileId": profile_id, "messageGuid": message.guid, "action": action, **detail},
+                idempotency_key=receipt.key,
             )
             detail = {**detail, "federated": "ok" if result.ok else result.error}
             self._store.record_action(message, action, now, detail)
-            return ["action", *result.effects(action)]
-        self._store.record_action(message, action, now, detail)
-        return ["action", *self._rules(message, body, now)]
+            return Recorded(("action", *result.effects(action)))
+        suppression = self._dismissal(message, body, now)
+        cancelled = self._store.record_action(message, action, now, detail, receipt, suppression)
+        if cancelled is None:
+            return _DUPLICATE
+        if suppression is None:
+            return Recorded(("action",))
+        return Recorded(("action", "suppressed", *(f"cancelled:{guid}" for guid in cancelled)))
 
-    def _rules(self, message: MessageRecord, body: FeedbackBody, now: datetime) -> Sequence[str]:
+    def _dismissal(
+        self, message: MessageRecord, body: FeedbackBody, now: datetime
+    ) -> Suppression | None:
+        """The suppression a dismiss causes under the catalog's rule, if any."""
         if body.action_type is not ActionType.DISMISS:
-            return ()
+            return None
         found = self._catalog().spec.messages.get(message.message)
         spec = found.for_cell(message.ab_test_cell) if found is not None else None
         step = spec.channels[message.step] if spec and message.step < len(spec.channels) else None
         rule = step.inapp.dismiss if step is not None and step.inapp is not None else None
         if rule is None:
-            return ()
+            return None
         everywhere = rule.scope is DismissScope.ALL_CHANNELS
-        cancelled = self._store.suppress(
-            message.profile_id,
-            Suppression(message.message, now + rule.suppress_for, "dismiss", everywhere),
-            now,
-        )
-        return ["suppressed", *(f"cancelled:{guid}" for guid in cancelled)]
+        return Suppression(message.message, now + rule.suppress_for, "dismiss", everywhere)

@@ -17,7 +17,7 @@ from typing import Protocol
 from clarion.catalog import Catalog, Rendered, RenderError
 from clarion.catalog.context import render_context
 from clarion.core.cursor import encode_cursor
-from clarion.core.inapp_spec import InAppSpec, Template
+from clarion.core.inapp_spec import ActionType, InAppSpec, Template
 from clarion.core.model import Channel, Profile
 from clarion.core.payload import (
     Notification,
@@ -32,7 +32,7 @@ from clarion.core.tracking import Tracking
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
-from clarion.inapp.recording import FeedbackRecorder, FeedbackStore
+from clarion.inapp.recording import FeedbackRecorder, FeedbackStore, Recorded
 from clarion.observability import get_logger
 from clarion.store.records import InAppView, LiveInApp, MessageRecord
 
@@ -80,6 +80,20 @@ def within_caps(
     return kept
 
 
+def _acted_on(candidate: _Candidate) -> bool:
+    """Whether a CTA click ended the alert. A dismiss under a ``dismiss`` rule does not:
+    its suppression hides the alert only until it ends (the fetch leaves suppressed
+    messages out). Without a rule, a dismiss closes the alert for good."""
+    state, inapp = candidate.live.state, candidate.inapp
+    if state.acted_at is None:
+        return False
+    if inapp.dismiss is None:
+        return True
+    return not any(
+        cta.action_type is ActionType.DISMISS and cta.action == state.action for cta in inapp.ctas
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     live: LiveInApp
@@ -113,9 +127,7 @@ class InAppService:
         catalog = self._catalog()
         view, found = self._candidates(profile_id, device, catalog, now, _ALERT_WINDOW)
         candidates = [
-            c
-            for c in found
-            if c.inapp.template is not Template.NOTIFICATION and c.live.state.acted_at is None
+            c for c in found if c.inapp.template is not Template.NOTIFICATION and not _acted_on(c)
         ]
         caps = catalog.spec.policy.channel_caps.get(Channel.INAPP, ())
         candidates = within_caps(candidates, view.live, caps, now) if caps else candidates
@@ -253,7 +265,7 @@ class InAppService:
         tracking = self._tracking(candidate.live.message, rendered.locale, candidate.inapp)
         return assemble_alert(candidate.inapp, rendered.fields, tracking, self._signer.sign)
 
-    def feedback(self, profile_id: str, obj: object, device: DeviceContext) -> list[str]:
+    def feedback(self, profile_id: str, obj: object, device: DeviceContext) -> Recorded:
         """Record verified feedback of ``profile_id``'s device; returns what it caused
         (see ``FeedbackRecorder.record``)."""
         return self._feedback.record(profile_id, obj, device)

@@ -27,6 +27,7 @@ from clarion.runtime.catalog_holder import CatalogHolder
 from clarion.runtime.clock import Clock
 from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.escalator import Escalator
+from clarion.runtime.inapp_sweeper import InAppSweeper
 from clarion.runtime.orchestrator import Orchestrator
 from clarion.runtime.ratelimit import RateLimit, RateLimits
 from clarion.store.base import Store
@@ -111,6 +112,7 @@ class Workers:
             store, lambda: catalog.current, clock, batch=settings.escalation_batch
         )
         self._next_escalation = time.monotonic()
+        self.inapp_sweeper = InAppSweeper(store, clock, batch=settings.escalation_batch)
         self.dispatcher = Dispatcher(
             store,
             lambda: catalog.current,
@@ -189,6 +191,11 @@ class Workers:
         if time.monotonic() < self._next_escalation:
             return 0
         self._next_escalation = time.monotonic() + self._settings.escalation_poll_seconds
+        try:
+            # Ended dismissals and expired feedback receipts, on the same schedule.
+            self.inapp_sweeper.run_once()
+        except Exception:
+            log.exception("inapp_sweeper_failed")
         try:
             return self.escalator.run_once()
         except Exception:

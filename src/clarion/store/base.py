@@ -97,6 +97,15 @@ class Store(Protocol):
     def ladder(self, guid: str) -> list[LadderRung]:
         """The rungs of the escalation ladder message ``guid`` is on (empty if none)."""
 
+    # In-app upkeep
+    def end_suppressions(self, now: datetime, limit: int) -> int:
+        """End at most ``limit`` suppressions whose time has passed: an ``unsuppressed``
+        lifecycle entry, dated at the end, for each live in-app message they hid;
+        returns how many ended."""
+
+    def purge_feedback_receipts(self, now: datetime, limit: int) -> int:
+        """Forget at most ``limit`` receipts of expired feedback objects; returns how many."""
+
     # Insights
     def delivery_counts(self, query: DeliveryQuery) -> list[DeliveryCount]:
         """Messages counted per time bucket and group, grouped by the database."""

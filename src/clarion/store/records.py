@@ -209,6 +209,15 @@ class Suppression:
     all_channels: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FeedbackReceipt:
+    """That one feedback object took effect (``key``: ``FeedbackBody.once_key``); kept
+    until the object expires, after which it is refused anyway."""
+
+    key: str
+    expires_at: datetime
+
+
 #: What delivery insights may group messages by.
 INSIGHT_GROUPS = ("channel", "provider", "country", "status", "reason", "error_code", "message")
 

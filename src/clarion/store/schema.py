@@ -187,6 +187,21 @@ suppressions = sa.Table(
     sa.Column("until", sa.Double, nullable=False),
     sa.Column("reason", sa.String, nullable=False),
     sa.Column("all_channels", sa.Boolean, nullable=False),
+    # The worker that records the end of each suppression finds the ended ones by it.
+    sa.Index("ix_suppressions_until", "until"),
+)
+
+#: In-app feedback objects that took effect (``FeedbackBody.once_key``: render,
+#: feedback type and CTA action), written in the transaction of their effect, so a
+#: replayed or concurrent post of the same object acts once. Purged once expired.
+feedback_receipts = sa.Table(
+    "feedback_receipts",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("guid", sa.String(40), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Index("ix_feedback_receipts_expires_at", "expires_at"),
 )
 
 #: Addresses a provider called bad (invalid number, unreachable handset), per

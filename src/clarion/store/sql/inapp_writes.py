@@ -1,17 +1,31 @@
-"""In-app writes: feedback (impressions, CTAs), dismissals, read state."""
+"""In-app writes: feedback (impressions, CTAs), dismissals and their end, read state.
+
+Feedback that carries a ``FeedbackReceipt`` takes effect only if its receipt is
+new: the receipt is inserted (if absent) in the same transaction as the effect,
+so a replayed object, or two posts of it at once, act once."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import ReturningInsert
 
 from clarion.core import reasons
 from clarion.core.model import Channel, Status
-from clarion.store.records import MessageRecord, Suppression
-from clarion.store.schema import inapp_state, lifecycle, messages, suppressions
+from clarion.store.records import FeedbackReceipt, MessageRecord, Suppression
+from clarion.store.schema import (
+    LIVE_INAPP_CHANNEL,
+    LIVE_INAPP_STATUSES,
+    feedback_receipts,
+    inapp_state,
+    lifecycle,
+    messages,
+    suppressions,
+)
 from clarion.store.sql.convert import lifecycle_row, ts
 from clarion.store.sql.engine import Insert, insert
 
@@ -40,9 +54,26 @@ def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:
     return impression, cta
 
 
+def _claim(make: Callable[[sa.Table], Insert]) -> ReturningInsert[Any]:
+    """Insert a feedback receipt unless it is there already (then: no row, no error)."""
+    return (
+        make(feedback_receipts)
+        .values(
+            key=sa.bindparam("key"),
+            guid=sa.bindparam("guid"),
+            at=sa.bindparam("now"),
+            expires_at=sa.bindparam("expires_at"),
+        )
+        .on_conflict_do_nothing(index_elements=[feedback_receipts.c.key])
+        # A row back means it was inserted (psycopg reports no rowcount for this INSERT).
+        .returning(feedback_receipts.c.key)
+    )
+
+
 # Built once per dialect, like ``inapp._LIVE``: feedback writes run under SQLite's one
 # writer at a time, so building statements there would cost every writer.
 _UPSERTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _upserts(postgresql.insert)}
+_CLAIMS = {"sqlite": _claim(sqlite.insert), "postgresql": _claim(postgresql.insert)}
 _DELIVERED = (
     sa.update(messages)
     .where(messages.c.guid == sa.bindparam("message_guid"), messages.c.status == Status.SENT.value)
@@ -51,9 +82,28 @@ _DELIVERED = (
 _LIFECYCLE = sa.insert(lifecycle)
 
 
+def take_receipt(conn: Connection, guid: str, receipt: FeedbackReceipt | None, now: float) -> bool:
+    """Take the receipt of feedback about message ``guid``; False when it was taken
+    before (a replay). With no receipt there is nothing to take: True.
+
+    Two transactions inserting the same key at once: PostgreSQL makes the second
+    wait for the first and then finds the row; SQLite has one writer at a time."""
+    if receipt is None:
+        return True
+    values = {"key": receipt.key, "guid": guid, "now": now, "expires_at": ts(receipt.expires_at)}
+    return conn.execute(_CLAIMS[conn.dialect.name], values).first() is not None
+
+
 def record_impression(
-    conn: Connection, message: MessageRecord, now: float, detail: dict[str, object]
-) -> None:
+    conn: Connection,
+    message: MessageRecord,
+    now: float,
+    detail: dict[str, object],
+    receipt: FeedbackReceipt | None = None,
+) -> bool:
+    """Count an impression; False (and nothing written) when ``receipt`` was taken."""
+    if not take_receipt(conn, message.guid, receipt, now):
+        return False
     upsert, _ = _UPSERTS[conn.dialect.name]
     conn.execute(upsert, {"guid": message.guid, "profile_id": message.profile_id, "now": now})
     # The first impression on any device is the delivery of an in-app message.
@@ -61,16 +111,32 @@ def record_impression(
     status = Status.DELIVERED if first else message.status
     row = lifecycle_row(message.guid, now, status, "impression", detail)
     conn.execute(_LIFECYCLE, [row])
+    return True
 
 
 def record_action(
-    conn: Connection, message: MessageRecord, action: str, now: float, detail: dict[str, object]
-) -> None:
+    conn: Connection,
+    message: MessageRecord,
+    action: str,
+    now: float,
+    detail: dict[str, object],
+    receipt: FeedbackReceipt | None = None,
+    suppression: Suppression | None = None,
+) -> list[str] | None:
+    """Record a CTA click and the suppression it causes (a dismiss).
+
+    Returns None (and writes nothing) when ``receipt`` was taken, else the guids
+    the suppression cancelled."""
+    if not take_receipt(conn, message.guid, receipt, now):
+        return None
     _, upsert = _UPSERTS[conn.dialect.name]
     values = {"guid": message.guid, "profile_id": message.profile_id, "now": now, "action": action}
     conn.execute(upsert, values)
     row = lifecycle_row(message.guid, now, message.status, f"cta:{action}", detail)
     conn.execute(_LIFECYCLE, [row])
+    if suppression is None:
+        return []
+    return suppress(conn, message.profile_id, suppression, now)
 
 
 def suppress(conn: Connection, profile_id: str, rule: Suppression, now: float) -> list[str]:
@@ -109,6 +175,53 @@ def suppress(conn: Connection, profile_id: str, rule: Suppression, now: float) -
         rows = [lifecycle_row(g, now, Status.CANCELLED, reason, {}) for g in cancelled]
         conn.execute(sa.insert(lifecycle), rows)
     return cancelled
+
+
+def end_suppressions(conn: Connection, now: float, limit: int) -> int:
+    """End the suppressions whose time has passed (oldest first, at most ``limit``): each
+    live in-app message they hid gets an ``unsuppressed`` lifecycle entry dated when
+    the suppression ended, and the suppression is deleted. Returns how many ended.
+
+    A fetch stops hiding the alert at ``until`` by itself (it compares with the
+    clock); this only writes down when. A suppression replaced meanwhile (a new
+    dismissal) or ended by another worker is left alone."""
+    s, m = suppressions.c, messages.c
+    due = conn.execute(
+        sa.select(s.profile_id, s.message, s.until, s.reason)
+        .where(s.until <= now)
+        .order_by(s.until)
+        .limit(limit)
+    ).all()
+    rows: list[dict[str, object]] = []
+    for profile_id, message, until, reason in due:
+        mine = (s.profile_id == profile_id, s.message == message, s.until == until)
+        if not conn.execute(sa.delete(suppressions).where(*mine)).rowcount:
+            continue
+        live = conn.execute(
+            sa.select(m.guid, m.status).where(
+                m.profile_id == profile_id,
+                m.message == message,
+                m.channel == LIVE_INAPP_CHANNEL,
+                m.status.in_(LIVE_INAPP_STATUSES),
+                sa.or_(m.expires_at.is_(None), m.expires_at > until),
+            )
+        )
+        detail = {"suppressedBy": reason}
+        rows += [
+            lifecycle_row(guid, until, Status(status), reasons.UNSUPPRESSED, detail)
+            for guid, status in live
+        ]
+    if rows:
+        conn.execute(_LIFECYCLE, rows)
+    return len(due)
+
+
+def purge_feedback_receipts(conn: Connection, now: float, limit: int) -> int:
+    """Forget the receipts of feedback objects that have expired (they are refused
+    as expired before any receipt is looked at); returns how many."""
+    r = feedback_receipts.c
+    expired = sa.select(r.key).where(r.expires_at <= now).limit(limit).scalar_subquery()
+    return int(conn.execute(sa.delete(feedback_receipts).where(r.key.in_(expired))).rowcount)
 
 
 def mark(conn: Connection, profile_id: str, guid: str, column: str, now: float) -> bool:

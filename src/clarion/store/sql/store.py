@@ -24,6 +24,7 @@ from clarion.store.records import (
     DeliveryCount,
     DeliveryQuery,
     DeliveryReport,
+    FeedbackReceipt,
     InAppView,
     LadderRung,
     LifecycleEntry,
@@ -212,20 +213,40 @@ class SqlStore:
             return inapp.inapp_view(self.engine.dialect, driver, profile_id, ts(now), limit)
 
     def record_impression(
-        self, message: MessageRecord, now: datetime, detail: dict[str, object]
-    ) -> None:
+        self,
+        message: MessageRecord,
+        now: datetime,
+        detail: dict[str, object],
+        receipt: FeedbackReceipt | None = None,
+    ) -> bool:
         with self._write() as conn:
-            inapp_writes.record_impression(conn, message, ts(now), detail)
+            return inapp_writes.record_impression(conn, message, ts(now), detail, receipt)
 
     def record_action(
-        self, message: MessageRecord, action: str, now: datetime, detail: dict[str, object]
-    ) -> None:
+        self,
+        message: MessageRecord,
+        action: str,
+        now: datetime,
+        detail: dict[str, object],
+        receipt: FeedbackReceipt | None = None,
+        suppression: Suppression | None = None,
+    ) -> list[str] | None:
         with self._write() as conn:
-            inapp_writes.record_action(conn, message, action, ts(now), detail)
+            return inapp_writes.record_action(
+                conn, message, action, ts(now), detail, receipt, suppression
+            )
 
-    def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]:
+    def take_feedback_receipt(self, guid: str, receipt: FeedbackReceipt, now: datetime) -> bool:
         with self._write() as conn:
-            return inapp_writes.suppress(conn, profile_id, rule, ts(now))
+            return inapp_writes.take_receipt(conn, guid, receipt, ts(now))
+
+    def end_suppressions(self, now: datetime, limit: int) -> int:
+        with self._write() as conn:
+            return inapp_writes.end_suppressions(conn, ts(now), limit)
+
+    def purge_feedback_receipts(self, now: datetime, limit: int) -> int:
+        with self._write() as conn:
+            return inapp_writes.purge_feedback_receipts(conn, ts(now), limit)
 
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
         with self._write() as conn:

@@ -1,0 +1,41 @@
+"""Feedback keys across restarts: an object signed by a key the server no longer has is
+refused as ``unknown_key`` (not a misleading ``bad_signature``), on both stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from clarion.config import Settings
+from clarion.service import feedback_signer
+from tests.integration.pipeline_support import FakeClock, running, wait_for
+from tests.integration.test_inapp import _alerts, _device, _post, _seed, inapp_settings
+
+
+def test_feedback_from_before_a_restart_without_keys_is_an_unknown_key(
+    db_url: str, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    settings = inapp_settings(db_url, tmp_path).model_copy(update={"feedback_keys": {}})
+    with running(settings, clock=clock) as (client, _):
+        _seed(client, "ana")
+        ana = _device(client, clock, "ana")
+        [alert] = wait_for(lambda: _alerts(client, ana))
+    with running(settings, clock=clock) as (client, _):  # restarted: a new random key
+        answer = _post(client, ana, alert["attributes"]["impressionFeedback"])
+        assert answer.status_code == 403
+        assert answer.json()["error"] == "feedback_rejected"
+        assert "unknown_key" in answer.json()["message"]
+
+
+def test_random_feedback_keys_are_named_per_start_and_announced() -> None:
+    settings = Settings(feedback_keys={})
+    with structlog.testing.capture_logs() as logs:
+        first = feedback_signer(settings, lambda: datetime.now(UTC))
+    second = feedback_signer(settings, lambda: datetime.now(UTC))
+    assert first.active != second.active  # so the other's objects are an unknown key
+    [warning] = [entry for entry in logs if entry["event"] == "feedback_keys_random"]
+    assert warning["log_level"] == "warning"
+    assert "restart" in warning["effect"]
