@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 DEV_KEY ?= dev-key-change-me
 DEV_DEVICE_SECRET ?= dev-device-secret-change-me-0123456789
+# Signs in-app feedback objects: a fixed key, so feedback outstanding on devices
+# still verifies after `make run` restarts.
+DEV_FEEDBACK_KEY ?= dev-feedback-key-change-me-0123456789
 DATABASE_URL ?= sqlite:///var/clarion.db
 HOST ?= 127.0.0.1
 PORT ?= 8080
@@ -35,6 +38,7 @@ run: $(STAMP)  ## migrate a SQLite database and start Clarion with the example c
 	@echo "Device tokens: CLARION_DEVICE_TOKEN_SECRETS='{\"default\": \"$(DEV_DEVICE_SECRET)\"}' $(BIN)/clarion device-token <profile>"
 	CLARION_DATABASE_URL=$(DATABASE_URL) CLARION_CATALOG=catalog CLARION_API_KEYS=$(DEV_KEY) \
 	  CLARION_DEVICE_TOKEN_SECRETS='{"default": "$(DEV_DEVICE_SECRET)"}' \
+	  CLARION_FEEDBACK_KEYS='{"dev": "$(DEV_FEEDBACK_KEY)"}' \
 	  CLARION_LOG_JSON=$${CLARION_LOG_JSON:-false} $(BIN)/clarion serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

@@ -3,9 +3,14 @@ refused as ``unknown_key`` (not a misleading ``bad_signature``), on both stores.
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import structlog
 
 from clarion.config import Settings
@@ -39,3 +44,22 @@ def test_random_feedback_keys_are_named_per_start_and_announced() -> None:
     [warning] = [entry for entry in logs if entry["event"] == "feedback_keys_random"]
     assert warning["log_level"] == "warning"
     assert "restart" in warning["effect"]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_run_signs_feedback_with_a_fixed_development_key() -> None:
+    root = Path(__file__).parents[2]
+    # -n prints the recipe without running it.
+    recipe = subprocess.run(
+        ["make", "-n", "run"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = re.search(r"CLARION_FEEDBACK_KEYS='([^']*)'", recipe)
+    assert found is not None, recipe
+    keys = json.loads(found.group(1))
+    settings = Settings(feedback_keys=keys)
+    signer = feedback_signer(settings, lambda: datetime.now(UTC))
+    assert signer.active in keys  # the configured key signs: no random one
