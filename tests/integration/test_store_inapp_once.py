@@ -37,6 +37,7 @@ def test_expired_receipts_are_forgotten_and_live_ones_kept(store: SqlStore) -> N
     live = FeedbackReceipt("R2_R:impression", T0 + timedelta(days=1))
     assert store.take_feedback_receipt("G" * 40, old, T0)
     assert store.take_feedback_receipt("G" * 40, live, T0)
+    assert store.inapp_upkeep_due(T0 + timedelta(hours=2))
     assert store.purge_feedback_receipts(T0 + timedelta(hours=2), limit=100) == 1
     assert store.purge_feedback_receipts(T0 + timedelta(hours=2), limit=100) == 0
     assert not store.take_feedback_receipt("G" * 40, live, T0)  # still remembered
@@ -48,7 +49,10 @@ def test_a_suppression_ends_once_when_its_time_has_passed(store: SqlStore) -> No
         for message, hours in (("a", 1), ("b", 3)):
             rule = Suppression(message, T0 + timedelta(hours=hours), "dismiss")
             suppress(conn, "ana", rule, ts(T0))
+    assert not store.inapp_upkeep_due(T0 + timedelta(minutes=59))
     assert store.end_suppressions(T0 + timedelta(minutes=59), limit=100) == 0
+    assert store.inapp_upkeep_due(T0 + timedelta(hours=2))
     assert store.end_suppressions(T0 + timedelta(hours=2), limit=100) == 1
     assert store.end_suppressions(T0 + timedelta(hours=2), limit=100) == 0
+    assert not store.inapp_upkeep_due(T0 + timedelta(hours=2))
     assert store.end_suppressions(T0 + timedelta(hours=4), limit=100) == 1

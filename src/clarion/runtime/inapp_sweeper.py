@@ -28,6 +28,8 @@ class InAppSweeper:
     def run_once(self) -> int:
         """Sweep once; returns how many suppressions ended and receipts were forgotten."""
         now = self._clock()
+        if not self._store.inapp_upkeep_due(now):
+            return 0
         ended = self._store.end_suppressions(now, self._batch)
         purged = self._store.purge_feedback_receipts(now, self._batch)
         if ended or purged:

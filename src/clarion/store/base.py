@@ -98,6 +98,9 @@ class Store(Protocol):
         """The rungs of the escalation ladder message ``guid`` is on (empty if none)."""
 
     # In-app upkeep
+    def inapp_upkeep_due(self, now: datetime) -> bool:
+        """Whether a suppression has ended or a feedback receipt expired (a read)."""
+
     def end_suppressions(self, now: datetime, limit: int) -> int:
         """End at most ``limit`` suppressions whose time has passed: an ``unsuppressed``
         lifecycle entry, dated at the end, for each live in-app message they hid;

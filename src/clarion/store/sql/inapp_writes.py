@@ -177,6 +177,18 @@ def suppress(conn: Connection, profile_id: str, rule: Suppression, now: float) -
     return cancelled
 
 
+def upkeep_due(conn: Connection, now: float) -> bool:
+    """Whether a suppression has ended or a receipt expired: read first, so an idle
+    sweep does not take SQLite's one writer every second."""
+    ended = sa.select(suppressions.c.until).where(suppressions.c.until <= now).limit(1)
+    expired = (
+        sa.select(feedback_receipts.c.expires_at)
+        .where(feedback_receipts.c.expires_at <= now)
+        .limit(1)
+    )
+    return any(conn.execute(query).first() is not None for query in (ended, expired))
+
+
 def end_suppressions(conn: Connection, now: float, limit: int) -> int:
     """End the suppressions whose time has passed (oldest first, at most ``limit``): each
     live in-app message they hid gets an ``unsuppressed`` lifecycle entry dated when

@@ -240,6 +240,10 @@ class SqlStore:
         with self._write() as conn:
             return inapp_writes.take_receipt(conn, guid, receipt, ts(now))
 
+    def inapp_upkeep_due(self, now: datetime) -> bool:
+        with self._reader.connect() as conn:
+            return inapp_writes.upkeep_due(conn, ts(now))
+
     def end_suppressions(self, now: datetime, limit: int) -> int:
         with self._write() as conn:
             return inapp_writes.end_suppressions(conn, ts(now), limit)
