@@ -16,6 +16,12 @@ EVENTS_ACCEPTED = Counter(
 EVENTS_DUPLICATE = Counter(
     "clarion_events_duplicate_total", "Repeated events answered idempotently.", registry=REGISTRY
 )
+FEEDBACK_DUPLICATE = Counter(
+    "clarion_inapp_feedback_duplicate_total",
+    "In-app feedback objects posted again, answered as duplicates (nothing changed), by type.",
+    ["type"],
+    registry=REGISTRY,
+)
 EVENTS_PROCESSED = Counter(
     "clarion_events_processed_total", "Events turned into decisions.", registry=REGISTRY
 )

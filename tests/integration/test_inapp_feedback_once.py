@@ -13,6 +13,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from clarion.observability import REGISTRY
 from clarion.service import Service
 from tests.integration.pipeline_support import FakeClock, running, wait_for
 from tests.integration.test_inapp import _alerts, _device, _post, _seed, inapp_settings
@@ -41,6 +42,10 @@ def _reasons(client: TestClient, guid: str) -> list[str]:
 def _guid(alert: dict[str, Any]) -> str:
     guid: str = alert["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"]
     return guid
+
+
+def _duplicates(kind: str) -> float:
+    return REGISTRY.get_sample_value("clarion_inapp_feedback_duplicate_total", {"type": kind}) or 0
 
 
 def _via_route(client: TestClient, headers: dict[str, str], feedback: object) -> Any:
@@ -108,6 +113,7 @@ def test_replayed_feedback_takes_effect_once(
     [alert] = wait_for(lambda: _alerts(client, ana))
     guid = _guid(alert)
     impression = alert["attributes"]["impressionFeedback"]
+    before = _duplicates("impression")
     first = _post(client, ana, impression)
     assert first.status_code == 200 and first.json()["duplicate"] is False
     for replay in (_post(client, ana, impression), _via_route(client, ana, impression)):
@@ -118,6 +124,7 @@ def test_replayed_feedback_takes_effect_once(
     [still] = _alerts(client, ana)
     assert still["templateId"] == "standard"
     assert _reasons(client, guid).count("impression") == 1
+    assert _duplicates("impression") == before + 3
     # A replayed dismiss does not extend the suppression.
     not_now = alert["template"]["ctas"][1]["ctaFeedback"]
     assert _via_route(client, ana, not_now).json()["duplicate"] is False

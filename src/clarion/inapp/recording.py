@@ -22,6 +22,7 @@ from clarion.core.tracking import FeedbackBody, FeedbackType
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
+from clarion.observability import FEEDBACK_DUPLICATE
 from clarion.store.records import FeedbackReceipt, MessageRecord, Suppression
 
 
@@ -67,6 +68,11 @@ class Recorded:
 _DUPLICATE = Recorded((), duplicate=True)
 
 
+def _duplicate(body: FeedbackBody) -> Recorded:
+    FEEDBACK_DUPLICATE.labels(body.feedback_type.value).inc()
+    return _DUPLICATE
+
+
 class FeedbackRecorder:
     """Records the feedback of devices for one catalog, store and signing key set."""
 
@@ -106,12 +112,12 @@ class FeedbackRecorder:
         }
         if body.feedback_type is FeedbackType.IMPRESSION:
             if not self._store.record_impression(message, now, detail, receipt):
-                return _DUPLICATE
+                return _duplicate(body)
             return Recorded(("impression",))
         action = body.action or ""
         if body.action_type is ActionType.BACKEND:
             if not self._store.take_feedback_receipt(message.guid, receipt, now):
-                return _DUPLICATE
+                return _duplicate(body)
             result = self._federated.call(
                 action,
                 {"profileId": profile_id, "messageGuid": message.guid, "action": action, **detail},
@@ -123,7 +129,7 @@ class FeedbackRecorder:
         suppression = self._dismissal(message, body, now)
         cancelled = self._store.record_action(message, action, now, detail, receipt, suppression)
         if cancelled is None:
-            return _DUPLICATE
+            return _duplicate(body)
         if suppression is None:
             return Recorded(("action",))
         return Recorded(("action", "suppressed", *(f"cancelled:{guid}" for guid in cancelled)))
