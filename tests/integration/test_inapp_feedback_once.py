@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from clarion.observability import REGISTRY
 from clarion.service import Service
-from tests.integration.pipeline_support import FakeClock, running, wait_for
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running, wait_for
 from tests.integration.test_inapp import _alerts, _device, _post, _seed, inapp_settings
 
 
@@ -102,6 +103,26 @@ def test_an_alert_acted_on_while_dismissed_stays_gone_when_the_suppression_ends(
     ana = _device(client, clock, "ana")
     wait_for(lambda: "unsuppressed" in _reasons(client, _guid(alert)))
     assert _alerts(client, ana) == []
+
+
+def test_without_a_dismiss_rule_a_dismiss_closes_the_alert_for_good(
+    db_url: str, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE_CATALOG, catalog)
+    payment = catalog / "messages" / "payment_failed.yaml"
+    payment.write_text(
+        payment.read_text().replace("dismiss: {suppress_for: 1d, scope: message}", "")
+    )
+    clock = FakeClock()
+    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, _):
+        _seed(client, "ana")
+        ana = _device(client, clock, "ana")
+        [alert] = wait_for(lambda: _alerts(client, ana))
+        effects = _post(client, ana, alert["template"]["ctas"][1]["ctaFeedback"]).json()["effects"]
+        assert effects == ["action"]
+        clock.advance(timedelta(days=2))
+        assert _alerts(client, _device(client, clock, "ana")) == []
 
 
 def test_replayed_feedback_takes_effect_once(
