@@ -73,3 +73,11 @@ def test_the_experiments_demo_runs_and_reads_as_the_run_it_reports(
         "not significant yet",
         "suspect (SRM)",
     }
+
+
+def test_the_catalog_check_runs_as_the_readme_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    [checked] = run_section("The catalog", tmp_path)
+    assert checked.output.strip() == "ok: catalog"
