@@ -157,6 +157,10 @@ def test_the_sample_ratio_check_uses_the_share_the_decisions_were_made_under() -
     mixed = Counts(source.data, {"promo": {None: 50, 0.2: 50}})
     entry = incrementality(mixed, spec, ReportRequest())["messages"][0]
     assert entry["holdout"] == pytest.approx(0.125)
+    # Unrecorded rows and rows that recorded the catalog's share count together.
+    same = Counts(source.data, {"promo": {None: 30, 0.05: 30, 0.2: 60}})
+    entry = incrementality(same, spec, ReportRequest())["messages"][0]
+    assert entry["holdout"] == pytest.approx((0.05 * 60 + 0.2 * 60) / 120)
 
 
 def test_each_table_row_carries_a_verdict() -> None:

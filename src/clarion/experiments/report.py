@@ -79,8 +79,11 @@ def planned_share(shares: Mapping[float | None, int], declared: float | None) ->
     """The held-out share the decisions were made under: the shares recorded with them,
     weighted by profiles (a run's, not the catalog's today); ``declared`` (the catalog's)
     stands in for decisions that did not record one."""
-    recorded = {(declared if s is None else s): n for s, n in shares.items()}
-    known = {s: n for s, n in recorded.items() if s is not None}
+    known: dict[float, int] = {}
+    for recorded, n in shares.items():
+        share = declared if recorded is None else recorded
+        if share is not None:
+            known[share] = known.get(share, 0) + n
     total = sum(known.values())
     if not total:
         return declared
