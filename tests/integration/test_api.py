@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,10 @@ from tests.integration.pipeline_support import EXAMPLE_CATALOG, running, setting
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> TestClient:
-    # The API contract does not depend on the store; SQLite keeps these fast.
-    with running(settings_for(f"sqlite:///{tmp_path / 'api.db'}", tmp_path)) as (c, _):
-        yield c  # type: ignore[misc]
+def client(db_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    # On both stores: the answers (duplicates, reads, 404s) come from the store's queries.
+    with running(settings_for(db_url, tmp_path)) as (c, _):
+        yield c
 
 
 def _fields(response_json: dict[str, object]) -> dict[str, str]:
@@ -148,13 +149,13 @@ def test_ops_endpoints(client: TestClient) -> None:
     assert "/v1/events:batch" in schema["paths"]
 
 
-def test_an_unavailable_store_is_a_503_not_an_acknowledgement(tmp_path: Path) -> None:
+def test_an_unavailable_store_is_a_503_not_an_acknowledgement(db_url: str, tmp_path: Path) -> None:
     import sqlalchemy.exc
 
     def down(*_: object) -> None:
         raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
 
-    with running(settings_for(f"sqlite:///{tmp_path / 'd.db'}", tmp_path)) as (c, service):
+    with running(settings_for(db_url, tmp_path)) as (c, service):
         service.store.accept_events = down  # type: ignore[method-assign]
         response = c.post("/v1/events", json={"type": "a.b", "profile_id": "p"})
         assert response.status_code == 503 and response.json()["error"] == "unavailable"

@@ -50,15 +50,15 @@ def _api_children(pid: int) -> list[int]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+def server(db_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     catalog = tmp_path / "catalog"
     shutil.copytree(EXAMPLE_CATALOG, catalog)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLARION_")}
     env.update(
         {
-            # Processes and sockets, not storage: the store's part is tested on both.
-            "CLARION_DATABASE_URL": f"sqlite:///{tmp_path / 'clarion.db'}",
+            # Both stores: PostgreSQL is where several API processes usually run.
+            "CLARION_DATABASE_URL": db_url,
             "CLARION_CATALOG": str(catalog),
             "CLARION_API_KEYS": API_KEY,
             "CLARION_PROVIDERS": json.dumps(

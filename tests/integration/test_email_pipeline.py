@@ -216,8 +216,7 @@ def test_550_fails_with_its_code_and_451_is_retried(db_url: str, tmp_path: Path)
         assert [a.rcpt_tos for a in peer.mailbox.arrived] == [["busy@example.com"]]
 
 
-def test_links_signed_in_a_worker_process_verify_in_the_api(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'clarion.db'}"
+def test_links_signed_in_a_worker_process_verify_in_the_api(db_url: str, tmp_path: Path) -> None:
     with (
         smtp_server() as peer,
         running(_settings(db_url, tmp_path, peer, worker_processes=1), clock=system_clock) as (

@@ -171,9 +171,10 @@ def test_the_endpoint(db_url: str, tmp_path: Path) -> None:
         ({"since": "yesterday"}, "since"),
     ],
 )
-def test_bad_parameters_are_named(params: dict[str, str], field: str, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    with running(settings_for(url, tmp_path, run_workers=False)) as (client, _):
+def test_bad_parameters_are_named(
+    params: dict[str, str], field: str, db_url: str, tmp_path: Path
+) -> None:
+    with running(settings_for(db_url, tmp_path, run_workers=False)) as (client, _):
         answer = client.get("/v1/insights/delivery", params=params)
     assert answer.status_code == 422, answer.text
     assert [f["field"] for f in answer.json()["fields"]] == [field]

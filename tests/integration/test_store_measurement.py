@@ -148,6 +148,23 @@ def test_profile_counts_aggregate_per_profile_and_arm(store: SqlStore) -> None:
     assert store.profile_counts(ReportFilter(message="other"), "channel") == {}
 
 
+def test_exposures_keep_the_held_out_share_they_were_decided_under(store: SqlStore) -> None:
+    pipeline = _setup(store)  # decided with a 50% holdout
+    # The catalog changes to 10%: later decisions record it; earlier ones keep 50%.
+    pipeline.orchestrator = Orchestrator(
+        store,
+        lambda: _Catalog(CatalogSpec({"nudge": replace(SPEC, holdout=0.1)})),  # type: ignore[arg-type,return-value]
+        pipeline.clock,
+        "test",
+    )
+    pipeline.now = T0 + timedelta(days=3)
+    pipeline.send(*(Event(f"t2-{p}", "thing.paused", p, pipeline.now) for p in IDS[:4]))
+    assert store.planned_holdouts(ReportFilter()) == {"nudge": {0.5: len(IDS), 0.1: 4}}
+    later = ReportFilter(since=T0 + timedelta(days=1))
+    assert store.planned_holdouts(later) == {"nudge": {0.1: 4}}
+    assert store.planned_holdouts(ReportFilter(message="other")) == {}
+
+
 def test_cells_are_recorded_on_messages_and_exposures(store: SqlStore) -> None:
     test = Experiment(3, "", (Cell("a", 1), Cell("b", 1)))
     spec = MessageSpec(

@@ -28,7 +28,9 @@ from clarion.core.model import Channel
 
 ROOT = Path(__file__).parents[2]
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
-CONTRACT = ROOT.parent / "shared" / "peers" / "twilio" / "twilio_api_v2010.messages_calls.json"
+#: Twilio's published contract lives beside the checkout (``../shared``), not in the
+#: project; ``CLARION_TWILIO_CONTRACT`` names it elsewhere (a git worktree, CI).
+CONTRACT_NAME = Path("shared", "peers", "twilio", "twilio_api_v2010.messages_calls.json")
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 
 
@@ -36,6 +38,19 @@ def _missing(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(what)
     pytest.skip(what)
+
+
+def contract() -> Path:
+    """The contract file: ``CLARION_TWILIO_CONTRACT``, else ``shared/`` beside the checkout
+    or beside a folder holding it; a skip when missing, a failure under ``CI``."""
+    named = os.environ.get("CLARION_TWILIO_CONTRACT")
+    candidates = [Path(named)] if named else [p / CONTRACT_NAME for p in ROOT.parents[:2]]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        where = " or ".join(str(c) for c in candidates)
+        _missing(f"Twilio's contract is missing at {where} (set CLARION_TWILIO_CONTRACT)")
+    assert found is not None
+    return found
 
 
 def _free_port() -> int:
@@ -62,13 +77,10 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Prism serving Twilio's contract on a free port; its base URL."""
     if not PRISM.exists():
         _missing(f"{PRISM} is missing: run `make peers` to install Prism from npm")
-    if not CONTRACT.exists():
-        # The contract lives beside the checkout (../shared), not in the project: a
-        # checkout elsewhere cannot run these tests, in CI or not.
-        pytest.skip(f"Twilio's contract is missing at {CONTRACT} (../shared beside the checkout)")
+    spec = contract()
     port = _free_port()
     log = (tmp_path_factory.mktemp("prism") / "prism.log").open("wb")
-    args = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(CONTRACT)]
+    args = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)]
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_listening(port, proc)
@@ -160,3 +172,17 @@ def test_the_contract_requires_basic_auth(prism: str) -> None:
 
     assert httpx.post(url, data=form).status_code == 401
     assert httpx.post(url, data=form, auth=(ACCOUNT_SID, "t")).status_code == 201
+
+
+def test_a_missing_contract_skips_here_and_fails_under_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLARION_TWILIO_CONTRACT", str(tmp_path / "absent.json"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"absent\.json"):
+        contract()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"absent\.json"):
+        contract()
+    (tmp_path / "absent.json").write_text("{}")
+    assert contract() == tmp_path / "absent.json"

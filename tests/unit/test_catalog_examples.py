@@ -7,6 +7,7 @@ import pytest
 
 from clarion.catalog import RenderError, check_catalog, load_catalog
 from clarion.catalog.example import example_context
+from clarion.core.model import Channel
 from clarion.core.spec import Example
 from tests.unit.inapp_fixtures import EXAMPLE
 
@@ -21,6 +22,26 @@ def test_renders_everywhere(name: str) -> None:
         for step in spec.channels:
             fields = CATALOG.render(name, step.index, locale, example_context(spec, locale)).fields
             assert all(text.strip() for text in fields.values()), (name, locale, step.index)
+
+
+def test_a_brazilian_reader_gets_brazilian_email_copy() -> None:
+    # pt.yaml is European Portuguese ("Tentámos", "a ver"); pt-BR must not fall back to it.
+    emails = [
+        (name, step.index)
+        for name, spec in sorted(CATALOG.spec.messages.items())
+        for step in spec.channels
+        if step.channel is Channel.EMAIL
+    ]
+    assert emails
+    for name, index in emails:
+        context = example_context(CATALOG.message(name), "pt-BR")
+        brazil = CATALOG.render(name, index, "pt-BR", context).fields
+        portugal = CATALOG.render(name, index, "pt", context).fields
+        assert brazil["body"] != portugal["body"], name
+    context = example_context(CATALOG.message("payment_failed"), "pt-BR")
+    [index] = [i for n, i in emails if n == "payment_failed"]
+    body = CATALOG.render("payment_failed", index, "pt-BR", context).fields["body"]
+    assert "Tentamos cobrar" in body and "continuar assistindo" in body
 
 
 def test_example_context_shape() -> None:

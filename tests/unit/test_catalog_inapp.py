@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from clarion.catalog import CatalogIssue, RenderError, check_catalog, load_catalog
+from clarion.catalog import (
+    CatalogError,
+    CatalogIssue,
+    RenderError,
+    check_catalog,
+    load_catalog,
+)
 from clarion.core.inapp_spec import (
     ActionType,
     CtaType,
@@ -261,3 +267,47 @@ def test_render_follow_up_and_string_sources() -> None:
     assert catalog.string_source("no.such.key", "en") is None
     assert "add_phone.alert.title" in catalog.declared_keys("pt-BR")
     assert "add_phone.alert.cta_add" not in catalog.declared_keys("pt-BR")
+
+
+def notification_catalog(root: Path, image: str, picture: str) -> Path:
+    (root / "messages").mkdir()
+    (root / "strings").mkdir()
+    (root / "messages" / "pick.yaml").write_text(
+        "name: pick\nid: 1\ncategory: recommendations\ntrigger: {event: pick.ready}\n"
+        "channels:\n  - channel: inapp\n    content:\n"
+        "      title: pick.title\n      body: pick.body\n      image: pick.image\n"
+        "    options: {template: notification}\n"
+        f"example: {{event: {{picture: {picture!r}}}}}\n",
+        encoding="utf-8",
+    )
+    (root / "strings" / "en.yaml").write_text(
+        f"pick:\n  title: New\n  body: For you\n  image: {image!r}\n", encoding="utf-8"
+    )
+    (root / "strings" / "es.yaml").write_text("pick:\n  title: Nuevo\n", encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("image", "picture"),
+    [
+        ("http://img.example.com/a.jpg", ""),  # a literal plain-http URL
+        ("{{ event.picture }}", "http://img.example.com/a.jpg"),  # the example's
+        ("data:image/png;base64,AAAA", ""),
+    ],
+)
+def test_an_image_devices_would_not_get_fails_the_check(
+    tmp_path: Path, image: str, picture: str
+) -> None:
+    root = notification_catalog(tmp_path, image, picture)
+    # Reported once, at the string that renders it (es falls back to en's).
+    [issue] = check_catalog(root)
+    assert (issue.file, issue.key) == ("strings/en.yaml", "pick.image")
+    assert "https://" in issue.problem and "messages/pick.yaml" in issue.problem
+    with pytest.raises(CatalogError, match=r"pick\.image"):
+        load_catalog(root)
+
+
+@pytest.mark.parametrize("picture", ["https://img.example.com/a.jpg", "/art/a.jpg"])
+def test_https_and_app_path_images_pass_the_check(tmp_path: Path, picture: str) -> None:
+    root = notification_catalog(tmp_path, "{{ event.picture }}", picture)
+    assert check_catalog(root) == []

@@ -11,7 +11,7 @@ import pytest
 from clarion.core.experiment import Cell, Experiment
 from clarion.core.spec import Goal
 from clarion.experiments.report import ReportRequest, incrementality
-from clarion.experiments.table import render_table, render_truth
+from clarion.experiments.table import render_table, render_truth, verdict
 from clarion.store.sql.reports import Breakdown, Grouped, ReportFilter
 
 from .core_fixtures import catalog, message
@@ -20,9 +20,15 @@ from .core_fixtures import catalog, message
 class Counts:
     """Per-profile counts a test hands the report, by breakdown."""
 
-    def __init__(self, data: dict[str, Grouped]) -> None:
+    def __init__(
+        self, data: dict[str, Grouped], planned: dict[str, dict[float | None, int]] | None = None
+    ) -> None:
         self.data = data
+        self.planned = planned or {}
         self.asked: list[tuple[ReportFilter, Breakdown]] = []
+
+    def planned_holdouts(self, flt: ReportFilter) -> dict[str, dict[float | None, int]]:
+        return self.planned
 
     def profile_counts(self, flt: ReportFilter, by: Breakdown) -> Grouped:
         self.asked.append((flt, by))
@@ -134,3 +140,52 @@ def test_with_a_holdout_each_cell_is_also_compared_with_the_held_out_profiles() 
     lifts = [c["versus_held_out"]["absolute"]["value"] for c in cells]
     assert lifts == [pytest.approx(0.2 - 0.1), pytest.approx(0.5 - 0.1)]
     assert [c["profiles"] for c in cells] == [100, 100]  # sent decisions only
+
+
+def test_the_sample_ratio_check_uses_the_share_the_decisions_were_made_under() -> None:
+    # The catalog says 5% today; the decisions recorded 20% (a run, or an older catalog).
+    spec = catalog(message(goal=GOAL, holdout=0.05))
+    source = Counts(
+        {"total": {("promo", None, "treated"): TREATED, ("promo", None, "held_out"): HELD}},
+        {"promo": {0.2: 50}},
+    )
+    entry = incrementality(source, spec, ReportRequest())["messages"][0]
+    assert entry["holdout"] == pytest.approx(0.2)
+    assert entry["overall"]["srm"]["expected"] == {"treated": 40.0, "held_out": 10.0}
+    assert not entry["overall"]["srm"]["mismatch"]
+    # Rows that did not record a share count as the catalog's.
+    mixed = Counts(source.data, {"promo": {None: 50, 0.2: 50}})
+    entry = incrementality(mixed, spec, ReportRequest())["messages"][0]
+    assert entry["holdout"] == pytest.approx(0.125)
+    # Unrecorded rows and rows that recorded the catalog's share count together.
+    same = Counts(source.data, {"promo": {None: 30, 0.05: 30, 0.2: 60}})
+    entry = incrementality(same, spec, ReportRequest())["messages"][0]
+    assert entry["holdout"] == pytest.approx((0.05 * 60 + 0.2 * 60) / 120)
+
+
+def test_each_table_row_carries_a_verdict() -> None:
+    strong = {f"t{i}": (1, 1) for i in range(200)}
+    weak = {f"h{i}": (1, int(i % 10 == 0)) for i in range(200)}
+    spec = catalog(message(goal=GOAL, holdout=0.5))
+
+    def verdict_of(treated: dict[str, tuple[int, int]], held: dict[str, tuple[int, int]]) -> str:
+        source = Counts(
+            {"total": {("promo", None, "treated"): treated, ("promo", None, "held_out"): held}}
+        )
+        header, row = render_table(incrementality(source, spec, ReportRequest())).splitlines()
+        assert header.split()[-1] == "verdict"
+        return row.split("  ")[-1].strip()
+
+    assert verdict_of(strong, weak) == "lift"
+    assert verdict_of(weak, strong) == "harm"
+    halves = list(weak.items())
+    assert verdict_of(dict(halves[:100]), dict(halves[100:])) == "not significant"
+    assert verdict_of(strong, dict(list(weak.items())[:10])) == "suspect (SRM)"
+
+
+def test_a_fixed_horizon_interval_alone_is_not_yet_a_result() -> None:
+    fixed_only = {"significant": False, "absolute": {"value": 0.03, "low": 0.01, "high": 0.05}}
+    assert verdict(fixed_only, mismatch=False) == "not significant yet"
+    straddling = {"significant": False, "absolute": {"value": 0.01, "low": -0.01, "high": 0.03}}
+    assert verdict(straddling, mismatch=False) == "not significant"
+    assert verdict(None, mismatch=False) == "-"

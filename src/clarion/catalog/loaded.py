@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from clarion.catalog.build import Parts, build
+from clarion.catalog.images import image_issues
 from clarion.catalog.issues import CatalogError, CatalogIssue, RenderError
 from clarion.catalog.render import Rendered, Renderer
 from clarion.catalog.strings import LocaleStrings
@@ -117,14 +118,24 @@ class Catalog:
         }
 
 
-def load_catalog(root: Path) -> Catalog:
-    """The catalog in directory ``root``; raises ``CatalogError`` listing every problem."""
+def _loaded(root: Path) -> tuple[Catalog | None, list[CatalogIssue]]:
     parts, issues = build(root)
     if parts is None:
+        return None, issues
+    catalog = Catalog(root, parts)
+    # Checks that render copy need the loaded catalog (its fallback chains).
+    issues = issues + image_issues(catalog)
+    return (None if issues else catalog), issues
+
+
+def load_catalog(root: Path) -> Catalog:
+    """The catalog in directory ``root``; raises ``CatalogError`` listing every problem."""
+    catalog, issues = _loaded(root)
+    if catalog is None:
         raise CatalogError(issues)
-    return Catalog(root, parts)
+    return catalog
 
 
 def check_catalog(root: Path) -> list[CatalogIssue]:
     """Every problem in the catalog in directory ``root`` (empty when it is valid)."""
-    return build(root)[1]
+    return _loaded(root)[1]

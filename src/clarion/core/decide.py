@@ -141,6 +141,7 @@ def _decide_profile(
                 test_id,
                 cell,
                 measured,
+                holdout=spec.holdout,
             )
         )
         if rung is not None:

@@ -49,6 +49,9 @@ class Decision(NamedTuple):
     rung: int | None = None
     escalated_from: str | None = None
     confirm_by: datetime | None = None
+    #: The held-out share the message had when decided (its cell's): an exposure keeps
+    #: it, so a sample-ratio check compares with the run's share, not today's catalog's.
+    holdout: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,11 @@ NOTIFICATION_TEMPLATE: Final = "notification"
 _IMAGE_SCHEMES: Final = ("https://", "/")
 
 
+def is_image_url(url: str) -> bool:
+    """Whether ``url`` may reach a device as an image: ``https://`` or an app path."""
+    return url.startswith(_IMAGE_SCHEMES)
+
+
 def copy(text: str) -> dict[str, object]:
     """A copy block: ``{"copy": [elements]}`` from copy markup."""
     return {"copy": [dict(element) for element in _elements(text)]}
@@ -143,7 +148,7 @@ def assemble_notification(
         raise ValueError(f"tracking of a notification names template {tracking.template_id!r}")
     ttl = _seconds(feedback_ttl)
     template: dict[str, object] = {"title": copy(item.title), "body": copy(item.body)}
-    if item.image and item.image.startswith(_IMAGE_SCHEMES):
+    if item.image and is_image_url(item.image):
         template["image"] = item.image
     if item.action is not None:
         kind, action = item.action.action_type, item.action.action

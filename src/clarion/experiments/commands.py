@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,8 +120,9 @@ def report(
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Keep the database and sink here.",
+    default=Path("var/simulation"),
+    show_default=True,
+    help="Keep the run's database and sink here (a previous run's are replaced).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report and the truth as JSON.")
 def simulate(
@@ -135,7 +135,7 @@ def simulate(
     rounds: int | None,
     seed: int | None,
     root: Path,
-    workdir: Path | None,
+    workdir: Path,
     as_json: bool,
 ) -> None:
     """Simulate a population with a known effect through the real pipeline, then report."""
@@ -162,17 +162,18 @@ def simulate(
     except (ValueError, YAMLError, CatalogError) as exc:
         click.echo(f"invalid scenario: {exc}", err=True)
         sys.exit(2)
-    with tempfile.TemporaryDirectory(prefix="clarion-sim-") as scratch:
-        where = workdir or Path(scratch)
-        where.mkdir(parents=True, exist_ok=True)
-        try:
-            result = run(scenario, catalog, where)
-        except ValueError as exc:
-            click.echo(f"invalid scenario: {exc}", err=True)
-            sys.exit(2)
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run(scenario, catalog, workdir)
+    except ValueError as exc:
+        click.echo(f"invalid scenario: {exc}", err=True)
+        sys.exit(2)
     if as_json:
         click.echo(json.dumps({"report": result.report, "truth": result.truth}, indent=2))
         return
     click.echo(render_table(result.report))
     click.echo("")
     click.echo(render_truth(result.truth, result.report))
+    click.echo("")
+    # The run stays readable: `clarion report` on it gives the same table.
+    click.echo(f"report on this run again: CLARION_DATABASE_URL={result.database} clarion report")

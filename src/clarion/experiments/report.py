@@ -36,6 +36,9 @@ class CountsSource(Protocol):
     def profile_counts(self, flt: ReportFilter, by: Breakdown) -> Grouped:
         """Per profile: decisions and conversions, by message, group and arm."""
 
+    def planned_holdouts(self, flt: ReportFilter) -> dict[str, dict[float | None, int]]:
+        """Per message: profiles decided under each held-out share (``None``: unrecorded)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ReportRequest:
@@ -50,12 +53,16 @@ def incrementality(source: CountsSource, catalog: CatalogSpec, request: ReportRe
     flt = request.filter
     grouped = {by: source.profile_counts(flt, by) for by in ("total", "channel", "week", "cell")}
     names = sorted({message for message, _, _ in grouped["total"]})
+    planned = source.planned_holdouts(flt)
     return {
         "since": _iso(flt.since),
         "until": _iso(flt.until),
         "alpha": request.alpha,
         "messages": [
-            _message(name, catalog.messages.get(name), grouped, request.alpha) for name in names
+            _message(
+                name, catalog.messages.get(name), grouped, planned.get(name, {}), request.alpha
+            )
+            for name in names
         ],
     }
 
@@ -68,11 +75,32 @@ def _groups(counts: Grouped, message: str) -> list[str | int]:
     return sorted({g for m, g, _ in counts if m == message and g is not None}, key=str)
 
 
+def planned_share(shares: Mapping[float | None, int], declared: float | None) -> float | None:
+    """The held-out share the decisions were made under: the shares recorded with them,
+    weighted by profiles (a run's, not the catalog's today); ``declared`` (the catalog's)
+    stands in for decisions that did not record one."""
+    known: dict[float, int] = {}
+    for recorded, n in shares.items():
+        share = declared if recorded is None else recorded
+        if share is not None:
+            known[share] = known.get(share, 0) + n
+    total = sum(known.values())
+    if not total:
+        return declared
+    if len(known) == 1:
+        return next(iter(known))  # exactly, not through a float average
+    return sum(s * n for s, n in known.items()) / total
+
+
 def _message(
-    name: str, spec: MessageSpec | None, grouped: Mapping[str, Grouped], alpha: float
+    name: str,
+    spec: MessageSpec | None,
+    grouped: Mapping[str, Grouped],
+    shares: Mapping[float | None, int],
+    alpha: float,
 ) -> Json:
-    holdout = spec.holdout if spec is not None else None
-    weights = {TREATED: 1.0 - holdout, HELD_OUT: holdout} if holdout else None
+    holdout = planned_share(shares, spec.holdout if spec is not None else None)
+    weights = {TREATED: 1.0 - holdout, HELD_OUT: holdout} if holdout and holdout < 1 else None
 
     def versus(by: str, group: str | int | None) -> Json:
         counts = grouped[by]

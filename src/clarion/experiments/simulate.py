@@ -45,6 +45,7 @@ class Simulation:
 
     report: Json
     truth: Mapping[str, Json]
+    database: str  # the run's store (a SQLite URL), kept for ``clarion report``
 
 
 def expected(spec: MessageSpec, truth: Truth) -> Json:
@@ -62,9 +63,12 @@ def expected(spec: MessageSpec, truth: Truth) -> Json:
 
 
 def simulate(scenario: Scenario, catalog: Catalog, workdir: Path) -> Simulation:
-    """Run the scenario on a new SQLite database in ``workdir``."""
+    """Run the scenario on a new SQLite database in ``workdir`` (replacing a previous
+    run's: its event ids would be taken as replays)."""
     specs = _simulated_specs(scenario, catalog.spec)
     sim_catalog = _with_specs(catalog, specs)
+    for stale in ("simulation.db", "simulation.db-wal", "simulation.db-shm", "sink.jsonl"):
+        (workdir / stale).unlink(missing_ok=True)
     url = f"sqlite:///{workdir / 'simulation.db'}"
     migrate(url)
     store = SqlStore(url, sqlite_synchronous="OFF")
@@ -74,7 +78,7 @@ def simulate(scenario: Scenario, catalog: Catalog, workdir: Path) -> Simulation:
     finally:
         store.close()
     truth = {name: expected(specs[name], t) for name, t in scenario.messages.items()}
-    return Simulation(report, truth)
+    return Simulation(report, truth, url)
 
 
 def _simulated_specs(scenario: Scenario, spec: CatalogSpec) -> dict[str, MessageSpec]:

@@ -18,6 +18,7 @@ _HEADER = (
     "incremental",
     "always-valid",
     "SRM p",
+    "verdict",
 )
 
 
@@ -67,7 +68,26 @@ def _row(scope: str, comparison: Json) -> tuple[str, ...]:
         if lift
         else "-",
         (f"{srm_p:.3g}" + (" MISMATCH" if mismatch else "")) if isinstance(srm_p, float) else "-",
+        verdict(lift, mismatch),
     )
+
+
+def verdict(lift: object, mismatch: bool) -> str:
+    """What a row supports, in words, so that an interval straddling zero is not read
+    as a result: a lift or harm only when significant (the always-valid interval, the
+    one that may be read at any time, excludes zero); ``not significant yet`` when only
+    the fixed-horizon interval does; nothing at all when the arms' sizes show that
+    allocation went wrong."""
+    if mismatch:
+        return "suspect (SRM)"
+    if not isinstance(lift, Mapping):
+        return "-"
+    if lift.get("significant") is not True:
+        low, high = _get(lift, "absolute", "low"), _get(lift, "absolute", "high")
+        fixed = isinstance(low, float) and isinstance(high, float) and (low > 0 or high < 0)
+        return "not significant yet" if fixed else "not significant"
+    value = _get(lift, "absolute", "value")
+    return "lift" if isinstance(value, int | float) and value > 0 else "harm"
 
 
 def _rows(message: Json) -> Iterator[tuple[str, ...]]:

@@ -57,6 +57,7 @@ def exposure_row(decision: Decision) -> dict[str, object] | None:
         "created_at": ts(decision.created_at),
         "goal_event": goal.event,
         "goal_until": ts(decision.created_at + goal.within),
+        "holdout": decision.holdout,
     }
 
 

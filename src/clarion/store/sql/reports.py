@@ -65,6 +65,33 @@ def _group(conn: Connection, by: Breakdown) -> sa.ColumnElement[object] | None:
     return None
 
 
+def _where(flt: ReportFilter) -> list[sa.ColumnElement[bool]]:
+    """The conditions on exposures that ``flt`` makes."""
+    x = exposures.c
+    found: list[sa.ColumnElement[bool]] = []
+    if flt.message is not None:
+        found.append(x.message == flt.message)
+    if flt.since is not None:
+        found.append(x.created_at >= ts(flt.since))
+    if flt.until is not None:
+        found.append(x.created_at < ts(flt.until))
+    return found
+
+
+def planned_holdouts(conn: Connection, flt: ReportFilter) -> dict[str, dict[float | None, int]]:
+    """Per message: how many profiles were decided under each held-out share (``None``:
+    not recorded, rows written before the share was kept)."""
+    x = exposures.c
+    profiles = sa.func.count(sa.distinct(x.profile_id))
+    query = (
+        sa.select(x.message, x.holdout, profiles).where(*_where(flt)).group_by(x.message, x.holdout)
+    )
+    out: dict[str, dict[float | None, int]] = defaultdict(dict)
+    for message, share, n in conn.execute(query):
+        out[message][None if share is None else float(share)] = int(n)
+    return dict(out)
+
+
 def profile_counts(conn: Connection, flt: ReportFilter, by: Breakdown) -> Grouped:
     """Each profile's decisions and conversions, by message, ``by`` group and arm."""
     x, c = exposures.c, conversions.c
@@ -76,14 +103,9 @@ def profile_counts(conn: Connection, flt: ReportFilter, by: Breakdown) -> Groupe
     query = (
         sa.select(x.message, group_col, x.arm, x.profile_id, decisions, converted)
         .select_from(exposures.outerjoin(conversions, c.guid == x.guid))
+        .where(*_where(flt))
         .group_by(*keys)
     )
-    if flt.message is not None:
-        query = query.where(x.message == flt.message)
-    if flt.since is not None:
-        query = query.where(x.created_at >= ts(flt.since))
-    if flt.until is not None:
-        query = query.where(x.created_at < ts(flt.until))
     out: Grouped = defaultdict(dict)
     for message, grp, arm, profile_id, n, k in conn.execute(query):
         key = week_start(int(grp)) if by == "week" else grp

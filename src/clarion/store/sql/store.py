@@ -279,6 +279,11 @@ class SqlStore:
         with self._reader.connect() as conn:
             return reports.profile_counts(conn, flt, by)
 
+    def planned_holdouts(self, flt: reports.ReportFilter) -> dict[str, dict[float | None, int]]:
+        """Per message: profiles decided under each held-out share."""
+        with self._reader.connect() as conn:
+            return reports.planned_holdouts(conn, flt)
+
     def ping(self) -> None:
         with self._reader.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
