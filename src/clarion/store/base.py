@@ -17,6 +17,7 @@ from clarion.store.records import (
     DeliveryCount,
     DeliveryQuery,
     DeliveryReport,
+    EventRecord,
     LadderRung,
     LifecycleEntry,
     MessageQuery,
@@ -112,6 +113,12 @@ class Store(Protocol):
     def timeline(self, guid: str) -> list[LifecycleEntry]: ...
 
     def list_messages(self, query: MessageQuery) -> list[MessageRecord]: ...
+
+    def get_event(self, event_id: str) -> tuple[EventRecord, list[MessageRecord]] | None:
+        """An event with its state and the messages it caused, or None."""
+
+    def profile_known(self, profile_id: str) -> bool:
+        """Whether the profile exists or has any message."""
 
     def counts_by_status(self) -> Mapping[str, int]:
         """Message counts by status, for metrics and readiness."""
