@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from clarion.core.model import Event
 from clarion.core.predicate import MISSING, holds, mapping_getter
+from clarion.core.spec import CatalogSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +93,25 @@ def _same_kind(op: str, expected: object, value: object) -> bool:
     if op == "starts_with":
         return _kind(value) == "string"
     return _kind(value) == _kind(expected)
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A catalog message whose trigger is the event's type, and the test its
+    condition failed for the event (``None``: the condition held, or it has none)."""
+
+    message: str
+    miss: Miss | None = None
+
+
+def triggers(event: Event, catalog: CatalogSpec) -> tuple[Trigger, ...]:
+    """Every message of ``catalog`` that ``event``'s type triggers, with why its
+    condition did not hold, in the order ``decide()`` considers them."""
+    found = []
+    for spec in catalog.by_trigger.get(event.type, ()):
+        miss = None
+        # The compiled predicate decides, as in decide(); the declared one explains.
+        if spec.condition is not None and not spec.condition(event.payload):
+            miss = explain(spec.condition_data, event.payload) or Miss("", "unexplained", None)
+        found.append(Trigger(spec.name, miss))
+    return tuple(found)
