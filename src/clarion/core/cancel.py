@@ -31,12 +31,15 @@ def bind(spec: MessageSpec, event: Event) -> tuple[CancelOn, ...]:
 def cancels(entries: tuple[CancelOn, ...], event: Event) -> bool:
     """Whether ``event`` cancels a message with these cancel-on entries."""
     etype = event.type
+    if etype in entries:  # an unscoped entry (a string equals only a string)
+        return True
     for entry in entries:
-        if isinstance(entry, str):
-            if entry == etype:
-                return True
-        elif entry.event == etype and all(
-            value_at(event.payload, path.split(".")) == value for path, value in entry.values
+        if (
+            isinstance(entry, ScopedCancel)
+            and entry.event == etype
+            and all(
+                value_at(event.payload, path.split(".")) == value for path, value in entry.values
+            )
         ):
             return True
     return False

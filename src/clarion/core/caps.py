@@ -48,9 +48,11 @@ def _most_in_a_window(
     ``at <= end < at + window``: the count only grows at a message's own time, so
     the ends worth trying are ``at`` and the times of the messages after it."""
     near = [(t, e) for t, e in hits if at - window < t < at + window]
-    ends = [at, *(t for t, _ in near if t > at)]
+    later = [t for t, _ in near if t > at]
+    if not later:  # the usual case: nothing due after ``at``, one window to count
+        return len({e for _, e in near}) if per_event else len(near)
     most = 0
-    for end in ends:
+    for end in (at, *later):
         inside = [e for t, e in near if end - window < t <= end]
         most = max(most, len(set(inside)) if per_event else len(inside))
     return most

@@ -108,15 +108,17 @@ class Profile:
     #: phone or email is limited on a channel, that channel treats it as absent.
     address_limits: tuple[AddressLimit, ...] = ()
 
-    def address_for(self, channel: Channel, now: datetime) -> str | None:
-        """The address ``channel`` reaches the profile at (phone for SMS and voice,
-        email), unless it is missing or a provider's limit on it still holds."""
+    def contact(self, channel: Channel) -> str | None:
+        """The profile's address on ``channel`` (phone for SMS and voice, email), as
+        stored; ``None`` for channels that need none."""
         if channel is Channel.EMAIL:
-            address = self.email
-        elif channel in PHONE_CHANNELS:
-            address = self.phone
-        else:
-            return None
+            return self.email
+        return self.phone if channel in PHONE_CHANNELS else None
+
+    def address_for(self, channel: Channel, now: datetime) -> str | None:
+        """The address ``channel`` reaches the profile at (``contact``), unless it is
+        missing or a provider's limit on it still holds."""
+        address = self.contact(channel)
         if not address:
             return None
         for limit in self.address_limits:

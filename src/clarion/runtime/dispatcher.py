@@ -27,7 +27,7 @@ from clarion.channels.base import (
 )
 from clarion.core import reasons
 from clarion.core.backoff import RetryPolicy
-from clarion.core.model import PHONE_CHANNELS, Channel, Profile, Status
+from clarion.core.model import Channel, Profile, Status
 from clarion.core.route import Route
 from clarion.core.spec import ChannelStep
 from clarion.observability import (
@@ -271,13 +271,7 @@ class Dispatcher:
 
 def _address_gone(channel: Channel, profile: Profile, now: datetime) -> bool:
     """True when the channel's address was limited after the message was decided."""
-    if channel is Channel.EMAIL:
-        address = profile.email
-    elif channel in PHONE_CHANNELS:
-        address = profile.phone
-    else:
-        return False
-    return address is not None and profile.address_for(channel, now) is None
+    return bool(profile.contact(channel)) and profile.address_for(channel, now) is None
 
 
 async def _attempt(provider: Provider, outgoing: Outgoing) -> Receipt | ProviderError:
