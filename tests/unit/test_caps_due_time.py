@@ -3,6 +3,12 @@ delayed 24 hours counts on the day it goes out."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from clarion.core.caps import first_exceeded
 from clarion.core.decide import decide
 from clarion.core.model import Channel, PastMessage, Status
 from clarion.core.spec import Cap, Policy
@@ -71,3 +77,33 @@ def test_later_channels_of_the_same_delayed_message_count_at_its_due_time() -> N
     history = [past(-timedelta(hours=1), -timedelta(hours=1))]
     out = decide(event(), {"p1": profile()}, {"p1": history}, catalog(spec, policy=DAILY), T0)
     assert [d.reason for d in out.decisions] == [None, "frequency_capped:daily"]
+
+
+def _busiest(times: list[datetime], window: timedelta) -> int:
+    """Brute force: the most times in one window ``(end - window, end]``; the busiest
+    window ends at one of the times."""
+    return max((sum(1 for t in times if end - window < t <= end) for end in times), default=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=-72, max_value=72), max_size=8),
+    st.integers(min_value=-24, max_value=72),
+    st.integers(min_value=1, max_value=3),
+)
+def test_a_cap_allows_exactly_the_sends_that_keep_every_window_within_it(
+    hours: list[int], due: int, limit: int
+) -> None:
+    window = DAY
+    times = [T0 + timedelta(hours=h) for h in hours]
+    assume(_busiest(times, window) <= limit)  # the history kept the cap
+    history = [
+        PastMessage(f"g{i}", "m", Channel.PUSH, Status.SCHEDULED, T0, event_id=f"e{i}", due_at=t)
+        for i, t in enumerate(times)
+    ]
+    at = T0 + timedelta(hours=due)
+    cap = Cap("c", limit, window)
+
+    allowed = first_exceeded(history, at, (cap,), lambda m: True) is None
+
+    assert allowed == (_busiest([*times, at], window) <= limit)
