@@ -118,3 +118,15 @@ def test_the_example_catalog_scopes_continue_watching_to_its_show() -> None:
     spec = load_catalog(root).spec.messages["continue_watching"]
 
     assert spec.timing.cancel_match == {"play.started": (("show_id",),)}
+
+
+def test_a_match_path_missing_from_the_example_event_is_an_error(tmp_path: Path) -> None:
+    # A misspelt path is absent from every event, and absent matches absent: caught here.
+    text = MESSAGE.format(name="ok", id=1) + (
+        "timing:\n  cancel_on: [signup.done, {event: play.started, match: [show-id]}]\n"
+        "example:\n  event: {show_id: dark}\n"
+    )
+    issues = check_catalog(write(tmp_path, {"messages/ok.yaml": text}))
+    assert [(i.file, i.key) for i in issues] == [
+        ("messages/ok.yaml", "timing.cancel_on[1].match[0]")
+    ]

@@ -14,6 +14,8 @@ from typing import Final
 from clarion.catalog import reader
 from clarion.catalog.reader import Shape, Where
 from clarion.catalog.steps import STRING_KEY
+from clarion.core.cancel import value_at
+from clarion.core.spec import MessageSpec
 
 PAYLOAD_PATH: Final = Shape(STRING_KEY.regex, "a dotted path into the payload such as show.id")
 
@@ -64,3 +66,17 @@ def _scoped(where: Where, item: object) -> tuple[str | None, tuple[tuple[str, ..
     if paths is None:
         return None, None
     return name, tuple(tuple(p.split(".")) for p in paths)
+
+
+def check_cancel_scopes(where: Where, spec: MessageSpec) -> None:
+    """Each ``match`` path must be present in the message's example event, when it has
+    one: a misspelt path is absent from every event, and absent matches absent, so the
+    scope would silently cancel every message of the type."""
+    if spec.example is None:
+        return
+    timing = spec.timing
+    for name, paths in timing.cancel_match.items():
+        at = where.at(timing.cancel_on.index(name)).at("match")
+        for i, path in enumerate(paths):
+            if value_at(spec.example.event, path) is None:
+                at.at(i).error(f"{'.'.join(path)!r} is not in example.event")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Final
 
 from clarion.catalog import reader
-from clarion.catalog.cancel_on import PAYLOAD_PATH, read_cancel_on
+from clarion.catalog.cancel_on import PAYLOAD_PATH, check_cancel_scopes, read_cancel_on
 from clarion.catalog.escalation import read_escalation
 from clarion.catalog.example import read_example
 from clarion.catalog.experiments import (
@@ -158,6 +158,7 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
         tested = read_experiment(at, data["experiment"], spec, data.get("timing"), readers)
         spec = tested or spec
     check_measurement(where, spec, "holdout" in data)
+    check_cancel_scopes(where.at("timing").at("cancel_on"), spec)
     return spec if len(where.issues) == before else None
 
 

@@ -84,7 +84,8 @@ class Store(Protocol):
         and applied when the reference is stored (by ``apply_transitions``)."""
 
     def record_bad_address(self, profile_id: str, address: BadAddress, now: datetime) -> None:
-        """Mark an address of the profile bad (not used while it is the profile's)."""
+        """Record what an address of the profile cannot receive (its kind's channels stop
+        using it while it is the profile's, or until its ``lasts`` runs out)."""
 
     # Escalation ladders
     def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
