@@ -26,7 +26,8 @@ def _rows(url: str) -> list[tuple[str, str, float | None]]:
         engine.dispose()
 
 
-def test_old_bad_numbers_become_what_they_cannot_do(db_url: str) -> None:
+def test_old_bad_numbers_become_what_they_cannot_do(fresh_db_url: str) -> None:
+    db_url = fresh_db_url
     _to(db_url, "0010")
     engine = create_engine(db_url)
     try:
