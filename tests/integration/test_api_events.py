@@ -130,3 +130,26 @@ def test_an_unknown_profiles_messages_are_a_404(client: TestClient) -> None:
     # A known profile with no message matching the filters is an empty page.
     empty = client.get("/v1/profiles/ana/messages?channel=voice")
     assert empty.status_code == 200 and empty.json()["messages"] == []
+
+
+def test_an_account_event_lists_the_messages_of_every_profile_it_reached(
+    client: TestClient,
+) -> None:
+    for pid, watchlist in (("kid", ["dark"]), ("parent", []), ("other", ["dark"])):
+        account = "acct-9" if pid != "other" else "acct-0"
+        body = {"account_id": account, "attributes": {"watchlist": watchlist}}
+        assert client.put(f"/v1/profiles/{pid}", json=body).status_code == 200
+    event = {
+        "id": "e-season",
+        "type": "season.released",
+        "profile_id": "parent",
+        "account_id": "acct-9",
+        "payload": {"show_id": "dark", "show_title": "Dark", "season": 3},
+    }
+    assert client.post("/v1/events", json=event).status_code == 202
+
+    [entry] = _done(client, "e-season")["messages"]
+
+    assert entry["outcome"] == "caused"
+    reached = {m["profile_id"]: m["reason"] for m in entry["caused"]}
+    assert reached == {"kid": "no_eligible_device", "parent": "not_in_segment"}
