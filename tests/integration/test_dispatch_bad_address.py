@@ -1,9 +1,11 @@
 """The dispatcher skips a message whose address was marked bad after it was decided
-(the voice fallback after an SMS got 21211), on SQLite and PostgreSQL."""
+(the voice fallback after an SMS got 21211), but not a call to a number that only
+cannot receive SMS (a landline), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 from clarion.catalog import load_catalog
 from clarion.channels.base import Outgoing, Receipt
@@ -56,3 +58,46 @@ def test_a_usable_number_is_called(store: SqlStore) -> None:
     assert [c.phone for c in calls] == ["+15551234567"]
     message = store.get_message(sms.guid)
     assert message is not None and message.status is Status.SENT
+
+
+def _dispatch_voice_after_sms_limit(store: SqlStore, bad: BadAddress, now: datetime) -> list[str]:
+    """Record ``bad`` for the profile's number and dispatch a voice message due now."""
+    store.upsert_profile(Profile(id="p1", locale="en", phone="+15551234567"), T0)
+    source = event("e1", kind="password.reset_requested", payload={"code": "123456"})
+    voice = decision(source, "password_reset", step=1, channel=Channel.VOICE, due_at=now)
+    process(store, source, voice)
+    store.record_bad_address("p1", bad, T0)
+    calls: list[Outgoing] = []
+    provider = ScriptedProvider(
+        lambda m: Receipt(provider="twilio", ref="CA1"), name="twilio", calls=calls
+    )
+    catalog = load_catalog(EXAMPLE_CATALOG)
+    dispatcher = Dispatcher(
+        store, lambda: catalog, {"twilio": provider}, {Channel.VOICE: ["twilio"]}, lambda: now, "w1"
+    )
+    assert asyncio.run(dispatcher.run_once()) == 1
+    return [c.channel.value + ":" + str(c.phone) for c in calls]
+
+
+def test_a_landline_still_gets_the_voice_fallback(store: SqlStore) -> None:
+    # Twilio 30006: the number cannot receive SMS; that is why the call exists.
+    landline = BadAddress("sms", "+15551234567", "twilio:30006")
+
+    assert _dispatch_voice_after_sms_limit(store, landline, T0) == ["voice:+15551234567"]
+    profile = store.get_profile("p1")
+    assert profile is not None
+    assert profile.address_for(Channel.SMS, T0) is None
+    assert profile.address_for(Channel.VOICE, T0) == "+15551234567"
+
+
+def test_a_temporary_limit_expires(store: SqlStore) -> None:
+    # Twilio 30003 (handset off): SMS waits a while, then the number is tried again.
+    off = BadAddress("sms", "+15551234567", "twilio:30003", timedelta(hours=12))
+    store.upsert_profile(Profile(id="p1", locale="en", phone="+15551234567"), T0)
+    store.record_bad_address("p1", off, T0)
+
+    profile = store.get_profile("p1")
+    assert profile is not None
+    assert profile.address_for(Channel.SMS, T0 + timedelta(hours=11)) is None
+    assert profile.address_for(Channel.SMS, T0 + timedelta(hours=12)) == "+15551234567"
+    assert profile.address_for(Channel.VOICE, T0) == "+15551234567"

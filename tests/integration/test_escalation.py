@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from clarion.catalog import Catalog, load_catalog
-from clarion.channels.base import Outgoing, PermanentError, Provider, Receipt, TransientError
+from clarion.channels.base import (
+    BadAddressError,
+    Outgoing,
+    PermanentError,
+    Provider,
+    Receipt,
+    TransientError,
+)
 from clarion.core.escalation import move
 from clarion.core.ids import message_guid
 from clarion.core.model import Channel, Device, Event, Profile, Status
@@ -263,6 +270,29 @@ def test_the_example_password_reset_falls_back_to_voice(store: SqlStore, tmp_pat
     [call] = r.providers[Channel.VOICE].calls
     assert "4, 8, 2, 1" in call.fields["body"]
     assert store.timeline(sms)[-1].reason == "escalated:timeout"
+
+
+@pytest.mark.parametrize(("code", "kind"), [("twilio:30006", "sms"), ("twilio:21211", "phone")])
+def test_a_landline_gets_the_voice_fallback_a_bad_number_does_not(
+    store: SqlStore, tmp_path: Path, code: str, kind: str
+) -> None:
+    # The SMS fails as Twilio does for a landline (30006): the number cannot take SMS,
+    # which is exactly what the call is for. A number that does not exist (21211)
+    # takes no call either.
+    def refused(message: Outgoing) -> Receipt:
+        raise BadAddressError(code, "refused", kind=kind, value=str(message.phone))
+
+    r = rig(store, tmp_path, sms=refused, voice=accepted)
+    r.send("password.reset_requested", "e1")
+    voice = store.get_message(message_guid("e1", "password_reset", 1, "ana"))
+
+    assert voice is not None
+    if kind == "sms":
+        assert voice.status is Status.SENT
+        assert [c.phone for c in r.providers[Channel.VOICE].calls] == ["+5511912345678"]
+    else:
+        assert (voice.status, voice.reason) == (Status.SUPPRESSED, "no_address")
+        assert r.providers[Channel.VOICE].calls == []
 
 
 def test_two_workers_move_a_ladder_once(store: SqlStore, tmp_path: Path) -> None:

@@ -217,10 +217,21 @@ def test_continue_watching_is_cancelled_by_play(db_url: str, tmp_path: Path) -> 
             )
         wait_for(lambda: _messages(client, "stays") and _messages(client, "returns"))
         assert _messages(client, "stays")[0]["due_at"].startswith("2026-03-02T14:00:00")
-        client.post(
-            "/v1/events", json={"id": "play-1", "type": "play.started", "profile_id": "returns"}
-        )
-        wait_for(lambda: _messages(client, "returns")[0]["status"] == "cancelled")
+        # Another show leaves the reminder pending; the same show cancels it.
+        for event_id, show in (("play-0", "ozark"), ("play-1", "dark")):
+            client.post(
+                "/v1/events",
+                json={
+                    "id": event_id,
+                    "type": "play.started",
+                    "profile_id": "returns",
+                    "payload": {"show_id": show},
+                },
+            )
+            wait_for(lambda e=event_id: client.get(f"/v1/events/{e}").json()["processed"])
+            if show == "ozark":
+                assert _messages(client, "returns")[0]["status"] == "scheduled"
+        assert _messages(client, "returns")[0]["status"] == "cancelled"
         clock.advance(timedelta(hours=2))
         [nudge] = _settled(client, "stays", 1)
         assert (nudge["channel"], nudge["status"]) == ("push", "delivered")

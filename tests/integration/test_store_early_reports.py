@@ -94,7 +94,25 @@ def test_an_early_failure_with_a_bad_number_marks_the_address(store: SqlStore) -
     message = store.get_message(guid)
     assert message is not None and (message.status, message.reason) == (Status.FAILED, reason)
     profile = store.get_profile("p1")
-    assert profile is not None and profile.bad_addresses == frozenset({PHONE})
+    assert profile is not None and [a.value for a in profile.address_limits] == [PHONE]
+
+
+def test_an_early_temporary_limit_keeps_its_expiry(store: SqlStore) -> None:
+    # A handset that was off (30003) blocks SMS for a while only, even when its
+    # report overtook the dispatcher and was held first.
+    guid = claimed_sms(store)
+    bad = BadAddress("sms", PHONE, "twilio:30003", timedelta(hours=12))
+    report = DeliveryReport(REF, Status.FAILED, "provider_rejected:twilio:30003", {}, bad)
+    assert store.apply_delivery_report(report, EARLY) is None
+
+    store_ref(store, guid)
+
+    profile = store.get_profile("p1")
+    assert profile is not None
+    [limit] = profile.address_limits
+    assert limit.channels == frozenset({Channel.SMS})
+    assert limit.until is not None and limit.until - EARLY <= timedelta(hours=12, minutes=1)
+    assert limit.until - EARLY >= timedelta(hours=12)
 
 
 def test_normal_order_is_unchanged_and_holds_nothing(store: SqlStore) -> None:

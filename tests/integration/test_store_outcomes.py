@@ -164,6 +164,7 @@ def test_history_has_recent_messages_and_every_pending_one(store: SqlStore) -> N
                 "payment_failed:inv-1",
                 ("a", "b"),
                 "old",
+                due_at=T0,
             ),
             PastMessage(
                 recent.guid, "payment_failed", Channel.EMAIL, Status.SUPPRESSED, T0, event_id="new"
@@ -172,3 +173,25 @@ def test_history_has_recent_messages_and_every_pending_one(store: SqlStore) -> N
         "p3": [],
     }
     assert len(store.history(["p1"], T0 - timedelta(days=31))["p1"]) == 3
+
+
+def test_history_has_messages_due_recently_however_long_ago_they_were_decided(
+    store: SqlStore,
+) -> None:
+    # Decided two days ago with a delay, sent an hour ago: caps count it now.
+    source = event("delayed")
+    created, due = T0 - timedelta(days=2), T0 - timedelta(hours=1)
+    delayed = decision(source, created_at=created, due_at=due)
+    process(store, source, delayed, now=created)
+    sent = Transition(delayed.guid, "w1", Status.SENT, provider="sink")
+    store.claim_due(10, due, LEASE, "w1")
+    assert store.apply_transitions([sent], due) == 1
+
+    [found] = store.history(["p1"], T0 - timedelta(days=1))["p1"]
+
+    assert (found.guid, found.status, found.created_at, found.due_at) == (
+        delayed.guid,
+        Status.SENT,
+        created,
+        due,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from clarion.core.model import Channel, Profile, Status
+from clarion.core.model import PHONE_CHANNELS, AddressLimit, Channel, Profile, Status
 from clarion.store import SqlStore
 from clarion.store.records import BadAddress, DeliveryReport, ReportApplied, Transition
 from tests.integration.store_support import LEASE, T0, decision, event, process
@@ -66,22 +66,23 @@ def test_delivered_then_late_reports_change_nothing(store: SqlStore) -> None:
 
 def test_a_failure_with_a_bad_number_marks_the_address(store: SqlStore) -> None:
     guid = sent_sms(store)
-    bad = BadAddress("phone", "+5511912345678", "twilio:30003")
-    report = DeliveryReport(REF, Status.FAILED, "provider_rejected:twilio:30003", {}, bad)
+    bad = BadAddress("phone", "+5511912345678", "twilio:30005")
+    report = DeliveryReport(REF, Status.FAILED, "provider_rejected:twilio:30005", {}, bad)
 
     assert store.apply_delivery_report(report, LATER) == ReportApplied(guid, Status.FAILED, True)
 
     message = store.get_message(guid)
     assert message is not None
-    assert (message.status, message.reason) == (Status.FAILED, "provider_rejected:twilio:30003")
+    assert (message.status, message.reason) == (Status.FAILED, "provider_rejected:twilio:30005")
     profile = store.get_profile("p1")
     assert profile is not None
-    assert profile.bad_addresses == frozenset({"+5511912345678"})
-    assert profile.usable(profile.phone) is None
+    assert profile.address_limits == (AddressLimit("+5511912345678", PHONE_CHANNELS),)
+    assert profile.address_for(Channel.SMS, LATER) is None
+    assert profile.address_for(Channel.VOICE, LATER) is None
     # A new number is usable again: the old entry no longer matches.
     store.upsert_profile(Profile(id="p1", phone="+5511988887777"), LATER)
     changed = store.get_profile("p1")
-    assert changed is not None and changed.usable(changed.phone) == "+5511988887777"
+    assert changed is not None and changed.address_for(Channel.SMS, LATER) == "+5511988887777"
 
 
 def test_an_unknown_reference_is_none(store: SqlStore) -> None:
@@ -123,10 +124,10 @@ def test_a_failed_send_with_a_bad_address_records_it_with_the_verdict(store: Sql
 
     assert store.apply_transitions([stale], T0) == 0
     profile = store.get_profile("p2")
-    assert profile is not None and profile.bad_addresses == frozenset()  # lease not held
+    assert profile is not None and profile.address_limits == ()  # lease not held
     assert store.apply_transitions([verdict], T0) == 1
     profile = store.get_profile("p2")
-    assert profile is not None and profile.bad_addresses == frozenset({"+1555"})
+    assert profile is not None and [a.value for a in profile.address_limits] == ["+1555"]
     store.record_bad_address("p2", bad, LATER)  # again: still one entry
     again = store.get_profile("p2")
-    assert again is not None and again.bad_addresses == frozenset({"+1555"})
+    assert again is not None and [a.value for a in again.address_limits] == ["+1555"]

@@ -156,14 +156,16 @@ def test_a_slow_answer_is_a_transient_timeout(fake: TwilioFake) -> None:
     assert error.code == "timeout"
 
 
-@pytest.mark.parametrize("code", [21211, 21614, 21214])
-def test_an_invalid_number_is_a_bad_address(fake: TwilioFake, code: int) -> None:
+@pytest.mark.parametrize(("code", "kind"), [(21211, "phone"), (21214, "phone"), (21614, "sms")])
+def test_an_invalid_number_is_a_bad_address(fake: TwilioFake, code: int, kind: str) -> None:
+    # 21614 is "not a mobile number": it cannot take SMS, but a call may reach it.
     fake.script = lambda _: twilio_error(400, code, "Invalid 'To' Phone Number")
 
     error = sms(fake, outgoing("+5511000"))
 
     assert isinstance(error, BadAddressError)
-    assert (error.code, error.kind, error.value) == (f"twilio:{code}", "phone", "+5511000")
+    assert (error.code, error.kind, error.value) == (f"twilio:{code}", kind, "+5511000")
+    assert error.lasts is None
 
 
 def test_an_unsubscribed_number_is_permanent_but_not_bad(fake: TwilioFake) -> None:

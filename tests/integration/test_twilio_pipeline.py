@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +205,7 @@ def test_an_invalid_number_fails_and_is_not_used_again(
         assert settled(client, "bo", 3)[0]["status"] == "sent"
 
 
-def test_an_unreachable_handset_reported_by_callback_marks_the_number(
+def test_an_unreachable_handset_reported_by_callback_limits_sms_for_a_while(
     db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
 ) -> None:
     settings = twilio_settings(db_url, tmp_path, catalog, fake)
@@ -224,7 +225,12 @@ def test_an_unreachable_handset_reported_by_callback_marks_the_number(
         [failed] = sms_of(client, "cy")
         assert (failed["status"], failed["reason"]) == ("failed", "provider_rejected:twilio:30003")
         stored = service.store.get_profile("cy")
-        assert stored is not None and stored.usable(stored.phone) is None
+        assert stored is not None
+        # A handset that is off: no SMS for a while, but a call may still reach it.
+        now = datetime.now(UTC)
+        assert stored.address_for(Channel.SMS, now) is None
+        assert stored.address_for(Channel.VOICE, now) == "+5511912345678"
+        assert stored.address_for(Channel.SMS, now + timedelta(hours=13)) == "+5511912345678"
 
 
 def test_a_call_speaks_the_copy_in_the_profiles_language(

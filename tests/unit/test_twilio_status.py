@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from clarion.channels.twilio_status import report_from_callback
@@ -39,13 +41,28 @@ def test_a_failure_carries_twilios_error_code(status: str) -> None:
     assert report.bad_address is None  # 30007 is carrier filtering, not a bad number
 
 
-@pytest.mark.parametrize("code", ["30003", "30005", "30006"])
-def test_an_unreachable_handset_is_a_bad_address(code: str) -> None:
+@pytest.mark.parametrize(("code", "kind"), [("30005", "phone"), ("30006", "sms"), ("21614", "sms")])
+def test_a_number_that_cannot_take_sms_is_recorded_for_good(code: str, kind: str) -> None:
+    # 30005: the number does not exist (no SMS, no call); 30006 and 21614: a landline,
+    # which cannot receive SMS but can take the voice fallback.
     params = {"MessageSid": SID, "MessageStatus": "undelivered", "ErrorCode": code, "To": "+1555"}
     report = report_from_callback(params)
 
     assert report is not None
-    assert report.bad_address == BadAddress("phone", "+1555", f"twilio:{code}")
+    assert report.bad_address == BadAddress(kind, "+1555", f"twilio:{code}")
+
+
+def test_an_unreachable_handset_is_a_limit_that_expires() -> None:
+    params = {
+        "MessageSid": SID,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "To": "+1555",
+    }
+    report = report_from_callback(params)
+
+    assert report is not None
+    assert report.bad_address == BadAddress("sms", "+1555", "twilio:30003", timedelta(hours=12))
 
 
 @pytest.mark.parametrize(

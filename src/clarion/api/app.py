@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from clarion import __version__
 from clarion.api import (
     errors,
+    event_routes,
     inapp_routes,
     insights_routes,
     ops,
@@ -72,6 +73,7 @@ def create_app(service: Service) -> FastAPI:
     )
     app.include_router(ops.router)
     app.include_router(routes.router)
+    app.include_router(event_routes.router)
     app.include_router(inapp_routes.router)
     app.include_router(twilio_routes.router)
     app.include_router(insights_routes.router)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clarion.api.errors import error_body
+from clarion.api.query import known_query_only
 from clarion.core.cursor import decode_cursor
 from clarion.inapp import DeviceAuthError, FeedbackRejected
 from clarion.inapp.contract import AlertsResponse, NotificationsResponse
@@ -111,7 +112,11 @@ async def get_alerts(
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
-@router.get("/notifications", responses={200: {"model": NotificationsResponse}})
+@router.get(
+    "/notifications",
+    responses={200: {"model": NotificationsResponse}},
+    dependencies=[Depends(known_query_only)],
+)
 async def get_notifications(
     profile_id: ProfileId,
     service: Service,

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from clarion.api.auth import require_api_key
+from clarion.api.query import known_query_only
 from clarion.api.routes import _invalid  # one 4xx shape naming the field
 from clarion.core.model import Channel, Status
 from clarion.service import Service
@@ -54,7 +55,7 @@ def _groups(value: str) -> tuple[str, ...]:
     return names
 
 
-@router.get("/delivery")
+@router.get("/delivery", dependencies=[Depends(known_query_only)])
 async def delivery(
     request: Request,
     bucket: Literal["1h", "1d"] = "1h",

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clarion.api.auth import require_api_key
 from clarion.api.errors import error_body
+from clarion.api.query import known_query_only
 from clarion.api.routes import Svc
 from clarion.experiments.report import ReportRequest, incrementality
 from clarion.store.sql.reports import ReportFilter
@@ -127,7 +128,7 @@ def _invalid(field: str, problem: str) -> HTTPException:
     )
 
 
-@router.get("/incrementality")
+@router.get("/incrementality", dependencies=[Depends(known_query_only)])
 async def incrementality_report(
     svc: Svc,
     message: Annotated[str | None, Query(max_length=200)] = None,

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from clarion.api import convert
 from clarion.api.auth import require_api_key
 from clarion.api.errors import error_body
+from clarion.api.query import known_query_only
 from clarion.api.schemas import (
     AcceptedOut,
     BatchAcceptedOut,
@@ -131,7 +132,7 @@ async def get_message(guid: str, svc: Svc) -> MessageWithTimeline:
     )
 
 
-@router.get("/profiles/{profile_id}/messages")
+@router.get("/profiles/{profile_id}/messages", dependencies=[Depends(known_query_only)])
 async def list_messages(
     profile_id: str,
     svc: Svc,
@@ -151,6 +152,12 @@ async def list_messages(
         raise _invalid("cursor", "not a cursor returned by this endpoint", 400) from None
     query = MessageQuery(profile_id, message, channel, status, since, until, limit + 1, before)
     rows = await run_in_threadpool(svc.store.list_messages, query)
+    if (
+        not rows
+        and before is None
+        and not await run_in_threadpool(svc.store.profile_known, profile_id)
+    ):
+        raise HTTPException(404, detail=error_body("not_found", f"no profile '{profile_id}'"))
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].created_at, page[-1].guid) if more else None
     response.headers["Cache-Control"] = "no-store"

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Final
 
 from clarion.catalog import reader
+from clarion.catalog.cancel_on import PAYLOAD_PATH, check_cancel_scopes, read_cancel_on
 from clarion.catalog.escalation import read_escalation
 from clarion.catalog.example import read_example
 from clarion.catalog.experiments import (
@@ -36,7 +37,6 @@ from clarion.core.spec import (
 )
 
 NAME: Final = Shape(re.compile(r"[a-z0-9_]+"), "lowercase letters, digits and '_'")
-PAYLOAD_PATH: Final = Shape(STRING_KEY.regex, "a dotted path into the payload such as show.id")
 
 _KEYS: Final = (
     "name",
@@ -137,6 +137,7 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
         trigger=trigger,
         channels=channels,
         condition=condition,
+        condition_data=_condition_data(data["trigger"]),
         audience=audience or Audience.PROFILE,
         segment=segment,
         channel_mode=mode or ChannelMode.ALL,
@@ -157,6 +158,7 @@ def read_message(where: Where, value: object, stem: str) -> MessageSpec | None:
         tested = read_experiment(at, data["experiment"], spec, data.get("timing"), readers)
         spec = tested or spec
     check_measurement(where, spec, "holdout" in data)
+    check_cancel_scopes(where.at("timing").at("cancel_on"), spec)
     return spec if len(where.issues) == before else None
 
 
@@ -197,6 +199,12 @@ def _trigger(where: Where, value: object) -> tuple[str | None, Predicate | None]
     return event, condition
 
 
+def _condition_data(trigger: object) -> Mapping[str, object] | None:
+    """The condition as declared, kept to explain why an event did not meet it."""
+    condition = trigger.get("condition") if isinstance(trigger, Mapping) else None
+    return condition if isinstance(condition, Mapping) else None
+
+
 def _segment(where: Where, value: object) -> Predicate | None:
     return _predicate(where, value, _segments)
 
@@ -223,9 +231,7 @@ def _timing(where: Where, value: object) -> Timing | None:
     if "quiet_hours" in data and not ignore_quiet:
         quiet = reader.local_window(where.at("quiet_hours"), data["quiet_hours"], with_days=False)
     expires = reader.optional(where, data, "expires_after", reader.duration)
-    cancel_on = reader.optional(
-        where, data, "cancel_on", lambda w, v: reader.text_list(w, v, reader.EVENT_NAME)
-    )
+    cancel_on = reader.optional(where, data, "cancel_on", read_cancel_on)
     if len(where.issues) > before:
         return None
     return Timing(
@@ -234,7 +240,8 @@ def _timing(where: Where, value: object) -> Timing | None:
         quiet_hours=quiet,
         ignore_quiet_hours=ignore_quiet,
         expires_after=expires,
-        cancel_on=cancel_on or (),
+        cancel_on=cancel_on[0] if cancel_on else (),
+        cancel_match=cancel_on[1] if cancel_on else {},
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import ClassVar, Protocol
 
@@ -125,16 +126,27 @@ class PermanentError(ProviderError):
 
 
 class BadAddressError(PermanentError):
-    """The address itself is bad (invalid, unreachable, not a mobile number).
+    """The address cannot receive this channel (invalid, not a mobile number, a
+    handset that is off).
 
-    The dispatcher records it against the profile, so it is not used again
-    until the profile's address changes. ``kind`` is ``phone`` or ``email``.
+    The dispatcher records it against the profile, so it is not used again on the
+    channels its ``kind`` names (``clarion.core.model.ADDRESS_KINDS``) until the
+    profile's address changes, or for ``lasts`` when the cause is temporary.
     """
 
-    def __init__(self, code: str, message: str = "", *, kind: str, value: str) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        *,
+        kind: str,
+        value: str,
+        lasts: timedelta | None = None,
+    ) -> None:
         super().__init__(code, message)
         self.kind = kind
         self.value = value
+        self.lasts = lasts
 
 
 class Provider(Protocol):

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import orjson
@@ -33,13 +34,32 @@ DEFAULT_BASE_URL = "https://api.twilio.com"
 #: Where Clarion takes Twilio's status callbacks, below its public URL.
 STATUS_CALLBACK_PATH = "/v1/providers/twilio/status"
 
-#: Twilio error codes that say the number itself is bad, not this message: it is
-#: marked bad for its profile (https://www.twilio.com/docs/api/errors).
-#: 21211 invalid 'To' number, 21214 'To' cannot be reached, 21217 number does not
-#: appear valid, 21401 invalid phone number, 21407 number type does not support SMS,
-#: 21614 'To' is not a mobile number, 30003 unreachable handset, 30005 unknown
-#: handset, 30006 landline or unreachable carrier.
-BAD_ADDRESS_CODES = frozenset({21211, 21214, 21217, 21401, 21407, 21614, 30003, 30005, 30006})
+#: How long a handset that was off (30003) keeps SMS from its number.
+HANDSET_OFF_FOR = timedelta(hours=12)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberLimit:
+    """What a Twilio error says the number cannot do (``clarion.core.model.ADDRESS_KINDS``:
+    ``phone``, neither SMS nor calls; ``sms``, no SMS but calls may work), and for how
+    long (``None``: as long as it is the profile's number)."""
+
+    kind: str
+    lasts: timedelta | None = None
+
+
+#: Twilio error codes about the number, not this message: recorded for its profile
+#: (https://www.twilio.com/docs/api/errors). The number does not exist: 21211 invalid
+#: 'To' number, 21214 'To' cannot be reached, 21217 number does not appear valid, 21401
+#: invalid phone number, 30005 unknown handset. It cannot receive SMS, but a call may
+#: reach it (the voice fallback's very case): 21407 number type does not support SMS,
+#: 21614 'To' is not a mobile number, 30006 landline or unreachable carrier. For a
+#: while only: 30003 unreachable handset (switched off, out of coverage).
+NUMBER_LIMITS: Mapping[int, NumberLimit] = {
+    **dict.fromkeys((21211, 21214, 21217, 21401, 30005), NumberLimit("phone")),
+    **dict.fromkeys((21407, 21614, 30006), NumberLimit("sms")),
+    30003: NumberLimit("sms", HANDSET_OFF_FOR),
+}
 
 
 def error_code(code: int | str) -> str:
@@ -118,7 +138,7 @@ def error_for_response(response: httpx.Response, phone: str, now: float) -> Prov
     the account, so the channel fails over (Twilio's 20003, bad credentials, is a
     401); other statuses are about the message. The error is coded
     ``twilio:<code>`` when Twilio gave one, and is a bad-address error for the
-    codes in ``BAD_ADDRESS_CODES``.
+    codes in ``NUMBER_LIMITS``.
     """
     status = response.status_code
     code, text = _twilio_error(response)
@@ -126,8 +146,9 @@ def error_for_response(response: httpx.Response, phone: str, now: float) -> Prov
     mapped = error_for_status(status, response.headers.get("Retry-After"), now)
     if isinstance(mapped, TransientError):
         return TransientError(clarion_code, text, retry_after=mapped.retry_after)
-    if code in BAD_ADDRESS_CODES:
-        return BadAddressError(clarion_code, text, kind="phone", value=phone)
+    limit = NUMBER_LIMITS.get(code) if code is not None else None
+    if limit is not None:
+        return BadAddressError(clarion_code, text, kind=limit.kind, value=phone, lasts=limit.lasts)
     scope = mapped.scope if mapped is not None else None
     return PermanentError(clarion_code, text, scope=scope)
 

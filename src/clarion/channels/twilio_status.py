@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from clarion.channels.twilio_client import BAD_ADDRESS_CODES, error_code
+from clarion.channels.twilio_client import NUMBER_LIMITS, error_code
 from clarion.core import reasons
 from clarion.core.model import Status
 from clarion.store.records import BadAddress, DeliveryReport
@@ -54,6 +54,7 @@ def report_from_callback(params: Mapping[str, str]) -> DeliveryReport | None:
     detail["error_code"] = code
     bad = None
     to = params.get("To")
-    if number in BAD_ADDRESS_CODES and to:
-        bad = BadAddress("phone", to, code)
+    limit = NUMBER_LIMITS.get(number) if number is not None else None
+    if limit is not None and to:
+        bad = BadAddress(limit.kind, to, code, limit.lasts)
     return DeliveryReport(sid, Status.FAILED, reasons.provider_rejected(code), detail, bad)

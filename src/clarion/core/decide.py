@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from clarion.core import reasons
+from clarion.core.cancel import bind, cancels
 from clarion.core.decision import Cancellation, Decision, Outcome
 from clarion.core.eligibility import dedup_key_of, message_block, schedule, step_block
 from clarion.core.experiment import is_held_out
@@ -54,7 +55,7 @@ def _cancellations(event: Event, history: Sequence[PastMessage]) -> tuple[Cancel
     etype = event.type
     found = []
     for m in history:
-        if etype not in m.cancel_on:
+        if not m.cancel_on or not cancels(m.cancel_on, event):
             continue
         if m.status in PENDING:
             found.append(Cancellation(m.guid, event.profile_id, reasons.cancelled(etype)))
@@ -91,8 +92,8 @@ def _decide_profile(
         spec = spec.for_cell(cell)
     measured = spec.goal if spec.holdout or test_id is not None else None
     dedup_key = dedup_key_of(spec, event)
-    blocked = message_block(spec, event, profile, past, dedup_key, now)
     due, expires_at, moved = schedule(spec, event, profile, catalog, now)
+    blocked = message_block(spec, event, profile, past, dedup_key, now, due)
     if blocked is None and (due is None or (expires_at is not None and due > expires_at)):
         blocked = reasons.EXPIRED
     made: list[Decision] = []
@@ -100,7 +101,7 @@ def _decide_profile(
     # transactional messages bypass caps, so they need no running history.
     track = not spec.transactional
     first_only = spec.channel_mode is ChannelMode.FIRST
-    name, cancel_on = spec.name, spec.cancel_events
+    name, cancel_on = spec.name, bind(spec, event)
     rungs = spec.rungs
     climbed = False  # a rung of the ladder is scheduled: the rest wait for escalation
     for step in spec.order:
@@ -110,7 +111,7 @@ def _decide_profile(
         reason: str | None = blocked
         devices: tuple[str, ...] = ()
         if reason is None:
-            reason, devices = step_block(spec, step, profile, past, catalog, now)
+            reason, devices = step_block(spec, step, profile, past, catalog, now, due)
         if reason is None:
             status = Status.SCHEDULED
             reason = reasons.OUTSIDE_WINDOW if moved else None
@@ -150,7 +151,9 @@ def _decide_profile(
         if scheduled:
             if track:
                 past.append(
-                    PastMessage(guid, name, step.channel, status, now, dedup_key, cancel_on)
+                    PastMessage(
+                        guid, name, step.channel, status, now, dedup_key, cancel_on, due_at=due
+                    )
                 )
             if first_only:
                 break

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from clarion.core.model import Channel, Status
+from clarion.core.model import CancelOn, Channel, Status
 from clarion.core.spec import Goal
 
 
@@ -32,7 +32,7 @@ class Decision(NamedTuple):
     due_at: datetime | None = None
     expires_at: datetime | None = None
     dedup_key: str | None = None
-    cancel_on: tuple[str, ...] = ()
+    cancel_on: tuple[CancelOn, ...] = ()
     devices: tuple[str, ...] = ()
     country: str | None = None  # the profile's, at decision time (delivery insights)
     #: The A/B test the message is in and its cell (``abTestId``/``abTestCell``).

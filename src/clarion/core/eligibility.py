@@ -12,7 +12,7 @@ from datetime import datetime
 
 from clarion.core import reasons
 from clarion.core.caps import first_exceeded
-from clarion.core.model import Channel, Event, PastMessage, Profile, Status
+from clarion.core.model import PHONE_CHANNELS, Channel, Event, PastMessage, Profile, Status
 from clarion.core.predicate import mapping_getter
 from clarion.core.segment import Subject
 from clarion.core.spec import CatalogSpec, ChannelStep, MessageSpec
@@ -45,8 +45,10 @@ def message_block(
     past: Sequence[PastMessage],
     dedup_key: str | None,
     now: datetime,
+    due: datetime | None = None,
 ) -> str | None:
-    """The message-level reason that stops every channel of ``spec``, if any."""
+    """The message-level reason that stops every channel of ``spec``, if any; its caps
+    count it at ``due``, when it would go out (default ``now``)."""
     if spec.segment is not None and not spec.segment(Subject(profile, event.payload)):
         return reasons.NOT_IN_SEGMENT
     wanted = still_wanted(spec, profile, now)
@@ -63,7 +65,12 @@ def message_block(
                 return reasons.DUPLICATE
     if not spec.transactional:
         cap = first_exceeded(
-            past, now, spec.caps, lambda m: m.message == spec.name, per_event=True, held_out=True
+            past,
+            due or now,
+            spec.caps,
+            lambda m: m.message == spec.name,
+            per_event=True,
+            held_out=True,
         )
         if cap is not None:
             return reasons.capped(cap.name)
@@ -77,15 +84,17 @@ def step_block(
     past: Sequence[PastMessage],
     catalog: CatalogSpec,
     now: datetime,
+    due: datetime | None = None,
 ) -> tuple[str | None, tuple[str, ...]]:
-    """The channel-level reason that stops ``step``, and the devices it would reach."""
+    """The channel-level reason that stops ``step``, and the devices it would reach;
+    caps count it at ``due``, when it would go out (default ``now``)."""
     channel = step.channel
     if channel in profile.opt_out_channels:
         return reasons.OPTED_OUT, ()
     devices: tuple[str, ...] = ()
-    if channel is Channel.EMAIL and not profile.usable(profile.email):
-        return reasons.NO_ADDRESS, ()
-    if channel in (Channel.SMS, Channel.VOICE) and not profile.usable(profile.phone):
+    if (channel is Channel.EMAIL or channel in PHONE_CHANNELS) and not profile.address_for(
+        channel, now
+    ):
         return reasons.NO_ADDRESS, ()
     # In-app needs no device now: it waits in the in-app store, and each device is
     # checked for eligibility (platform, version, page) when it fetches.
@@ -101,9 +110,10 @@ def step_block(
         policy = catalog.policy
         # In-app channel caps count impressions, so they apply when a device fetches.
         caps = policy.channel_caps.get(channel, ()) if channel is not Channel.INAPP else ()
-        cap = first_exceeded(past, now, caps, lambda m: m.channel is channel)
+        at = due or now
+        cap = first_exceeded(past, at, caps, lambda m: m.channel is channel)
         if cap is None:
-            cap = first_exceeded(past, now, policy.global_caps, lambda m: True)
+            cap = first_exceeded(past, at, policy.global_caps, lambda m: True)
         if cap is not None:
             return reasons.capped(cap.name), ()
     return None, devices

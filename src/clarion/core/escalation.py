@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from clarion.core import reasons
+from clarion.core.cancel import bind
 from clarion.core.decide import on_ladder
 from clarion.core.decision import Decision
 from clarion.core.eligibility import schedule, step_block, still_wanted
@@ -118,7 +119,7 @@ def next_rungs(
         reason = blocked
         devices: tuple[str, ...] = ()
         if reason is None:
-            reason, devices = step_block(spec, step, profile, past, catalog, now)
+            reason, devices = step_block(spec, step, profile, past, catalog, now, due)
         if reason is None:
             status, reason = Status.SCHEDULED, reasons.OUTSIDE_WINDOW if moved else None
         else:
@@ -138,7 +139,7 @@ def next_rungs(
             created_at=now,
             due_at=due if scheduled else None,
             expires_at=expires_at,
-            cancel_on=spec.cancel_events,
+            cancel_on=bind(spec, event),
             devices=devices,
             country=profile.country,
             ab_test_id=rung.ab_test_id,

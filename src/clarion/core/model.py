@@ -41,6 +41,16 @@ COUNTED = frozenset({Status.SCHEDULED, Status.SENDING, Status.SENT, Status.DELIV
 PENDING = frozenset({Status.SCHEDULED})
 #: Statuses of an in-app message that devices may still be shown (resolvable).
 LIVE_INAPP = frozenset({Status.SENT, Status.DELIVERED})
+#: Channels that reach a profile at its phone number.
+PHONE_CHANNELS = frozenset({Channel.SMS, Channel.VOICE})
+#: What a provider's verdict on an address stops, by the kind recorded for it: a
+#: ``phone`` that does not exist takes neither SMS nor calls; an ``sms`` limit (a
+#: landline, a handset that is off) stops SMS only, so the voice fallback still runs.
+ADDRESS_KINDS: Mapping[str, frozenset[Channel]] = {
+    "phone": PHONE_CHANNELS,
+    "sms": frozenset({Channel.SMS}),
+    "email": frozenset({Channel.EMAIL}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,17 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressLimit:
+    """What a provider said an address cannot receive: ``channels`` (a number that
+    does not exist: SMS and voice; a landline: SMS only), until ``until`` (``None``:
+    for as long as it is the profile's address; a handset that was off: a while)."""
+
+    value: str
+    channels: frozenset[Channel]
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     """A person who receives messages, with their preferences and addresses."""
 
@@ -83,13 +104,47 @@ class Profile:
     devices: tuple[Device, ...] = ()
     #: Messages the profile dismissed on every channel, and until when (in-app feedback).
     suppressed_until: Mapping[str, datetime] = field(default_factory=dict)
-    #: Addresses a provider called bad (invalid or unreachable); while the profile's
-    #: phone or email is one of them, decide() treats it as absent.
-    bad_addresses: frozenset[str] = frozenset()
+    #: What providers said the profile's addresses cannot receive; while the profile's
+    #: phone or email is limited on a channel, that channel treats it as absent.
+    address_limits: tuple[AddressLimit, ...] = ()
 
-    def usable(self, address: str | None) -> str | None:
-        """``address`` unless it is missing or marked bad."""
-        return address if address and address not in self.bad_addresses else None
+    def contact(self, channel: Channel) -> str | None:
+        """The profile's address on ``channel`` (phone for SMS and voice, email), as
+        stored; ``None`` for channels that need none."""
+        if channel is Channel.EMAIL:
+            return self.email
+        return self.phone if channel in PHONE_CHANNELS else None
+
+    def address_for(self, channel: Channel, now: datetime) -> str | None:
+        """The address ``channel`` reaches the profile at (``contact``), unless it is
+        missing or a provider's limit on it still holds."""
+        address = self.contact(channel)
+        if not address:
+            return None
+        for limit in self.address_limits:
+            if (
+                limit.value == address
+                and channel in limit.channels
+                and (limit.until is None or limit.until > now)
+            ):
+                return None
+        return address
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedCancel:
+    """A cancel-on event that cancels a message only when its payload holds the
+    triggering event's values: ``values`` pairs a dotted payload path with the value
+    the triggering event had there (``None`` when it had none). Bound when the message
+    is decided (``clarion.core.cancel``), so a later event is matched without the
+    triggering event at hand."""
+
+    event: str
+    values: tuple[tuple[str, object], ...]
+
+
+#: A message's cancel-on entry: an event type (any such event cancels it), or scoped.
+CancelOn = str | ScopedCancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +157,21 @@ class PastMessage:
     status: Status
     created_at: datetime
     dedup_key: str | None = None
-    cancel_on: tuple[str, ...] = ()
+    cancel_on: tuple[CancelOn, ...] = ()
     event_id: str = ""
     #: The message is a rung of an escalation ladder that may still move on.
     escalating: bool = False
     #: Held out (suppressed, ``held_out``): it counts against its own message's caps and
     #: dedup as the send it replaced would, so both arms of a holdout stay comparable.
     held_out: bool = False
+    #: When it was (or will be) due to go out; caps count it then (``counted_at``).
+    due_at: datetime | None = None
+
+    @property
+    def counted_at(self) -> datetime:
+        """When the message counts against caps: when it is due to go out, which for a
+        delayed or windowed message is later than its decision (else its creation)."""
+        return self.due_at if self.due_at is not None else self.created_at
 
 
 @dataclass(frozen=True, slots=True)

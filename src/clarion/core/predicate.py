@@ -256,3 +256,13 @@ class Compiler:
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def holds(op: str, expected: object, value: object) -> bool:
+    """Whether one test passes: the operator ``op`` with a literal operand, applied to
+    ``value`` (``MISSING`` when the path is absent). For explaining a false predicate."""
+    return _operator(op, expected)(value)
+
+
+#: What a getter returns for an absent path.
+MISSING: Final = _MISSING

@@ -67,6 +67,10 @@ class Timing:
     ignore_quiet_hours: bool = False
     expires_after: timedelta | None = None
     cancel_on: tuple[str, ...] = ()
+    #: Scoped cancel-on events: event type -> payload paths whose values must equal the
+    #: triggering event's (``play.started`` of the same ``show_id``). Also scopes the
+    #: goal's cancellation when the goal event is listed here.
+    cancel_match: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,8 @@ class MessageSpec:
     trigger: str
     channels: tuple[ChannelStep, ...]
     condition: Predicate | None = None
+    #: The condition as declared (compiled into ``condition``), to explain a miss.
+    condition_data: JSONObject | None = None
     audience: Audience = Audience.PROFILE
     segment: Predicate | None = None
     channel_mode: ChannelMode = ChannelMode.ALL

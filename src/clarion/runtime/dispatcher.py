@@ -15,7 +15,7 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from clarion.catalog import Catalog, RenderError
 from clarion.channels.base import (
@@ -139,8 +139,9 @@ class Dispatcher:
         if spec is None or message.step >= len(spec.channels):
             return self._verdict(claimed, Status.FAILED, "not_in_catalog")
         step = spec.channels[message.step]
-        if _address_gone(message.channel, claimed.profile):
-            # Marked bad since the decision (e.g. by the SMS before this voice call).
+        if _address_gone(message.channel, claimed.profile, self._clock()):
+            # Limited since the decision (e.g. a number that does not exist, found by
+            # the SMS before this voice call; a landline stops the SMS only).
             return self._verdict(claimed, Status.SUPPRESSED, reasons.NO_ADDRESS)
         try:
             rendered = catalog.render(
@@ -268,15 +269,9 @@ class Dispatcher:
         )
 
 
-def _address_gone(channel: Channel, profile: Profile) -> bool:
-    """True when the channel's address was marked bad after the message was decided."""
-    if channel in (Channel.SMS, Channel.VOICE):
-        address = profile.phone
-    elif channel is Channel.EMAIL:
-        address = profile.email
-    else:
-        return False
-    return address is not None and address in profile.bad_addresses
+def _address_gone(channel: Channel, profile: Profile, now: datetime) -> bool:
+    """True when the channel's address was limited after the message was decided."""
+    return bool(profile.contact(channel)) and profile.address_for(channel, now) is None
 
 
 async def _attempt(provider: Provider, outgoing: Outgoing) -> Receipt | ProviderError:

@@ -124,6 +124,7 @@ def _remember(history: dict[str, list[PastMessage]], outcome: Outcome) -> None:
                     d.event_id,
                     d.confirm_by is not None,
                     held_out,
+                    d.due_at,
                 )
             )
     if outcome.cancellations:

@@ -136,7 +136,7 @@ def failed(
     )
     bad = None
     if isinstance(error, BadAddressError):
-        bad = BadAddress(error.kind, error.value, error.code)
+        bad = BadAddress(error.kind, error.value, error.code, error.lasts)
         detail["bad_address"] = error.kind  # the kind only: the timeline holds no numbers
     return Transition(
         m.guid, owner, Status.FAILED, reason, provider=name, detail=detail, bad_address=bad

@@ -17,6 +17,7 @@ from clarion.store.records import (
     DeliveryCount,
     DeliveryQuery,
     DeliveryReport,
+    EventRecord,
     LadderRung,
     LifecycleEntry,
     MessageQuery,
@@ -83,7 +84,8 @@ class Store(Protocol):
         and applied when the reference is stored (by ``apply_transitions``)."""
 
     def record_bad_address(self, profile_id: str, address: BadAddress, now: datetime) -> None:
-        """Mark an address of the profile bad (not used while it is the profile's)."""
+        """Record what an address of the profile cannot receive (its kind's channels stop
+        using it while it is the profile's, or until its ``lasts`` runs out)."""
 
     # Escalation ladders
     def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
@@ -124,6 +126,12 @@ class Store(Protocol):
     def timeline(self, guid: str) -> list[LifecycleEntry]: ...
 
     def list_messages(self, query: MessageQuery) -> list[MessageRecord]: ...
+
+    def get_event(self, event_id: str) -> tuple[EventRecord, list[MessageRecord]] | None:
+        """An event with its state and the messages it caused, or None."""
+
+    def profile_known(self, profile_id: str) -> bool:
+        """Whether the profile exists or has any message."""
 
     def counts_by_status(self) -> Mapping[str, int]:
         """Message counts by status, for metrics and readiness."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from clarion.core.model import Channel, Event, JSONObject, Profile, Status
 
@@ -15,6 +15,22 @@ class Accepted:
     event_id: str
     received_at: datetime
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """An accepted event and where intake and orchestration are with it.
+
+    ``state`` is ``pending``, ``processing`` or ``done`` (and ``dead`` where the
+    store dead-letters events); ``attempts`` and ``last_error`` are ``None`` where
+    the store does not track them."""
+
+    event: Event
+    state: str
+    received_at: datetime
+    processed_at: datetime | None = None
+    attempts: int | None = None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +96,19 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class BadAddress:
-    """An address a provider called bad (invalid number, unreachable handset).
+    """What a provider said an address cannot receive (a number that does not exist,
+    a landline, a handset that is off).
 
-    Stored against the profile; while it is still the profile's address the
-    profile is treated as having none for that kind (``Profile.bad_addresses``).
+    Stored against the profile; while it is still the profile's address, the
+    channels its ``kind`` names (``clarion.core.model.ADDRESS_KINDS``) treat the
+    profile as having none (``Profile.address_limits``), for ``lasts`` after it was
+    recorded, or (``None``) until the profile's address changes.
     """
 
-    kind: str  # "phone" or "email"
+    kind: str  # "phone", "sms" or "email"
     value: str
     code: str  # the provider's error code, e.g. "twilio:21211"
+    lasts: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

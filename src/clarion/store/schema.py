@@ -204,9 +204,12 @@ feedback_receipts = sa.Table(
     sa.Index("ix_feedback_receipts_expires_at", "expires_at"),
 )
 
-#: Addresses a provider called bad (invalid number, unreachable handset), per
-#: profile. A profile whose current address of a kind is listed here is treated
-#: as having none; when the profile changes the address, the entry stops matching.
+#: What providers said a profile's addresses cannot receive, per profile: ``kind``
+#: names the channels it stops (``clarion.core.model.ADDRESS_KINDS``: ``phone``, a
+#: number that does not exist; ``sms``, a landline or a handset that is off;
+#: ``email``). While the profile's address is listed under a kind, those channels
+#: treat it as absent, until ``until`` (a temporary cause) or, when NULL, until the
+#: profile changes the address and the entry stops matching.
 bad_addresses = sa.Table(
     "bad_addresses",
     metadata,
@@ -215,6 +218,7 @@ bad_addresses = sa.Table(
     sa.Column("value", sa.String, primary_key=True),
     sa.Column("code", sa.String, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
+    sa.Column("until", sa.Double),
 )
 
 #: Delivery reports that arrived before the message's provider reference was
@@ -230,6 +234,8 @@ early_reports = sa.Table(
     sa.Column("bad_kind", sa.String(16)),
     sa.Column("bad_value", sa.String),
     sa.Column("bad_code", sa.String),
+    # Seconds a temporary bad address lasts (NULL: until the address changes).
+    sa.Column("bad_lasts", sa.Double),
     sa.Column("at", sa.Double, nullable=False),
     sa.Index("ix_early_reports_at", "at"),
 )

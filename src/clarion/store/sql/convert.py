@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from clarion.core import reasons
 from clarion.core.decision import Decision
-from clarion.core.model import Channel, Device, Event, PastMessage, Profile, Status
+from clarion.core.model import (
+    AddressLimit,
+    CancelOn,
+    Channel,
+    Device,
+    Event,
+    PastMessage,
+    Profile,
+    ScopedCancel,
+    Status,
+)
 from clarion.store.records import LifecycleEntry, MessageRecord
 from clarion.store.schema import PENDING, events, lifecycle, messages
 
@@ -121,7 +131,7 @@ def profile_of(
     row: Row,
     devices: tuple[Device, ...],
     suppressed_until: Mapping[str, datetime] | None = None,
-    bad_addresses: frozenset[str] = frozenset(),
+    address_limits: tuple[AddressLimit, ...] = (),
 ) -> Profile:
     return Profile(
         id=row.id,
@@ -136,7 +146,7 @@ def profile_of(
         opt_out_categories=frozenset(row.opt_out_categories),
         devices=devices,
         suppressed_until=suppressed_until or {},
-        bad_addresses=bad_addresses,
+        address_limits=address_limits,
     )
 
 
@@ -181,7 +191,7 @@ def decision_row(decision: Decision, now: float) -> dict[str, object]:
         "attempts": 0,
         "devices": list(decision.devices),
         "dedup_key": decision.dedup_key,
-        "cancel_on": list(decision.cancel_on),
+        "cancel_on": cancel_on_json(decision.cancel_on),
         "country": decision.country,
         "ladder": decision.ladder,
         "rung": decision.rung,
@@ -261,6 +271,23 @@ def message_of(row: Row) -> MessageRecord:
     )
 
 
+def cancel_on_json(entries: Sequence[CancelOn]) -> list[object]:
+    """A message's cancel-on entries as stored: an event type, or a scoped one as
+    ``{"event": type, "match": {path: value}}``."""
+    return [
+        e if isinstance(e, str) else {"event": e.event, "match": dict(e.values)} for e in entries
+    ]
+
+
+def cancel_on_of(stored: Sequence[object]) -> tuple[CancelOn, ...]:
+    return tuple(
+        ScopedCancel(str(e["event"]), tuple(dict(e["match"]).items()))
+        if isinstance(e, dict)
+        else str(e)
+        for e in stored
+    )
+
+
 def past_of(row: Row) -> PastMessage:
     return PastMessage(
         guid=row.guid,
@@ -269,10 +296,11 @@ def past_of(row: Row) -> PastMessage:
         status=_STATUSES[row.status],
         created_at=dt(row.created_at),
         dedup_key=row.dedup_key,
-        cancel_on=tuple(row.cancel_on),
+        cancel_on=cancel_on_of(row.cancel_on),
         event_id=row.event_id,
         escalating=row.confirm_by is not None,
         held_out=row.reason == reasons.HELD_OUT,
+        due_at=opt_dt(row.due_at),
     )
 
 

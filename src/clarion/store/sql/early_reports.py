@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -74,6 +75,7 @@ def hold(conn: Connection, report: DeliveryReport, at: float) -> None:
         "bad_kind": bad.kind if bad else None,
         "bad_value": bad.value if bad else None,
         "bad_code": bad.code if bad else None,
+        "bad_lasts": bad.lasts.total_seconds() if bad and bad.lasts is not None else None,
         "at": at,
     }
     conn.execute(
@@ -103,7 +105,8 @@ def take_held(conn: Connection, refs: Sequence[str]) -> list[HeldReport]:
 def _held_of(row: sa.Row[object]) -> HeldReport:
     bad = None
     if row.bad_kind is not None and row.bad_value is not None and row.bad_code is not None:
-        bad = BadAddress(row.bad_kind, row.bad_value, row.bad_code)
+        lasts = timedelta(seconds=row.bad_lasts) if row.bad_lasts is not None else None
+        bad = BadAddress(row.bad_kind, row.bad_value, row.bad_code, lasts)
     report = DeliveryReport(
         row.provider_ref, Status(row.status), row.reason, dict(row.detail or {}), bad
     )

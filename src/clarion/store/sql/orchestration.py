@@ -30,6 +30,7 @@ _PAST_COLUMNS = tuple(
         "channel",
         "status",
         "created_at",
+        "due_at",
         "dedup_key",
         "cancel_on",
         "confirm_by",
@@ -45,6 +46,8 @@ def history(
     m = messages.c
     recent_or_open = sa.or_(
         m.created_at >= ts(since),
+        # Caps count a message when due: one decided long ago may have gone out lately.
+        m.due_at >= ts(since),
         m.status == Status.SCHEDULED.value,
         # Live in-app messages wait for their goal event however old they are.
         sa.and_(m.channel == Channel.INAPP.value, m.status.in_(LIVE_STATUSES)),

@@ -22,7 +22,7 @@ from clarion.store.sql.convert import (
     ts,
 )
 from clarion.store.sql.engine import insert
-from clarion.store.sql.receipts import bad_addresses_of
+from clarion.store.sql.receipts import address_limits_of
 
 _PROFILE_KEPT = frozenset({"id", "created_at"})
 _DEVICE_KEY = ("profile_id", "device_id")
@@ -81,10 +81,10 @@ def _with_devices(conn: Connection, rows: Sequence[Row[Any]]) -> dict[str, Profi
         for row in conn.execute(query):
             by_profile[row.profile_id].append(device_of(row))
     dismissed = _dismissed_everywhere(conn, list(by_profile))
-    bad = bad_addresses_of(conn, by_profile)
+    limits = address_limits_of(conn, by_profile)
     return {
         row.id: profile_of(
-            row, tuple(by_profile[row.id]), dismissed.get(row.id, {}), bad.get(row.id, frozenset())
+            row, tuple(by_profile[row.id]), dismissed.get(row.id, {}), limits.get(row.id, ())
         )
         for row in rows
     }

@@ -1,17 +1,21 @@
-"""Reads for the API: one message, its timeline, a profile's messages, status counts."""
+"""Reads for the API: one message, its timeline, a profile's messages, status counts,
+an event and the messages it caused."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from clarion.store.records import LifecycleEntry, MessageQuery, MessageRecord
-from clarion.store.schema import lifecycle, messages
+from clarion.store.records import EventRecord, LifecycleEntry, MessageQuery, MessageRecord
+from clarion.store.schema import events, lifecycle, messages, profiles
 from clarion.store.sql.convert import (
     LIFECYCLE_COLUMNS,
     MESSAGE_COLUMNS,
+    dt,
+    event_of,
     lifecycle_of,
     message_of,
+    opt_dt,
     ts,
 )
 
@@ -52,3 +56,50 @@ def list_messages(conn: Connection, query: MessageQuery) -> list[MessageRecord]:
 def counts_by_status(conn: Connection) -> dict[str, int]:
     query = sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)
     return {status: count for status, count in conn.execute(query)}
+
+
+def event_record(conn: Connection, event_id: str) -> EventRecord | None:
+    """An event with its state; ``attempts`` and ``last_error`` when the table has them."""
+    row = conn.execute(sa.select(events).where(events.c.id == event_id)).first()
+    if row is None:
+        return None
+    extra = row._mapping
+    attempts = extra.get("attempts")
+    last_error = extra.get("last_error")
+    return EventRecord(
+        event_of(row),
+        row.state,
+        dt(row.received_at),
+        opt_dt(row.processed_at),
+        int(attempts) if attempts is not None else None,
+        str(last_error) if last_error is not None else None,
+    )
+
+
+def messages_of_event(conn: Connection, record: EventRecord) -> list[MessageRecord]:
+    """The messages an event caused: of its profile, and of its account's profiles
+    (an account audience). Found through the profile index, as messages have no
+    index on their event."""
+    event = record.event
+    ids = {event.profile_id}
+    if event.account_id is not None:
+        query = sa.select(profiles.c.id).where(profiles.c.account_id == event.account_id)
+        ids.update(conn.execute(query).scalars())
+    c = messages.c
+    query = (
+        sa.select(*MESSAGE_COLUMNS)
+        .where(c.profile_id.in_(sorted(ids)), c.event_id == event.id)
+        .order_by(c.profile_id, c.message, c.step)
+    )
+    return [message_of(row) for row in conn.execute(query)]
+
+
+def profile_known(conn: Connection, profile_id: str) -> bool:
+    """Whether the profile exists or has any message (an event may name a profile
+    that was never stored; its messages are still recorded)."""
+    for table, column in ((profiles, profiles.c.id), (messages, messages.c.profile_id)):
+        if conn.execute(
+            sa.select(sa.literal(1)).select_from(table).where(column == profile_id).limit(1)
+        ).first():
+            return True
+    return False

@@ -8,11 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from clarion.core.model import JSONObject, Status
+from clarion.core.model import ADDRESS_KINDS, AddressLimit, JSONObject, Status
 from clarion.store.records import BadAddress, DeliveryReport, ReportApplied
 from clarion.store.schema import bad_addresses, lifecycle, messages
 from clarion.store.sql.bulk import append, chunked
-from clarion.store.sql.convert import lifecycle_row
+from clarion.store.sql.convert import dt, lifecycle_row
 from clarion.store.sql.early_reports import hold, lock_refs, take_held
 from clarion.store.sql.engine import insert, is_postgres
 
@@ -23,32 +23,53 @@ _OPEN = Status.SENT.value
 def record_bad_addresses(
     conn: Connection, found: Sequence[tuple[str, BadAddress]], at: float
 ) -> None:
-    """Record (profile id, bad address) pairs; a known one takes the newer code and time."""
+    """Record (profile id, bad address) pairs; a known one takes the newer code, time
+    and expiry (a temporary limit recorded again lasts from the new report)."""
     if not found:
         return
     rows = [
-        {"profile_id": pid, "kind": b.kind, "value": b.value, "code": b.code, "at": at}
+        {
+            "profile_id": pid,
+            "kind": b.kind,
+            "value": b.value,
+            "code": b.code,
+            "at": at,
+            "until": at + b.lasts.total_seconds() if b.lasts is not None else None,
+        }
         for pid, b in found
     ]
     stmt = insert(conn, bad_addresses)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["profile_id", "kind", "value"],
-            set_={"code": stmt.excluded.code, "at": stmt.excluded.at},
+            set_={"code": stmt.excluded.code, "at": stmt.excluded.at, "until": stmt.excluded.until},
         ),
         rows,
     )
 
 
-def bad_addresses_of(conn: Connection, profile_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-    """The addresses marked bad for each profile (any kind), by profile id."""
+def address_limits_of(
+    conn: Connection, profile_ids: Iterable[str]
+) -> dict[str, tuple[AddressLimit, ...]]:
+    """What providers said each profile's addresses cannot receive, by profile id.
+
+    Expired limits are loaded too (few, and replaced when recorded again): whether a
+    limit still holds is the core's call at the time of each decision."""
     b = bad_addresses.c
-    found: dict[str, set[str]] = {}
+    found: dict[str, list[AddressLimit]] = {}
     for chunk in chunked(sorted(set(profile_ids))):
-        query = sa.select(b.profile_id, b.value).where(b.profile_id.in_(chunk))
-        for profile_id, value in conn.execute(query):
-            found.setdefault(profile_id, set()).add(value)
-    return {profile_id: frozenset(values) for profile_id, values in found.items()}
+        query = (
+            sa.select(b.profile_id, b.kind, b.value, b.until)
+            .where(b.profile_id.in_(chunk))
+            .order_by(b.profile_id, b.kind, b.value)
+        )
+        for profile_id, kind, value, until in conn.execute(query):
+            channels = ADDRESS_KINDS.get(kind)
+            if channels is None:
+                continue  # a kind this version does not know limits nothing
+            limit = AddressLimit(value, channels, dt(until) if until is not None else None)
+            found.setdefault(profile_id, []).append(limit)
+    return {profile_id: tuple(limits) for profile_id, limits in found.items()}
 
 
 def _already_reported(conn: Connection, guid: str, reason: str | None) -> bool:

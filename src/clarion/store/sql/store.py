@@ -24,6 +24,7 @@ from clarion.store.records import (
     DeliveryCount,
     DeliveryQuery,
     DeliveryReport,
+    EventRecord,
     FeedbackReceipt,
     InAppView,
     LadderRung,
@@ -202,6 +203,17 @@ class SqlStore:
     def list_messages(self, query: MessageQuery) -> list[MessageRecord]:
         with self._reader.connect() as conn:
             return reads.list_messages(conn, query)
+
+    def get_event(self, event_id: str) -> tuple[EventRecord, list[MessageRecord]] | None:
+        with self._reader.connect() as conn:
+            record = reads.event_record(conn, event_id)
+            if record is None:
+                return None
+            return record, reads.messages_of_event(conn, record)
+
+    def profile_known(self, profile_id: str) -> bool:
+        with self._reader.connect() as conn:
+            return reads.profile_known(conn, profile_id)
 
     def counts_by_status(self) -> Mapping[str, int]:
         with self._reader.connect() as conn:
