@@ -109,6 +109,8 @@ class PastMessage:
     #: Held out (suppressed, ``held_out``): it counts against its own message's caps and
     #: dedup as the send it replaced would, so both arms of a holdout stay comparable.
     held_out: bool = False
+    #: An in-app message's first impression on any device (None: not shown yet).
+    first_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,6 +273,7 @@ def past_of(row: Row) -> PastMessage:
         event_id=row.event_id,
         escalating=row.confirm_by is not None,
         held_out=row.reason == reasons.HELD_OUT,
+        first_seen_at=opt_dt(row.first_seen_at),
     )
 
 

@@ -28,7 +28,14 @@ def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:
         make(inapp_state)
         .values(**key, impressions=1, first_seen_at=now, last_seen_at=now)
         .on_conflict_do_update(
-            index_elements=[c.guid], set_={"impressions": c.impressions + 1, "last_seen_at": now}
+            index_elements=[c.guid],
+            # A row made by a read, archive or CTA before any impression has no
+            # first_seen_at yet: the first impression sets it (caps count from it).
+            set_={
+                "impressions": c.impressions + 1,
+                "first_seen_at": sa.func.coalesce(c.first_seen_at, now),
+                "last_seen_at": now,
+            },
         )
     )
     action: sa.BindParameter[str] = sa.bindparam("action")
