@@ -109,19 +109,33 @@ async def get_alerts(
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
+# A device names itself on every center request, as on an alert fetch: the center
+# lists only what this device may show, under the same rules.
+PlatformQuery = Annotated[str, Query(pattern=r"^(web|ios|android|tv)$")]
+DeviceIdQuery = Annotated[str, Query(alias="deviceId", min_length=1, max_length=200)]
+AppVersionQuery = Annotated[str | None, Query(alias="appVersion", max_length=40)]
+LocaleQuery = Annotated[str | None, Query(max_length=35)]
+
+
+class MarkedOut(BaseModel):
+    marked: int
+
+
 @router.get("/notifications", responses={200: {"model": NotificationsResponse}})
 async def get_notifications(
     profile_id: ProfileId,
     service: Service,
-    platform: Annotated[str | None, Query(pattern=r"^(web|ios|android|tv)$")] = None,
-    device_id: Annotated[str | None, Query(alias="deviceId", max_length=200)] = None,
-    app_version: Annotated[str | None, Query(alias="appVersion", max_length=40)] = None,
-    locale: Annotated[str | None, Query(max_length=35)] = None,
+    platform: PlatformQuery,
+    device_id: DeviceIdQuery,
+    app_version: AppVersionQuery = None,
+    locale: LocaleQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
     archived: bool = False,
 ) -> Response:
-    """The profile's notification center, newest first, with the unread count for a badge."""
+    """The profile's notification center, newest first, with the unread count for a badge:
+    the items this device may show (platform and app-version rules, as for alerts),
+    assembled in its locale."""
     try:
         before = decode_cursor(cursor) if cursor else None
     except ValueError:
@@ -133,7 +147,7 @@ async def get_notifications(
                 [{"field": "cursor", "problem": "not a cursor returned by this endpoint"}],
             ),
         ) from None
-    device = DeviceContext(platform or "", device_id or "", app_version, locale)
+    device = DeviceContext(platform, device_id, app_version, locale)
     payload = await run_in_threadpool(
         service.notifications, profile_id, device, limit, before, archived
     )
@@ -156,6 +170,27 @@ async def read_notification(guid: str, profile_id: ProfileId, service: Service) 
 async def archive_notification(guid: str, profile_id: ProfileId, service: Service) -> Response:
     """Archive a notification on every device of the profile."""
     return await _mark(profile_id, guid, "archived_at", service)
+
+
+@router.post("/notifications/read-all")
+async def read_all_notifications(
+    profile_id: ProfileId,
+    service: Service,
+    platform: PlatformQuery,
+    device_id: DeviceIdQuery,
+    app_version: AppVersionQuery = None,
+) -> MarkedOut:
+    """Mark read every unread item this device's center lists, on every device."""
+    device = DeviceContext(platform, device_id, app_version)
+    return MarkedOut(marked=await run_in_threadpool(service.mark_all_read, profile_id, device))
+
+
+@router.post("/notifications/{guid}/unarchive", status_code=204)
+async def unarchive_notification(guid: str, profile_id: ProfileId, service: Service) -> Response:
+    """Put an archived notification back in the center, on every device of the profile."""
+    if not await run_in_threadpool(service.unarchive, profile_id, guid):
+        raise HTTPException(404, detail=error_body("not_found", f"no notification '{guid}'"))
+    return Response(status_code=204)
 
 
 @router.post("/feedback")

@@ -44,6 +44,10 @@ class InAppStore(FeedbackStore, Protocol):
 
     def inapp_view(self, profile_id: str, now: datetime, limit: int) -> InAppView: ...
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool: ...
+    def mark_inapp_many(
+        self, profile_id: str, guids: Sequence[str], column: str, now: datetime
+    ) -> list[str]: ...
+    def unmark_inapp(self, profile_id: str, guid: str, column: str) -> bool: ...
 
 
 #: How many live in-app messages of a profile a fetch considers, newest first.
@@ -180,15 +184,8 @@ class InAppService:
         archived: bool = False,
     ) -> dict[str, object]:
         """A page of the profile's notification center, newest first, with its unread count."""
-        now = self._clock()
         catalog = self._catalog()
-        view, found = self._candidates(profile_id, device, catalog, now, _CENTER_SIZE)
-        items = [
-            c
-            for c in found
-            if c.inapp.template is Template.NOTIFICATION
-            and (archived or c.live.state.archived_at is None)
-        ]
+        view, items = self._center(profile_id, device, catalog, archived)
         unread = sum(1 for c in items if c.live.state.read_at is None)
         if before is not None:
             items = [c for c in items if _key(c) < before]
@@ -201,9 +198,33 @@ class InAppService:
         cursor = _key(page[-1]) if more else None
         return notifications_response(assembled, unread, encode_cursor(*cursor) if cursor else None)
 
+    def _center(
+        self, profile_id: str, device: DeviceContext, catalog: Catalog, archived: bool
+    ) -> tuple[InAppView, list[_Candidate]]:
+        """The notification-center items this device may list (the same validation as
+        alerts: platform, app version, expiry, suppressions), newest first."""
+        view, found = self._candidates(profile_id, device, catalog, self._clock(), _CENTER_SIZE)
+        items = [
+            c
+            for c in found
+            if c.inapp.template is Template.NOTIFICATION
+            and (archived or c.live.state.archived_at is None)
+        ]
+        return view, items
+
     def mark(self, profile_id: str, guid: str, column: str) -> bool:
         """Set ``read_at`` or ``archived_at`` of a notification; False if not the profile's."""
         return self._store.mark_inapp(profile_id, guid, column, self._clock())
+
+    def mark_all_read(self, profile_id: str, device: DeviceContext) -> int:
+        """Mark read every unread item this device's center lists; how many it marked."""
+        _, items = self._center(profile_id, device, self._catalog(), archived=False)
+        unread = [c.live.message.guid for c in items if c.live.state.read_at is None]
+        return len(self._store.mark_inapp_many(profile_id, unread, "read_at", self._clock()))
+
+    def unarchive(self, profile_id: str, guid: str) -> bool:
+        """Put an archived notification back in the center; False if not the profile's."""
+        return self._store.unmark_inapp(profile_id, guid, "archived_at")
 
     @staticmethod
     def _render(candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str) -> Rendered:

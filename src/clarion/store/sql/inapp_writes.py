@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -120,17 +120,45 @@ def suppress(conn: Connection, profile_id: str, rule: Suppression, now: float) -
 
 def mark(conn: Connection, profile_id: str, guid: str, column: str, now: float) -> bool:
     """Set ``read_at`` or ``archived_at`` of a profile's in-app message; False if not theirs."""
-    m = messages.c
-    owned = conn.execute(
-        sa.select(m.guid).where(
-            m.guid == guid, m.profile_id == profile_id, m.channel == Channel.INAPP.value
+    return mark_many(conn, profile_id, [guid], column, now) == [guid]
+
+
+def mark_many(
+    conn: Connection, profile_id: str, guids: Sequence[str], column: str, now: float
+) -> list[str]:
+    """Set ``read_at`` or ``archived_at`` of those of ``guids`` that are the profile's
+    in-app messages; returns them."""
+    owned = _owned(conn, profile_id, guids)
+    for guid in owned:
+        conn.execute(
+            insert(conn, inapp_state)
+            .values(guid=guid, profile_id=profile_id, impressions=0, **{column: now})
+            .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={column: now})
         )
-    ).first()
-    if owned is None:
+    return owned
+
+
+def unmark(conn: Connection, profile_id: str, guid: str, column: str) -> bool:
+    """Clear ``read_at`` or ``archived_at`` of a profile's in-app message (unarchive);
+    False if not theirs."""
+    if not _owned(conn, profile_id, [guid]):
         return False
-    conn.execute(
-        insert(conn, inapp_state)
-        .values(guid=guid, profile_id=profile_id, impressions=0, **{column: now})
-        .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={column: now})
-    )
+    conn.execute(sa.update(inapp_state).where(inapp_state.c.guid == guid).values({column: None}))
     return True
+
+
+def _owned(conn: Connection, profile_id: str, guids: Sequence[str]) -> list[str]:
+    """Those of ``guids`` that are in-app messages of the profile, in their order."""
+    if not guids:
+        return []
+    m = messages.c
+    found = set(
+        conn.execute(
+            sa.select(m.guid).where(
+                m.guid.in_(list(guids)),
+                m.profile_id == profile_id,
+                m.channel == Channel.INAPP.value,
+            )
+        ).scalars()
+    )
+    return [guid for guid in dict.fromkeys(guids) if guid in found]

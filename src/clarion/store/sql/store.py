@@ -231,6 +231,16 @@ class SqlStore:
         with self._write() as conn:
             return inapp_writes.mark(conn, profile_id, guid, column, ts(now))
 
+    def mark_inapp_many(
+        self, profile_id: str, guids: Sequence[str], column: str, now: datetime
+    ) -> list[str]:
+        with self._write() as conn:
+            return inapp_writes.mark_many(conn, profile_id, guids, column, ts(now))
+
+    def unmark_inapp(self, profile_id: str, guid: str, column: str) -> bool:
+        with self._write() as conn:
+            return inapp_writes.unmark(conn, profile_id, guid, column)
+
     # Provider reports
     def apply_delivery_report(self, report: DeliveryReport, now: datetime) -> ReportApplied | None:
         with self._write() as conn:
