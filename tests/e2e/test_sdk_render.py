@@ -81,6 +81,8 @@ class Stub:
 
     alerts: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    #: The fallback alert a BACKEND CTA's feedback is answered with (its call failed).
+    fallback: dict[str, Any] | None = None
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -142,6 +144,12 @@ def stub_app(stub: Stub) -> Starlette:
 
     async def feedback(request: Request) -> Response:
         denied = await record(request)
+        posted = json.loads(await request.body() or b"{}")  # read once, cached
+        if denied is None and stub.fallback and posted["feedback"].get("actionType") == "BACKEND":
+            effects = ["action", "federated:SEND_LINK:failed", "fallback_shown"]
+            return JSONResponse(
+                {"status": "recorded", "effects": effects, "fallback": stub.fallback}
+            )
         return denied or JSONResponse({"status": "recorded"})
 
     async def notifications(request: Request) -> Response:
@@ -258,6 +266,7 @@ def stub(served: tuple[Stub, str]) -> Stub:
         fresh.alerts.clear()
         fresh.notifications.clear()
         fresh.requests.clear()
+        fresh.fallback = None
     return fresh
 
 
@@ -562,4 +571,31 @@ def test_the_center_names_the_device_and_locale_marks_all_read_and_unarchives(
     expect(archived.locator("[data-clarion-archive]")).to_have_count(1)
     wait_until(lambda: stub.calls("POST", "/v1/inapp/notifications/n0/unarchive"))
     assert not stub.notifications[0].archived
+    assert page.evaluate("window.clarionDemo.errors") == []
+
+
+def test_a_failed_backend_cta_shows_the_fallback_the_answer_carries(
+    stub: Stub, base_url: str, context: BrowserContext
+) -> None:
+    alert = payment_alert()
+    send_link = alert["template"]["ctas"][0]
+    send_link.update(actionType="BACKEND", action="SEND_LINK")
+    send_link["ctaFeedback"] = {**send_link["ctaFeedback"], "actionType": "BACKEND"}
+    stub.alerts[:] = [alert]
+    stub.fallback = payment_alert(Template.BANNER, render="fallback")
+    page = open_demo(context, demo_url(base_url, locale="es-ES"))
+    expect(page.locator(ALERT)).to_have_count(1)
+    page.locator("[data-clarion-cta=SEND_LINK]").click()
+    # The clicked alert closes; the fallback from the answer takes its place.
+    banner = page.locator("[data-clarion-template=banner]")
+    expect(banner).to_have_count(1)
+    expect(page.locator("[data-clarion-template=standard]")).to_have_count(0)
+    expect(banner.locator("[data-clarion-cta=UPDATE_PAYMENT]")).to_have_text("Update payment")
+    impression, click, shown = stub.wait_feedback(3)
+    assert impression == posted(alert["attributes"]["impressionFeedback"])
+    # The click says the device's locale: the service assembles the fallback in it.
+    sent = json.loads(click)
+    assert sent["context"] == {**CONTEXT, "locale": "es-ES"}
+    assert sent["feedback"] == send_link["ctaFeedback"]
+    assert shown == posted(stub.fallback["attributes"]["impressionFeedback"])
     assert page.evaluate("window.clarionDemo.errors") == []

@@ -74,6 +74,8 @@ class ContextIn(BaseModel):
     platform: Platform
     device_id: Short = Field(alias="deviceId")
     app_version: Annotated[str, Field(max_length=40)] | None = Field(None, alias="appVersion")
+    #: The device's locale, for copy it may have to show now (a federated CTA's fallback).
+    locale: Annotated[str, Field(min_length=1, max_length=35)] | None = None
 
 
 class FeedbackIn(BaseModel):
@@ -86,6 +88,9 @@ class FeedbackIn(BaseModel):
 class FeedbackOut(BaseModel):
     status: str = "recorded"
     effects: list[str]
+    #: The alert to show in place of the clicked one (its federated call failed),
+    #: in the contract of an alert of ``AlertsResponse``.
+    fallback: dict[str, Any] | None = None
 
 
 _REJECTED = {"expired": 410, "malformed": 422, "bad_signature": 403, "unknown_key": 403}
@@ -193,13 +198,18 @@ async def unarchive_notification(guid: str, profile_id: ProfileId, service: Serv
     return Response(status_code=204)
 
 
-@router.post("/feedback")
+@router.post("/feedback", response_model_exclude_none=True)
 async def post_feedback(body: FeedbackIn, profile_id: ProfileId, service: Service) -> FeedbackOut:
-    """Record an impression or a CTA click; the feedback object must be unaltered."""
+    """Record an impression or a CTA click; the feedback object must be unaltered.
+
+    When a ``BACKEND`` CTA's call failed and its alert is now shown as its fallback,
+    ``fallback`` is that alert, assembled in ``context.locale``, for the device to show."""
     context = body.context
-    device = DeviceContext(context.platform, context.device_id, context.app_version)
+    device = DeviceContext(context.platform, context.device_id, context.app_version, context.locale)
     try:
-        effects = await run_in_threadpool(service.feedback, profile_id, body.feedback, device)
+        effects, fallback = await run_in_threadpool(
+            service.feedback_answer, profile_id, body.feedback, device
+        )
     except FeedbackRejected as exc:
         raise HTTPException(
             _REJECTED.get(exc.reason, 422),
@@ -207,4 +217,4 @@ async def post_feedback(body: FeedbackIn, profile_id: ProfileId, service: Servic
         ) from None
     except NotYours:
         raise HTTPException(404, detail=error_body("not_found", "no such message")) from None
-    return FeedbackOut(effects=effects)
+    return FeedbackOut(effects=effects, fallback=fallback)

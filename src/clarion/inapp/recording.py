@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from clarion.catalog import Catalog
-from clarion.core.inapp_spec import ActionType, DismissScope
+from clarion.core.inapp_spec import ActionType, DismissScope, InAppSpec
 from clarion.core.model import Channel
 from clarion.core.tracking import FeedbackBody, FeedbackType
 from clarion.inapp.device_context import DeviceContext
@@ -28,7 +28,19 @@ class FeedbackStore(Protocol):
     def record_action(
         self, message: MessageRecord, action: str, now: datetime, detail: dict[str, object]
     ) -> None: ...
+    def record_fallback(
+        self,
+        message: MessageRecord,
+        action: str,
+        fallback: str,
+        now: datetime,
+        detail: dict[str, object],
+    ) -> None: ...
     def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]: ...
+
+
+#: The effect of a failed federated call whose alert is now shown as its fallback.
+FALLBACK_SHOWN = "fallback_shown"
 
 
 class NotYours(Exception):
@@ -80,10 +92,30 @@ class FeedbackRecorder:
                 {"profileId": profile_id, "messageGuid": message.guid, "action": action, **detail},
             )
             detail = {**detail, "federated": "ok" if result.ok else result.error}
+            fallback = None if result.ok else self._fallback(message, result.fallback)
+            if fallback is not None:
+                # No CTA was taken: the alert stays, as its fallback, until that ends it.
+                detail = {**detail, "fallback": fallback or None}
+                self._store.record_fallback(message, action, fallback, now, detail)
+                return ["action", *result.effects(action), FALLBACK_SHOWN]
             self._store.record_action(message, action, now, detail)
             return ["action", *result.effects(action)]
         self._store.record_action(message, action, now, detail)
         return ["action", *self._rules(message, body, now)]
+
+    def _inapp(self, message: MessageRecord) -> InAppSpec | None:
+        found = self._catalog().spec.messages.get(message.message)
+        spec = found.for_cell(message.ab_test_cell) if found is not None else None
+        step = spec.channels[message.step] if spec and message.step < len(spec.channels) else None
+        return step.inapp if step is not None else None
+
+    def _fallback(self, message: MessageRecord, configured: str | None) -> str | None:
+        """The action the failed call's fallback redirects to ("" for none), or None
+        when neither the step nor the action's configuration declares a fallback."""
+        inapp = self._inapp(message)
+        if configured is None and (inapp is None or inapp.fallback is None):
+            return None
+        return configured or ""
 
     def _rules(self, message: MessageRecord, body: FeedbackBody, now: datetime) -> Sequence[str]:
         if body.action_type is not ActionType.DISMISS:

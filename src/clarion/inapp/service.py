@@ -32,7 +32,7 @@ from clarion.core.tracking import Tracking
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
-from clarion.inapp.recording import FeedbackRecorder, FeedbackStore
+from clarion.inapp.recording import FALLBACK_SHOWN, FeedbackRecorder, FeedbackStore
 from clarion.observability import get_logger
 from clarion.store.records import InAppView, LiveInApp, MessageRecord
 
@@ -90,6 +90,8 @@ class _Candidate:
     spec: MessageSpec
     inapp: InAppSpec
     follow_up: bool
+    #: Shown as its fallback: its federated call failed (``InAppState.fallback``).
+    fallback: bool = False
 
 
 class InAppService:
@@ -163,7 +165,9 @@ class InAppService:
         if inapp.ttl is not None and message.created_at + inapp.ttl <= now:
             return None
         follow = inapp.follow_up
-        if follow is not None and state.impressions >= follow.after_impressions:
+        if state.fallback is not None:
+            inapp, is_follow_up = inapp.fallback_spec(state.fallback or None), False
+        elif follow is not None and state.impressions >= follow.after_impressions:
             follow_spec = inapp.follow_up_spec()
             if follow_spec is None:
                 return None
@@ -173,7 +177,7 @@ class InAppService:
         eligible = not device.platform or inapp.eligible(device.platform, device.app_version)
         if not eligible or inapp.blocks(device.page):
             return None
-        return _Candidate(live, spec, inapp, is_follow_up)
+        return _Candidate(live, spec, inapp, is_follow_up, state.fallback is not None)
 
     def notifications(
         self,
@@ -231,6 +235,8 @@ class InAppService:
         message = candidate.live.message
         context = render_context(profile, candidate.live.event)
         render = catalog.render_follow_up if candidate.follow_up else catalog.render
+        if candidate.fallback:
+            render = catalog.render_fallback
         return render(message.message, message.step, locale, context, message.ab_test_cell)
 
     def _notification(
@@ -278,3 +284,20 @@ class InAppService:
         """Record verified feedback of ``profile_id``'s device; returns what it caused
         (see ``FeedbackRecorder.record``)."""
         return self._feedback.record(profile_id, obj, device)
+
+    def feedback_answer(
+        self, profile_id: str, obj: object, device: DeviceContext
+    ) -> tuple[list[str], dict[str, object] | None]:
+        """``feedback``, and when a failed federated call left the alert shown as its
+        fallback, that alert assembled for this device (in its locale) to show now."""
+        effects = self.feedback(profile_id, obj, device)
+        if FALLBACK_SHOWN not in effects:
+            return effects, None
+        guid = self._signer.verify(obj).tracking.message_guid
+        catalog = self._catalog()
+        view, found = self._candidates(profile_id, device, catalog, self._clock(), _ALERT_WINDOW)
+        shown = [c for c in found if c.fallback and c.live.message.guid == guid]
+        if not shown:  # e.g. not for this device's platform or version
+            return effects, None
+        profile = view.profile or Profile(id=profile_id)
+        return effects, self._assemble(shown[0], catalog, profile, device.locale or profile.locale)

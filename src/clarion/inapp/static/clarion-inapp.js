@@ -412,7 +412,14 @@ html.clarion-scroll-lock { overflow: hidden; }
 
     _click(cta) {
       if (this.closed) return;
-      if (cta.ctaFeedback) this.client._background(this.client.postFeedback(cta.ctaFeedback));
+      if (cta.actionType === "BACKEND" && cta.ctaFeedback) {
+        // The service runs the action itself; when that fails, its answer carries the
+        // alert to show instead (the fallback, in this device's locale).
+        const answer = this.client.postFeedback(cta.ctaFeedback, { locale: true });
+        this.client._background(answer.then((reply) => this._fallback(reply)));
+      } else if (cta.ctaFeedback) {
+        this.client._background(this.client.postFeedback(cta.ctaFeedback));
+      }
       if (cta.actionType === "REDIRECT") {
         this.container.dispatchEvent(
           new CustomEvent("clarion:action", {
@@ -424,6 +431,13 @@ html.clarion-scroll-lock { overflow: hidden; }
       }
       // DISMISS, ACKNOWLEDGE, REDIRECT and BACKEND (run by the service) all close the alert.
       this.close();
+    }
+
+    _fallback(reply) {
+      const alert = reply && reply.fallback;
+      if (alert && typeof alert === "object" && alert.template) {
+        this.client.showAlerts(this.container, [alert]);
+      }
     }
 
     _key(event) {
@@ -813,13 +827,16 @@ html.clarion-scroll-lock { overflow: hidden; }
       return this._request("POST", path, { retries: 2 });
     }
 
-    /** Posts a feedback object exactly as it was received, with this device's context. */
-    postFeedback(feedback) {
+    /** Posts a feedback object exactly as it was received, with this device's context
+     * (and its locale with `{locale: true}`: for a BACKEND CTA, whose answer may carry
+     * a fallback alert to show). Resolves to the answer: {status, effects, fallback?}. */
+    postFeedback(feedback, options) {
       if (!feedback || typeof feedback !== "object") {
         return Promise.reject(new TypeError("feedback must be the object received"));
       }
       const context = { platform: this.platform, deviceId: this.deviceId };
       if (this.appVersion !== null) context.appVersion = this.appVersion;
+      if (options && options.locale) context.locale = this.locale;
       const body = JSON.stringify({ feedback, context });
       return this._request("POST", "/v1/inapp/feedback", { body, retries: 2 });
     }

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from clarion.core import reasons
 from clarion.core.model import Channel, Status
-from clarion.store.records import MessageRecord, Suppression
+from clarion.store.records import FALLBACK, MessageRecord, Suppression
 from clarion.store.schema import inapp_state, lifecycle, messages, suppressions
 from clarion.store.sql.convert import lifecycle_row, ts
 from clarion.store.sql.engine import Insert, insert
@@ -76,6 +76,26 @@ def record_action(
     _, upsert = _UPSERTS[conn.dialect.name]
     values = {"guid": message.guid, "profile_id": message.profile_id, "now": now, "action": action}
     conn.execute(upsert, values)
+    row = lifecycle_row(message.guid, now, message.status, f"cta:{action}", detail)
+    conn.execute(_LIFECYCLE, [row])
+
+
+def record_fallback(
+    conn: Connection,
+    message: MessageRecord,
+    action: str,
+    fallback: str,
+    now: float,
+    detail: dict[str, object],
+) -> None:
+    """A ``BACKEND`` CTA whose call failed: no CTA is taken (``acted_at`` stays empty),
+    the alert is shown as its fallback (redirecting to ``fallback``) from now on."""
+    marker = f"{FALLBACK}{fallback}"
+    conn.execute(
+        insert(conn, inapp_state)
+        .values(guid=message.guid, profile_id=message.profile_id, impressions=0, action=marker)
+        .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={"action": marker})
+    )
     row = lifecycle_row(message.guid, now, message.status, f"cta:{action}", detail)
     conn.execute(_LIFECYCLE, [row])
 

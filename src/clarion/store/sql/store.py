@@ -223,6 +223,17 @@ class SqlStore:
         with self._write() as conn:
             inapp_writes.record_action(conn, message, action, ts(now), detail)
 
+    def record_fallback(
+        self,
+        message: MessageRecord,
+        action: str,
+        fallback: str,
+        now: datetime,
+        detail: dict[str, object],
+    ) -> None:
+        with self._write() as conn:
+            inapp_writes.record_fallback(conn, message, action, fallback, ts(now), detail)
+
     def suppress(self, profile_id: str, rule: Suppression, now: datetime) -> list[str]:
         with self._write() as conn:
             return inapp_writes.suppress(conn, profile_id, rule, ts(now))
