@@ -162,3 +162,54 @@ def test_a_failed_federated_call_shows_the_fallback_until_its_own_rule_ends_it(
         assert answer.json() == {"status": "recorded", "effects": ["action"]}
         assert alerts() == [] and alerts(device="tablet") == []
         assert len(calls) == 2  # a REDIRECT calls no backend
+
+
+def test_a_configured_fallback_alone_keeps_the_alert_with_a_redirect(
+    failing_backend: tuple[str, list[dict[str, Any]]], db_url: str, tmp_path: Path
+) -> None:
+    """No ``fallback`` in the catalog: the alert keeps its copy and template, and its
+    BACKEND CTA becomes the configured REDIRECT, instead of disappearing."""
+    url, _ = failing_backend
+    catalog = _catalog(tmp_path)
+    add_phone = catalog / "messages" / "add_phone.yaml"
+    text = add_phone.read_text()
+    start = text.index("      fallback:\n")
+    end = text.index("      # The add-phone flow")
+    add_phone.write_text(text[:start] + text[end:])
+    clock = FakeClock()
+    settings = settings_for(
+        db_url,
+        tmp_path,
+        catalog=catalog,
+        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
+        device_token_secrets={"default": SECRET.decode()},
+        federated_actions={"SEND_LINK": {"url": url, "retries": 0, "fallback": "ADD_PHONE"}},
+    )
+    with running(settings, clock=clock) as (client, _):
+        client.put("/v1/profiles/cy", json={"timezone": "UTC"})
+        event = {"type": "account.phone_missing", "profile_id": "cy", "payload": {"reason": "r"}}
+        assert client.post("/v1/events", json=event).status_code == 202
+        token = issue_device_token(SECRET, "cy", timedelta(hours=1), now=clock())
+        headers = {"Authorization": f"Bearer {token}"}
+        params = {"platform": "web", "deviceId": "laptop"}
+
+        def alerts() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = client.get(
+                "/v1/inapp/alerts", params=params, headers=headers
+            ).json()["alerts"]
+            return found
+
+        [alert] = wait_for(alerts)
+        answer = client.post(
+            "/v1/inapp/feedback",
+            json={"feedback": alert["template"]["ctas"][0]["ctaFeedback"], "context": params},
+            headers=headers,
+        ).json()
+        assert answer["effects"][-2:] == ["fallback:ADD_PHONE", "fallback_shown"]
+        [kept] = alerts()
+        for shown in (answer["fallback"], kept):
+            assert shown["templateId"] == "standard"
+            assert _text(shown["template"]["body"]) == _text(alert["template"]["body"])
+            send = shown["template"]["ctas"][0]
+            assert (send["actionType"], send["action"]) == ("REDIRECT", "ADD_PHONE")
+            assert _text(send) == _text(alert["template"]["ctas"][0])
