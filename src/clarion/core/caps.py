@@ -13,6 +13,8 @@ from datetime import datetime
 from clarion.core.model import COUNTED, Channel, PastMessage
 from clarion.core.spec import Cap
 
+_INAPP = Channel.INAPP
+
 
 def first_exceeded(
     history: Iterable[PastMessage],
@@ -26,20 +28,18 @@ def first_exceeded(
     messages too when ``held_out``)."""
     if not caps:
         return None
-    # Filter once; each cap then only compares the times the messages count from.
-    hits = [
-        (at, m)
-        for m in history
-        if (m.status in COUNTED or (held_out and m.held_out))
-        and match(m)
-        and (at := counted_at(m)) is not None
-    ]
+    # Filter once; each cap then only compares the times the messages count from
+    # (``counted_at``, called for in-app messages only: decide()'s hot path).
+    hits = [m for m in history if (m.status in COUNTED or (held_out and m.held_out)) and match(m)]
+    times = [m.created_at if m.channel is not _INAPP else counted_at(m) for m in hits]
     for cap in caps:
         since = now - cap.window
         if per_event:
-            count = len({m.event_id for at, m in hits if at > since})
+            count = len(
+                {m.event_id for m, at in zip(hits, times, strict=True) if at and at > since}
+            )
         else:
-            count = sum(1 for at, _ in hits if at > since)
+            count = sum(1 for at in times if at and at > since)
         if count >= cap.limit:
             return cap
     return None
