@@ -6,6 +6,7 @@ import pytest
 
 from clarion.catalog import check_catalog, load_catalog
 from clarion.core.inapp_spec import ActionType, Fallback, InAppSpec, Template
+from clarion.inapp.coverage import inapp_coverage
 from tests.unit.test_catalog_inapp import FILE, message, write
 
 BACKEND = """\
@@ -71,3 +72,18 @@ def test_fallback_copy_must_exist_in_the_default_locale(tmp_path: Path) -> None:
     [issue] = check_catalog(write(tmp_path, text))
     assert issue.key == "channels[0].options.fallback.fields.body"
     assert "'alert.gone' is missing from strings/en.yaml" in issue.problem
+
+
+def test_localization_qc_covers_the_fallbacks_copy(tmp_path: Path) -> None:
+    write(tmp_path, message(BACKEND))
+    (tmp_path / "strings" / "es.yaml").write_text(
+        "alert:\n  title: Agrega un teléfono\n  body: Protege tu cuenta.\n  yes: Agregar\n"
+        "  no: Ahora no\n  footer: '[Por qué](https://help.example.com)'\n",
+        encoding="utf-8",
+    )
+    found = [a for a in inapp_coverage(load_catalog(tmp_path)) if a.variant == "fallback"]
+    [fallback] = found
+    assert fallback.template is Template.BANNER
+    assert fallback.content["body"] == "alert.short"
+    # Spanish lacks the fallback's body: QC reports it rather than shoot English.
+    assert {c.locale: c.missing for c in fallback.locales} == {"en": (), "es": ("body",)}
