@@ -53,7 +53,17 @@ TOKEN = "device-token-for-ana"
 CONTEXT = {"platform": "web", "deviceId": "laptop", "appVersion": "1.0.0"}
 SIGNER = FeedbackSigner({"2024-05": b"s" * 32}, "2024-05", lambda: datetime.now(UTC))
 ALERT = "[data-clarion-alert]"
+#: What the SDK says about the device on every notification-center request.
+CENTER_QUERY = {"platform": "web", "deviceId": "laptop", "appVersion": "1.0.0", "locale": "en"}
 TIMEOUT = 10.0
+
+
+#: What each notification-center post of the stub changes in an item.
+CHANGES: dict[str, dict[str, bool]] = {
+    "read": {"read": True},
+    "archive": {"archived": True},
+    "unarchive": {"archived": False},
+}
 
 
 @dataclass
@@ -71,12 +81,28 @@ class Stub:
 
     alerts: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    #: The fallback alert a BACKEND CTA's feedback is answered with (its call failed).
+    fallback: dict[str, Any] | None = None
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls(self, method: str, path: str) -> list[Recorded]:
         with self.lock:
             return [r for r in self.requests if r.method == method and r.path == path]
+
+    def change(self, guid: str, op: str) -> None:
+        """A notification-center post: ``read``, ``archive`` or ``unarchive`` an item."""
+        with self.lock:
+            for i, item in enumerate(self.notifications):
+                if item.guid == guid:
+                    self.notifications[i] = replace(item, **CHANGES.get(op, {}))
+
+    def read_all(self) -> int:
+        with self.lock:
+            unread = [i for i, n in enumerate(self.notifications) if not n.read]
+            for i in unread:
+                self.notifications[i] = replace(self.notifications[i], read=True)
+        return len(unread)
 
     def feedback(self) -> list[bytes]:
         """The raw bodies of the feedback posts, in arrival order."""
@@ -118,6 +144,12 @@ def stub_app(stub: Stub) -> Starlette:
 
     async def feedback(request: Request) -> Response:
         denied = await record(request)
+        posted = json.loads(await request.body() or b"{}")  # read once, cached
+        if denied is None and stub.fallback and posted["feedback"].get("actionType") == "BACKEND":
+            effects = ["action", "federated:SEND_LINK:failed", "fallback_shown"]
+            return JSONResponse(
+                {"status": "recorded", "effects": effects, "fallback": stub.fallback}
+            )
         return denied or JSONResponse({"status": "recorded"})
 
     async def notifications(request: Request) -> Response:
@@ -128,20 +160,21 @@ def stub_app(stub: Stub) -> Starlette:
         denied = await record(request)
         if denied:
             return denied
-        guid, op = request.path_params["guid"], request.path_params["op"]
-        with stub.lock:
-            for i, item in enumerate(stub.notifications):
-                if item.guid == guid and op == "read":
-                    stub.notifications[i] = replace(item, read=True)
-                elif item.guid == guid and op == "archive":
-                    stub.notifications[i] = replace(item, archived=True)
+        stub.change(request.path_params["guid"], request.path_params["op"])
         return Response(status_code=204)
+
+    async def read_all(request: Request) -> Response:
+        denied = await record(request)
+        if denied:
+            return denied
+        return JSONResponse({"marked": stub.read_all()})
 
     return Starlette(
         routes=[
             Route("/v1/inapp/alerts", alerts, methods=["GET"]),
             Route("/v1/inapp/feedback", feedback, methods=["POST"]),
             Route("/v1/inapp/notifications", notifications, methods=["GET"]),
+            Route("/v1/inapp/notifications/read-all", read_all, methods=["POST"]),
             Route("/v1/inapp/notifications/{guid}/{op:str}", change, methods=["POST"]),
             Mount("/sdk", StaticFiles(directory=STATIC)),
         ],
@@ -160,9 +193,10 @@ def notification_page(stub: Stub, request: Request) -> dict[str, Any]:
     """Newest first, keyset-paginated by the guid of a page's last item."""
     limit = int(request.query_params.get("limit", "20"))
     cursor = request.query_params.get("cursor")
+    archived = request.query_params.get("archived") == "true"
     with stub.lock:
         live = sorted(
-            (n for n in stub.notifications if not n.archived),
+            (n for n in stub.notifications if archived or not n.archived),
             key=lambda n: n.created_at,
             reverse=True,
         )
@@ -232,6 +266,7 @@ def stub(served: tuple[Stub, str]) -> Stub:
         fresh.alerts.clear()
         fresh.notifications.clear()
         fresh.requests.clear()
+        fresh.fallback = None
     return fresh
 
 
@@ -463,7 +498,7 @@ def test_the_notification_center_badge_read_archive_and_more(
     expect(center.locator("[data-clarion-notification=n0]")).to_have_count(1)
     expect(more).to_be_hidden()
     [_, second] = stub.calls("GET", "/v1/inapp/notifications")
-    assert second.query == {"limit": "3", "cursor": "n1"}
+    assert second.query == {**CENTER_QUERY, "limit": "3", "cursor": "n1"}
     expect(badge).to_have_text("1")  # the server's count, after the read and the archive
     assert stub.calls("POST", "/v1/inapp/notifications/n1/read") == []
     assert len(stub.wait_feedback(5)) == 5  # n0's impression
@@ -494,3 +529,73 @@ def test_the_sdk_is_an_es_module_too(base_url: str, context: BrowserContext) -> 
         }"""
     )
     assert exported == ["function", True, True]
+
+
+def test_the_center_names_the_device_and_locale_marks_all_read_and_unarchives(
+    stub: Stub, base_url: str, context: BrowserContext
+) -> None:
+    start = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    stub.notifications[:] = [
+        Notification(f"n{i}", start + timedelta(hours=i), f"Title {i}", f"Body {i}")
+        for i in range(3)
+    ]
+    stub.notifications[0] = replace(stub.notifications[0], archived=True)
+    page = open_demo(context, demo_url(base_url, center="1", archived="1", locale="es-ES"))
+    [fetch] = stub.calls("GET", "/v1/inapp/notifications")
+    # The server assembles the items in this locale, under this device's rules.
+    assert fetch.query == {
+        **CENTER_QUERY,
+        "locale": "es-ES",
+        "limit": "20",
+        "archived": "true",
+    }
+    center = page.locator("[data-clarion-center]")
+    items = center.locator("[data-clarion-notification]")
+    expect(items).to_have_count(3)
+    expect(center.locator("[data-clarion-badge]")).to_have_text("3")
+
+    read_all = center.locator("[data-clarion-read-all]")
+    expect(read_all).to_have_text("Mark all as read")
+    read_all.click()
+    expect(center.locator("[data-clarion-read=false]")).to_have_count(0)
+    expect(center.locator("[data-clarion-badge]")).to_be_hidden()
+    expect(read_all).to_be_hidden()
+    [posted] = wait_until(lambda: stub.calls("POST", "/v1/inapp/notifications/read-all"))
+    assert posted.query == {"platform": "web", "deviceId": "laptop", "appVersion": "1.0.0"}
+
+    archived = center.locator("[data-clarion-notification=n0]")
+    expect(archived).to_have_attribute("data-clarion-archived", "true")
+    expect(center.locator("[data-clarion-unarchive]")).to_have_count(1)
+    archived.locator("[data-clarion-unarchive]").click()
+    expect(archived).to_have_attribute("data-clarion-archived", "false")
+    expect(archived.locator("[data-clarion-archive]")).to_have_count(1)
+    wait_until(lambda: stub.calls("POST", "/v1/inapp/notifications/n0/unarchive"))
+    assert not stub.notifications[0].archived
+    assert page.evaluate("window.clarionDemo.errors") == []
+
+
+def test_a_failed_backend_cta_shows_the_fallback_the_answer_carries(
+    stub: Stub, base_url: str, context: BrowserContext
+) -> None:
+    alert = payment_alert()
+    send_link = alert["template"]["ctas"][0]
+    send_link.update(actionType="BACKEND", action="SEND_LINK")
+    send_link["ctaFeedback"] = {**send_link["ctaFeedback"], "actionType": "BACKEND"}
+    stub.alerts[:] = [alert]
+    stub.fallback = payment_alert(Template.BANNER, render="fallback")
+    page = open_demo(context, demo_url(base_url, locale="es-ES"))
+    expect(page.locator(ALERT)).to_have_count(1)
+    page.locator("[data-clarion-cta=SEND_LINK]").click()
+    # The clicked alert closes; the fallback from the answer takes its place.
+    banner = page.locator("[data-clarion-template=banner]")
+    expect(banner).to_have_count(1)
+    expect(page.locator("[data-clarion-template=standard]")).to_have_count(0)
+    expect(banner.locator("[data-clarion-cta=UPDATE_PAYMENT]")).to_have_text("Update payment")
+    impression, click, shown = stub.wait_feedback(3)
+    assert impression == posted(alert["attributes"]["impressionFeedback"])
+    # The click says the device's locale: the service assembles the fallback in it.
+    sent = json.loads(click)
+    assert sent["context"] == {**CONTEXT, "locale": "es-ES"}
+    assert sent["feedback"] == send_link["ctaFeedback"]
+    assert shown == posted(stub.fallback["attributes"]["impressionFeedback"])
+    assert page.evaluate("window.clarionDemo.errors") == []

@@ -29,6 +29,7 @@ from tests.integration.pipeline_support import (
 
 DEVICE_SECRET = b"d" * 32
 PAYMENT = {"amount": 15.49, "currency": "USD", "show_title": "Dark"}
+WEB_DEVICE = {"platform": "web", "deviceId": "laptop"}
 
 
 @pytest.fixture
@@ -234,7 +235,8 @@ def test_the_goal_event_resolves_the_alert_everywhere(
 
 
 def _center(client: TestClient, headers: dict[str, str], **params: str) -> dict[str, Any]:
-    response = client.get("/v1/inapp/notifications", params=params, headers=headers)
+    query = {"platform": "web", "deviceId": "laptop", **params}
+    response = client.get("/v1/inapp/notifications", params=query, headers=headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     jsonschema.validate(body, NOTIFICATIONS_RESPONSE_SCHEMA)
@@ -279,7 +281,9 @@ def test_notification_center_is_per_profile_newest_first_and_paginated(
     assert len(_center(client, ana)["notifications"]) == 2
     assert len(_center(client, ana, archived="true")["notifications"]) == 3
     assert _center(client, bo)["notifications"] == []
-    bad = client.get("/v1/inapp/notifications", params={"cursor": "nope"}, headers=ana)
+    bad = client.get(
+        "/v1/inapp/notifications", params={**WEB_DEVICE, "cursor": "nope"}, headers=ana
+    )
     assert bad.status_code == 400
 
 

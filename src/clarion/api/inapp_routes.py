@@ -75,6 +75,8 @@ class ContextIn(BaseModel):
     platform: Platform
     device_id: Short = Field(alias="deviceId")
     app_version: Annotated[str, Field(max_length=40)] | None = Field(None, alias="appVersion")
+    #: The device's locale, for copy it may have to show now (a federated CTA's fallback).
+    locale: Annotated[str, Field(min_length=1, max_length=35)] | None = None
 
 
 class FeedbackIn(BaseModel):
@@ -89,6 +91,9 @@ class FeedbackOut(BaseModel):
     status: str = "recorded"
     effects: list[str]
     duplicate: bool = False
+    #: The alert to show in place of the clicked one (its federated call failed),
+    #: in the contract of an alert of ``AlertsResponse``.
+    fallback: dict[str, Any] | None = None
 
 
 _REJECTED = {"expired": 410, "malformed": 422, "bad_signature": 403, "unknown_key": 403}
@@ -112,6 +117,18 @@ async def get_alerts(
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
+# A device names itself on every center request, as on an alert fetch: the center
+# lists only what this device may show, under the same rules.
+PlatformQuery = Annotated[str, Query(pattern=r"^(web|ios|android|tv)$")]
+DeviceIdQuery = Annotated[str, Query(alias="deviceId", min_length=1, max_length=200)]
+AppVersionQuery = Annotated[str | None, Query(alias="appVersion", max_length=40)]
+LocaleQuery = Annotated[str | None, Query(max_length=35)]
+
+
+class MarkedOut(BaseModel):
+    marked: int
+
+
 @router.get(
     "/notifications",
     responses={200: {"model": NotificationsResponse}},
@@ -120,15 +137,17 @@ async def get_alerts(
 async def get_notifications(
     profile_id: ProfileId,
     service: Service,
-    platform: Annotated[str | None, Query(pattern=r"^(web|ios|android|tv)$")] = None,
-    device_id: Annotated[str | None, Query(alias="deviceId", max_length=200)] = None,
-    app_version: Annotated[str | None, Query(alias="appVersion", max_length=40)] = None,
-    locale: Annotated[str | None, Query(max_length=35)] = None,
+    platform: PlatformQuery,
+    device_id: DeviceIdQuery,
+    app_version: AppVersionQuery = None,
+    locale: LocaleQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
     archived: bool = False,
 ) -> Response:
-    """The profile's notification center, newest first, with the unread count for a badge."""
+    """The profile's notification center, newest first, with the unread count for a badge:
+    the items this device may show (platform and app-version rules, as for alerts),
+    assembled in its locale."""
     try:
         before = decode_cursor(cursor) if cursor else None
     except ValueError:
@@ -140,7 +159,7 @@ async def get_notifications(
                 [{"field": "cursor", "problem": "not a cursor returned by this endpoint"}],
             ),
         ) from None
-    device = DeviceContext(platform or "", device_id or "", app_version, locale)
+    device = DeviceContext(platform, device_id, app_version, locale)
     payload = await run_in_threadpool(
         service.notifications, profile_id, device, limit, before, archived
     )
@@ -165,13 +184,39 @@ async def archive_notification(guid: str, profile_id: ProfileId, service: Servic
     return await _mark(profile_id, guid, "archived_at", service)
 
 
-@router.post("/feedback")
+@router.post("/notifications/read-all")
+async def read_all_notifications(
+    profile_id: ProfileId,
+    service: Service,
+    platform: PlatformQuery,
+    device_id: DeviceIdQuery,
+    app_version: AppVersionQuery = None,
+) -> MarkedOut:
+    """Mark read every unread item this device's center lists, on every device."""
+    device = DeviceContext(platform, device_id, app_version)
+    return MarkedOut(marked=await run_in_threadpool(service.mark_all_read, profile_id, device))
+
+
+@router.post("/notifications/{guid}/unarchive", status_code=204)
+async def unarchive_notification(guid: str, profile_id: ProfileId, service: Service) -> Response:
+    """Put an archived notification back in the center, on every device of the profile."""
+    if not await run_in_threadpool(service.unarchive, profile_id, guid):
+        raise HTTPException(404, detail=error_body("not_found", f"no notification '{guid}'"))
+    return Response(status_code=204)
+
+
+@router.post("/feedback", response_model_exclude_none=True)
 async def post_feedback(body: FeedbackIn, profile_id: ProfileId, service: Service) -> FeedbackOut:
-    """Record an impression or a CTA click; the feedback object must be unaltered."""
+    """Record an impression or a CTA click; the feedback object must be unaltered.
+
+    When a ``BACKEND`` CTA's call failed and its alert is now shown as its fallback,
+    ``fallback`` is that alert, assembled in ``context.locale``, for the device to show."""
     context = body.context
-    device = DeviceContext(context.platform, context.device_id, context.app_version)
+    device = DeviceContext(context.platform, context.device_id, context.app_version, context.locale)
     try:
-        recorded = await run_in_threadpool(service.feedback, profile_id, body.feedback, device)
+        recorded, fallback = await run_in_threadpool(
+            service.feedback_answer, profile_id, body.feedback, device
+        )
     except FeedbackRejected as exc:
         message = f"feedback rejected: {exc.reason}"
         if exc.reason == "unknown_key":  # most often: restarted without CLARION_FEEDBACK_KEYS
@@ -181,4 +226,4 @@ async def post_feedback(body: FeedbackIn, profile_id: ProfileId, service: Servic
         ) from None
     except NotYours:
         raise HTTPException(404, detail=error_body("not_found", "no such message")) from None
-    return FeedbackOut.model_validate(recorded.to_json())
+    return FeedbackOut.model_validate({**recorded.to_json(), "fallback": fallback})

@@ -23,6 +23,7 @@ from clarion.core.inapp_spec import (
     CtaType,
     DismissRule,
     DismissScope,
+    Fallback,
     FollowUp,
     InAppSpec,
     Platform,
@@ -39,6 +40,7 @@ OPTION_KEYS: Final = (
     "ttl",
     "dismiss",
     "follow_up",
+    "fallback",
 )
 #: The elements of an alert that hold copy besides its CTAs.
 SLOTS: Final = ("title", "body", "footer", "image")
@@ -96,10 +98,13 @@ def read_inapp(
     ttl = _opt(at, data, "ttl", reader.duration)
     dismiss = _opt(at, data, "dismiss", _dismiss)
     follow_up = _opt(at, data, "follow_up", lambda w, v: _follow_up(at, w, v))
+    fallback = _opt(at, data, "fallback", lambda w, v: _fallback(at, w, v))
     if slots is not None and ctas is not None:
         _check_uses(at, slots, ctas)
     if ctas is not None:  # else rules about CTAs would only echo the CTA's own problem
         _check_rules(at, template, ctas, dismiss, follow_up)
+        if fallback is not None and not any(c.action_type is ActionType.BACKEND for c in ctas):
+            at.options.at("fallback").error("a fallback needs a CTA with action_type BACKEND")
     if len(where.issues) > before:
         return None
     assert template is not None and slots is not None and ctas is not None
@@ -116,18 +121,21 @@ def read_inapp(
         ttl=ttl,
         dismiss=dismiss,
         follow_up=follow_up,
+        fallback=fallback,
     )
 
 
 def follow_up_references(index: int, step: object) -> Iterator[tuple[str, str]]:
-    """(key path, string key) of the copy a step's follow-up shows instead of its own."""
+    """(key path, string key) of the copy a step's follow-up or fallback shows instead
+    of its own."""
     options = step.get("options") if isinstance(step, Mapping) else None
-    rule = options.get("follow_up") if isinstance(options, Mapping) else None
-    fields = rule.get("fields") if isinstance(rule, Mapping) else None
-    for name, key in fields.items() if isinstance(fields, Mapping) else ():
-        # Malformed keys are reported by ``_follow_up``; looking them up adds nothing.
-        if isinstance(key, str) and STRING_KEY.regex.fullmatch(key):
-            yield f"channels[{index}].options.follow_up.fields.{name}", key
+    for option in ("follow_up", "fallback"):
+        rule = options.get(option) if isinstance(options, Mapping) else None
+        fields = rule.get("fields") if isinstance(rule, Mapping) else None
+        for name, key in fields.items() if isinstance(fields, Mapping) else ():
+            # Malformed keys are reported by the option's reader; looking them up adds nothing.
+            if isinstance(key, str) and STRING_KEY.regex.fullmatch(key):
+                yield f"channels[{index}].options.{option}.fields.{name}", key
 
 
 def _opt(at: _Step, data: Mapping[str, object], key: str, read: Read[T]) -> T | None:
@@ -242,6 +250,19 @@ def _follow_up(at: _Step, where: Where, value: object) -> FollowUp | None:
     if count is None or template is None or platforms is None or fields is None:
         return None
     return FollowUp(count, template, platforms, fields)
+
+
+def _fallback(at: _Step, where: Where, value: object) -> Fallback | None:
+    data = reader.mapping(where, value, ("template", "fields"))
+    if data is None:
+        return None
+    template = None
+    if "template" in data:
+        template = reader.choice(where.at("template"), data["template"], Template)
+        if template is None:
+            return None
+    fields = _follow_up_fields(at, where.at("fields"), data.get("fields", {}))
+    return Fallback(template, fields) if fields is not None else None
 
 
 def _follow_up_platforms(at: _Step, where: Where, value: object) -> frozenset[Platform] | None:

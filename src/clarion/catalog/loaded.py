@@ -90,6 +90,26 @@ class Catalog:
             message, replace(channel_step, content=content), locale, context
         )
 
+    def render_fallback(
+        self,
+        message: str,
+        step: int,
+        locale: str,
+        context: Mapping[str, object],
+        cell: int | None = None,
+    ) -> Rendered:
+        """The content of in-app step ``step`` after its federated call failed: the
+        step's fields, with the copy its fallback names in place of their own (the
+        step's own copy when it declares no fallback). Raises ``RenderError``."""
+        channel_step = self._step(message, step, locale, cell)
+        inapp = channel_step.inapp
+        if inapp is None:
+            raise RenderError(message, locale, "", f"channel step {step} is not in-app")
+        content = inapp.fallback_content(channel_step.content)
+        return self._renderer.render(
+            message, replace(channel_step, content=content), locale, context
+        )
+
     def _step(self, message: str, step: int, locale: str, cell: int | None) -> ChannelStep:
         found = self.spec.messages.get(message)
         if found is None:

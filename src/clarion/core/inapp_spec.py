@@ -102,6 +102,17 @@ class FollowUp:
 
 
 @dataclass(frozen=True, slots=True)
+class Fallback:
+    """What the alert becomes when the backend call of its ``BACKEND`` CTA fails: the
+    same alert with ``template`` (None: its own) and the copy of ``fields`` (field ->
+    string key) in place of the step's; each ``BACKEND`` CTA becomes a ``REDIRECT``
+    to the action's configured fallback (or is left out without one)."""
+
+    template: Template | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class InAppSpec:
     """An in-app alert as declared in the catalog.
 
@@ -126,6 +137,8 @@ class InAppSpec:
     ttl: timedelta | None = None
     dismiss: DismissRule | None = None
     follow_up: FollowUp | None = None
+    #: The alert shown after a failed federated call (None: the step declares none).
+    fallback: Fallback | None = None
 
     def eligible(self, platform: str, app_version: str | None) -> bool:
         """Whether a device of ``platform`` running ``app_version`` may show the alert.
@@ -161,6 +174,25 @@ class InAppSpec:
             app_versions={p: r for p, r in self.app_versions.items() if p in rule.platforms},
             follow_up=None,
         )
+
+    def fallback_spec(self, action: str | None) -> InAppSpec:
+        """The alert shown once a ``BACKEND`` CTA's call failed: its ``BACKEND`` CTAs
+        become a ``REDIRECT`` to ``action`` (left out when None), in the fallback's
+        template; no follow-up. Its own rules (dismiss, ttl, the other CTAs) end it."""
+        ctas = tuple(
+            replace(c, action_type=ActionType.REDIRECT, action=action)
+            if c.action_type is ActionType.BACKEND and action
+            else c
+            for c in self.ctas
+            if c.action_type is not ActionType.BACKEND or action
+        )
+        template = self.fallback.template if self.fallback else None
+        return replace(self, template=template or self.template, ctas=ctas, follow_up=None)
+
+    def fallback_content(self, content: Mapping[str, str]) -> Mapping[str, str]:
+        """A step's content (field -> string key) with the fallback's copy in place."""
+        overrides = self.fallback.fields if self.fallback else {}
+        return {name: overrides.get(name, key) for name, key in content.items()}
 
     def follow_up_content(self, content: Mapping[str, str]) -> Mapping[str, str]:
         """A step's content (field -> string key) with the follow-up's copy in place."""

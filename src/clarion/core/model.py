@@ -164,14 +164,10 @@ class PastMessage:
     #: Held out (suppressed, ``held_out``): it counts against its own message's caps and
     #: dedup as the send it replaced would, so both arms of a holdout stay comparable.
     held_out: bool = False
-    #: When it was (or will be) due to go out; caps count it then (``counted_at``).
+    #: When it was (or will be) due to go out; caps count it then (``caps.counted_at``).
     due_at: datetime | None = None
-
-    @property
-    def counted_at(self) -> datetime:
-        """When the message counts against caps: when it is due to go out, which for a
-        delayed or windowed message is later than its decision (else its creation)."""
-        return self.due_at if self.due_at is not None else self.created_at
+    #: An in-app message's first impression on any device (None: not shown yet).
+    first_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ from typing import Literal
 from clarion.catalog import Catalog
 from clarion.core.inapp_spec import InAppSpec, Platform, Template
 
-Variant = Literal["alert", "follow_up"]
+Variant = Literal["alert", "follow_up", "fallback"]
+#: The action a fallback's REDIRECT names in QC (the real one is configuration).
+QC_FALLBACK_ACTION = "FALLBACK"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,8 @@ class AlertCoverage:
 
 
 def inapp_coverage(catalog: Catalog) -> tuple[AlertCoverage, ...]:
-    """Every in-app alert of ``catalog``, by message name, then step, alert before follow-up."""
+    """Every in-app alert of ``catalog``, by message name, then step: the alert, its
+    follow-up, then its fallback (after a failed federated call)."""
     found: list[AlertCoverage] = []
     for name in sorted(catalog.spec.messages):
         for step in catalog.message(name).channels:
@@ -59,6 +62,10 @@ def inapp_coverage(catalog: Catalog) -> tuple[AlertCoverage, ...]:
             if follow is not None:
                 content = step.inapp.follow_up_content(step.content)
                 found.append(_alert(catalog, name, step.index, "follow_up", follow, content))
+            if step.inapp.fallback is not None:
+                fallback = step.inapp.fallback_spec(QC_FALLBACK_ACTION)
+                content = step.inapp.fallback_content(step.content)
+                found.append(_alert(catalog, name, step.index, "fallback", fallback, content))
     return tuple(found)
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from clarion.catalog import Catalog
-from clarion.core.inapp_spec import ActionType, DismissScope
+from clarion.core.inapp_spec import ActionType, DismissScope, InAppSpec
 from clarion.core.model import Channel
 from clarion.core.tracking import FeedbackBody, FeedbackType
 from clarion.inapp.device_context import DeviceContext
@@ -46,7 +46,19 @@ class FeedbackStore(Protocol):
         receipt: FeedbackReceipt | None = None,
         suppression: Suppression | None = None,
     ) -> list[str] | None: ...
+    def record_fallback(
+        self,
+        message: MessageRecord,
+        action: str,
+        fallback: str,
+        now: datetime,
+        detail: dict[str, object],
+    ) -> None: ...
     def take_feedback_receipt(self, guid: str, receipt: FeedbackReceipt, now: datetime) -> bool: ...
+
+
+#: The effect of a failed federated call whose alert is now shown as its fallback.
+FALLBACK_SHOWN = "fallback_shown"
 
 
 class NotYours(Exception):
@@ -124,6 +136,12 @@ class FeedbackRecorder:
                 idempotency_key=receipt.key,
             )
             detail = {**detail, "federated": "ok" if result.ok else result.error}
+            fallback = None if result.ok else self._fallback(message, result.fallback)
+            if fallback is not None:
+                # No CTA was taken: the alert stays, as its fallback, until that ends it.
+                detail = {**detail, "fallback": fallback or None}
+                self._store.record_fallback(message, action, fallback, now, detail)
+                return Recorded(("action", *result.effects(action), FALLBACK_SHOWN))
             self._store.record_action(message, action, now, detail)
             return Recorded(("action", *result.effects(action)))
         suppression = self._dismissal(message, body, now)
@@ -134,16 +152,29 @@ class FeedbackRecorder:
             return Recorded(("action",))
         return Recorded(("action", "suppressed", *(f"cancelled:{guid}" for guid in cancelled)))
 
+    def _inapp(self, message: MessageRecord) -> InAppSpec | None:
+        """The in-app spec of the message's step (in its cell), if the catalog has it."""
+        found = self._catalog().spec.messages.get(message.message)
+        spec = found.for_cell(message.ab_test_cell) if found is not None else None
+        step = spec.channels[message.step] if spec and message.step < len(spec.channels) else None
+        return step.inapp if step is not None else None
+
+    def _fallback(self, message: MessageRecord, configured: str | None) -> str | None:
+        """The action the failed call's fallback redirects to ("" for none), or None
+        when neither the step nor the action's configuration declares a fallback."""
+        inapp = self._inapp(message)
+        if configured is None and (inapp is None or inapp.fallback is None):
+            return None
+        return configured or ""
+
     def _dismissal(
         self, message: MessageRecord, body: FeedbackBody, now: datetime
     ) -> Suppression | None:
         """The suppression a dismiss causes under the catalog's rule, if any."""
         if body.action_type is not ActionType.DISMISS:
             return None
-        found = self._catalog().spec.messages.get(message.message)
-        spec = found.for_cell(message.ab_test_cell) if found is not None else None
-        step = spec.channels[message.step] if spec and message.step < len(spec.channels) else None
-        rule = step.inapp.dismiss if step is not None and step.inapp is not None else None
+        inapp = self._inapp(message)
+        rule = inapp.dismiss if inapp is not None else None
         if rule is None:
             return None
         everywhere = rule.scope is DismissScope.ALL_CHANNELS

@@ -33,7 +33,7 @@ from clarion.core.payload import (
 )
 from clarion.core.tracking import Tracking
 from clarion.inapp.browser import CHROMIUM_ARGS, chromium_path
-from clarion.inapp.coverage import AlertCoverage, inapp_coverage
+from clarion.inapp.coverage import QC_FALLBACK_ACTION, AlertCoverage, inapp_coverage
 from clarion.inapp.feedback import FeedbackSigner
 
 if TYPE_CHECKING:  # Playwright is needed only to take the shots
@@ -93,10 +93,12 @@ def _payloads(catalog: Catalog, shot: Shot) -> tuple[dict[str, object], dict[str
     spec = catalog.message(alert.message)
     step = spec.channels[alert.step]
     inapp = step.inapp
+    render = catalog.render
     if inapp is not None and alert.variant == "follow_up":
-        inapp = inapp.follow_up_spec()
+        inapp, render = inapp.follow_up_spec(), catalog.render_follow_up
+    elif inapp is not None and alert.variant == "fallback":
+        inapp, render = inapp.fallback_spec(QC_FALLBACK_ACTION), catalog.render_fallback
     assert inapp is not None, "coverage lists in-app steps only"
-    render = catalog.render_follow_up if alert.variant == "follow_up" else catalog.render
     fields = render(
         alert.message, alert.step, shot.locale, example_context(spec, shot.locale)
     ).fields

@@ -32,7 +32,7 @@ from clarion.core.tracking import Tracking
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.federated import FederatedCaller
 from clarion.inapp.feedback import FeedbackSigner
-from clarion.inapp.recording import FeedbackRecorder, FeedbackStore, Recorded
+from clarion.inapp.recording import FALLBACK_SHOWN, FeedbackRecorder, FeedbackStore, Recorded
 from clarion.observability import get_logger
 from clarion.store.records import InAppView, LiveInApp, MessageRecord
 
@@ -44,6 +44,10 @@ class InAppStore(FeedbackStore, Protocol):
 
     def inapp_view(self, profile_id: str, now: datetime, limit: int) -> InAppView: ...
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool: ...
+    def mark_inapp_many(
+        self, profile_id: str, guids: Sequence[str], column: str, now: datetime
+    ) -> list[str]: ...
+    def unmark_inapp(self, profile_id: str, guid: str, column: str) -> bool: ...
 
 
 #: How many live in-app messages of a profile a fetch considers, newest first.
@@ -100,6 +104,8 @@ class _Candidate:
     spec: MessageSpec
     inapp: InAppSpec
     follow_up: bool
+    #: Shown as its fallback: its federated call failed (``InAppState.fallback``).
+    fallback: bool = False
 
 
 class InAppService:
@@ -171,7 +177,9 @@ class InAppService:
         if inapp.ttl is not None and message.created_at + inapp.ttl <= now:
             return None
         follow = inapp.follow_up
-        if follow is not None and state.impressions >= follow.after_impressions:
+        if state.fallback is not None:
+            inapp, is_follow_up = inapp.fallback_spec(state.fallback or None), False
+        elif follow is not None and state.impressions >= follow.after_impressions:
             follow_spec = inapp.follow_up_spec()
             if follow_spec is None:
                 return None
@@ -181,7 +189,7 @@ class InAppService:
         eligible = not device.platform or inapp.eligible(device.platform, device.app_version)
         if not eligible or inapp.blocks(device.page):
             return None
-        return _Candidate(live, spec, inapp, is_follow_up)
+        return _Candidate(live, spec, inapp, is_follow_up, state.fallback is not None)
 
     def notifications(
         self,
@@ -192,15 +200,8 @@ class InAppService:
         archived: bool = False,
     ) -> dict[str, object]:
         """A page of the profile's notification center, newest first, with its unread count."""
-        now = self._clock()
         catalog = self._catalog()
-        view, found = self._candidates(profile_id, device, catalog, now, _CENTER_SIZE)
-        items = [
-            c
-            for c in found
-            if c.inapp.template is Template.NOTIFICATION
-            and (archived or c.live.state.archived_at is None)
-        ]
+        view, items = self._center(profile_id, device, catalog, archived)
         unread = sum(1 for c in items if c.live.state.read_at is None)
         if before is not None:
             items = [c for c in items if _key(c) < before]
@@ -213,15 +214,41 @@ class InAppService:
         cursor = _key(page[-1]) if more else None
         return notifications_response(assembled, unread, encode_cursor(*cursor) if cursor else None)
 
+    def _center(
+        self, profile_id: str, device: DeviceContext, catalog: Catalog, archived: bool
+    ) -> tuple[InAppView, list[_Candidate]]:
+        """The notification-center items this device may list (the same validation as
+        alerts: platform, app version, expiry, suppressions), newest first."""
+        view, found = self._candidates(profile_id, device, catalog, self._clock(), _CENTER_SIZE)
+        items = [
+            c
+            for c in found
+            if c.inapp.template is Template.NOTIFICATION
+            and (archived or c.live.state.archived_at is None)
+        ]
+        return view, items
+
     def mark(self, profile_id: str, guid: str, column: str) -> bool:
         """Set ``read_at`` or ``archived_at`` of a notification; False if not the profile's."""
         return self._store.mark_inapp(profile_id, guid, column, self._clock())
+
+    def mark_all_read(self, profile_id: str, device: DeviceContext) -> int:
+        """Mark read every unread item this device's center lists; how many it marked."""
+        _, items = self._center(profile_id, device, self._catalog(), archived=False)
+        unread = [c.live.message.guid for c in items if c.live.state.read_at is None]
+        return len(self._store.mark_inapp_many(profile_id, unread, "read_at", self._clock()))
+
+    def unarchive(self, profile_id: str, guid: str) -> bool:
+        """Put an archived notification back in the center; False if not the profile's."""
+        return self._store.unmark_inapp(profile_id, guid, "archived_at")
 
     @staticmethod
     def _render(candidate: _Candidate, catalog: Catalog, profile: Profile, locale: str) -> Rendered:
         message = candidate.live.message
         context = render_context(profile, candidate.live.event)
         render = catalog.render_follow_up if candidate.follow_up else catalog.render
+        if candidate.fallback:
+            render = catalog.render_fallback
         return render(message.message, message.step, locale, context, message.ab_test_cell)
 
     def _notification(
@@ -269,3 +296,20 @@ class InAppService:
         """Record verified feedback of ``profile_id``'s device; returns what it caused
         (see ``FeedbackRecorder.record``)."""
         return self._feedback.record(profile_id, obj, device)
+
+    def feedback_answer(
+        self, profile_id: str, obj: object, device: DeviceContext
+    ) -> tuple[Recorded, dict[str, object] | None]:
+        """``feedback``, and when a failed federated call left the alert shown as its
+        fallback, that alert assembled for this device (in its locale) to show now."""
+        recorded = self.feedback(profile_id, obj, device)
+        if FALLBACK_SHOWN not in recorded.effects:
+            return recorded, None
+        guid = self._signer.verify(obj).tracking.message_guid
+        catalog = self._catalog()
+        view, found = self._candidates(profile_id, device, catalog, self._clock(), _ALERT_WINDOW)
+        shown = [c for c in found if c.fallback and c.live.message.guid == guid]
+        if not shown:  # e.g. not for this device's platform or version
+            return recorded, None
+        profile = view.profile or Profile(id=profile_id)
+        return recorded, self._assemble(shown[0], catalog, profile, device.locale or profile.locale)

@@ -197,6 +197,18 @@ class InAppState:
     read_at: datetime | None = None
     archived_at: datetime | None = None
 
+    @property
+    def fallback(self) -> str | None:
+        """After a failed federated call, the fallback's action ("" for none): the alert
+        is shown as its fallback until a CTA of that ends it. None otherwise."""
+        if self.acted_at is not None or not self.action or not self.action.startswith(FALLBACK):
+            return None
+        return self.action.removeprefix(FALLBACK)
+
+
+#: How ``InAppState.action`` marks an alert shown as its fallback (no CTA taken yet).
+FALLBACK = "fallback:"
+
 
 @dataclass(frozen=True, slots=True)
 class LiveInApp:

@@ -32,6 +32,8 @@
     notifications: "Notifications",
     more: "More",
     archive: "Archive",
+    unarchive: "Unarchive",
+    markAllRead: "Mark all as read",
     empty: "You're all caught up.",
     unread: (count) => `${count} unread`,
   });
@@ -129,6 +131,15 @@ html.clarion-scroll-lock { overflow: hidden; }
   display: flex; align-items: center; gap: 10px; padding: 16px 20px; border-bottom: 1px solid var(--clarion-line);
 }
 .clarion-center__title { margin: 0; font-size: 1.05rem; font-weight: 700; }
+.clarion-center__read-all {
+  margin-left: auto; padding: 4px 10px; border: 0; border-radius: 8px; background: transparent;
+  color: var(--clarion-accent); font: inherit; font-size: 0.85rem; font-weight: 600; cursor: pointer;
+}
+.clarion-center__read-all:hover { background: #eef2ff; }
+.clarion-center__read-all[hidden] { display: none; }
+.clarion-center__read-all:focus { outline: none; }
+.clarion-center__read-all:focus-visible { box-shadow: 0 0 0 2px var(--clarion-focus); }
+.clarion-item--archived { opacity: 0.7; }
 .clarion-badge {
   display: inline-flex; align-items: center; justify-content: center; min-width: 22px; height: 22px;
   padding: 0 7px; border-radius: 999px; background: #dc2626; color: #ffffff; font-size: 0.75rem; font-weight: 700;
@@ -401,7 +412,14 @@ html.clarion-scroll-lock { overflow: hidden; }
 
     _click(cta) {
       if (this.closed) return;
-      if (cta.ctaFeedback) this.client._background(this.client.postFeedback(cta.ctaFeedback));
+      if (cta.actionType === "BACKEND" && cta.ctaFeedback) {
+        // The service runs the action itself; when that fails, its answer carries the
+        // alert to show instead (the fallback, in this device's locale).
+        const answer = this.client.postFeedback(cta.ctaFeedback, { locale: true });
+        this.client._background(answer.then((reply) => this._fallback(reply)));
+      } else if (cta.ctaFeedback) {
+        this.client._background(this.client.postFeedback(cta.ctaFeedback));
+      }
       if (cta.actionType === "REDIRECT") {
         this.container.dispatchEvent(
           new CustomEvent("clarion:action", {
@@ -413,6 +431,13 @@ html.clarion-scroll-lock { overflow: hidden; }
       }
       // DISMISS, ACKNOWLEDGE, REDIRECT and BACKEND (run by the service) all close the alert.
       this.close();
+    }
+
+    _fallback(reply) {
+      const alert = reply && reply.fallback;
+      if (alert && typeof alert === "object" && alert.template) {
+        this.client.showAlerts(this.container, [alert]);
+      }
     }
 
     _key(event) {
@@ -445,6 +470,8 @@ html.clarion-scroll-lock { overflow: hidden; }
       this.client = client;
       this.container = container;
       this.limit = Math.max(1, Math.min(100, Number(options.limit) || 20));
+      // With `archived`, archived items are listed too, each with an Unarchive button.
+      this.archived = options.archived === true;
       this.labels = client.labels;
       this.unread = 0;
       this.cursor = null;
@@ -466,7 +493,14 @@ html.clarion-scroll-lock { overflow: hidden; }
       title.textContent = this.labels.notifications;
       this.badge = el(doc, "span", "clarion-badge", { "data-clarion-badge": "0" });
       this.badge.hidden = true;
-      header.append(title, this.badge);
+      this.readAll = el(doc, "button", "clarion-center__read-all", {
+        type: "button",
+        "data-clarion-read-all": "",
+      });
+      this.readAll.textContent = this.labels.markAllRead;
+      this.readAll.hidden = true;
+      this.readAll.addEventListener("click", () => this.markAllRead());
+      header.append(title, this.badge, this.readAll);
       this.list = el(doc, "ul", "clarion-center__list", { role: "list", "aria-live": "polite" });
       this.empty = el(doc, "p", "clarion-center__empty", { "data-clarion-empty": "" });
       this.empty.textContent = this.labels.empty;
@@ -491,7 +525,11 @@ html.clarion-scroll-lock { overflow: hidden; }
     async load() {
       this.more.disabled = true;
       try {
-        const page = await this.client.fetchNotifications({ limit: this.limit, cursor: this.cursor });
+        const page = await this.client.fetchNotifications({
+          limit: this.limit,
+          cursor: this.cursor,
+          archived: this.archived,
+        });
         this.unread = Math.max(0, Number(page.unreadCount) || 0);
         this.cursor = page.nextCursor || null;
         for (const item of page.notifications || []) this._add(item);
@@ -510,13 +548,25 @@ html.clarion-scroll-lock { overflow: hidden; }
       return this.load();
     }
 
+    /** Marks every listed item read, here at once and on the server for every device. */
+    markAllRead() {
+      for (const guid of this.items.keys()) {
+        this.items.get(guid).item.read = true;
+        this._paint(guid);
+      }
+      this.unread = 0;
+      this._refresh();
+      return this.client.markAllRead().catch((error) => this.client.onError(error));
+    }
+
     destroy() {
       if (this._observer) this._observer.disconnect();
       this.element.remove();
     }
 
     _add(item) {
-      if (!item || typeof item.guid !== "string" || item.archived || this.items.has(item.guid)) return;
+      if (!item || typeof item.guid !== "string" || this.items.has(item.guid)) return;
+      if (item.archived && !this.archived) return;
       const doc = this.container.ownerDocument;
       const template = item.template || {};
       const node = el(doc, "li", "clarion-item", { "data-clarion-notification": item.guid });
@@ -537,18 +587,7 @@ html.clarion-scroll-lock { overflow: hidden; }
         text.appendChild(time);
       }
       node.appendChild(text);
-      const archive = el(doc, "button", "clarion-item__archive", {
-        type: "button",
-        "data-clarion-archive": "",
-        "aria-label": `${this.labels.archive}: ${open.textContent}`,
-        title: this.labels.archive,
-      });
-      archive.textContent = "\u00d7";
-      archive.addEventListener("click", (event) => {
-        event.stopPropagation();
-        this._archive(item.guid);
-      });
-      node.appendChild(archive);
+      node.appendChild(this._archiveButton(doc, item, open.textContent));
       node.addEventListener("click", () => this._open(item.guid));
       this.items.set(item.guid, { item, node });
       this._paint(item.guid);
@@ -557,8 +596,29 @@ html.clarion-scroll-lock { overflow: hidden; }
       else this._impression(item.guid);
     }
 
+    /** The item's archive button, or for an archived item its unarchive button. */
+    _archiveButton(doc, item, name) {
+      const undo = Boolean(item.archived);
+      const label = undo ? this.labels.unarchive : this.labels.archive;
+      const button = el(doc, "button", "clarion-item__archive", {
+        type: "button",
+        [undo ? "data-clarion-unarchive" : "data-clarion-archive"]: "",
+        "aria-label": `${label}: ${name}`,
+        title: label,
+      });
+      button.textContent = undo ? "\u21a9" : "\u00d7";
+      button.addEventListener("click", (event) => {
+        event.stopPropagation();
+        if (undo) this._unarchive(item.guid, button, name);
+        else this._archive(item.guid);
+      });
+      return button;
+    }
+
     _paint(guid) {
       const { item, node } = this.items.get(guid);
+      node.classList.toggle("clarion-item--archived", Boolean(item.archived));
+      node.setAttribute("data-clarion-archived", item.archived ? "true" : "false");
       node.classList.toggle("clarion-item--unread", !item.read);
       node.classList.toggle("clarion-item--read", Boolean(item.read));
       node.setAttribute("data-clarion-read", item.read ? "true" : "false");
@@ -569,6 +629,7 @@ html.clarion-scroll-lock { overflow: hidden; }
       this.badge.setAttribute("data-clarion-badge", String(this.unread));
       this.badge.setAttribute("aria-label", this.labels.unread(this.unread));
       this.badge.hidden = this.unread === 0;
+      this.readAll.hidden = this.unread === 0;
       this.more.hidden = !this.cursor;
       this.empty.hidden = this.items.size > 0 || Boolean(this.cursor);
     }
@@ -607,6 +668,15 @@ html.clarion-scroll-lock { overflow: hidden; }
           })
         );
       }
+    }
+
+    _unarchive(guid, button, name) {
+      const entry = this.items.get(guid);
+      if (!entry) return;
+      entry.item.archived = false;
+      button.replaceWith(this._archiveButton(entry.node.ownerDocument, entry.item, name));
+      this._paint(guid);
+      this.client._background(this.client.unarchive(guid));
     }
 
     _archive(guid) {
@@ -717,11 +787,34 @@ html.clarion-scroll-lock { overflow: hidden; }
       return center;
     }
 
-    /** A page of the notification center: {notifications, unreadCount, nextCursor}. */
+    /** A page of the notification center: {notifications, unreadCount, nextCursor}, the
+     * items this device may show, in its locale (`archived: true` lists archived ones too). */
     async fetchNotifications(options) {
       const o = options || {};
-      const query = { limit: o.limit || 20, cursor: o.cursor || null };
+      const query = {
+        ...this._device(),
+        locale: this.locale,
+        limit: o.limit || 20,
+        cursor: o.cursor || null,
+        archived: o.archived ? "true" : null,
+      };
       return this._request("GET", "/v1/inapp/notifications", { query });
+    }
+
+    /** Marks read every unread item this device's center lists: {marked}. */
+    markAllRead() {
+      const query = this._device();
+      return this._request("POST", "/v1/inapp/notifications/read-all", { query, retries: 2 });
+    }
+
+    unarchive(guid) {
+      const path = `/v1/inapp/notifications/${encodeURIComponent(guid)}/unarchive`;
+      return this._request("POST", path, { retries: 2 });
+    }
+
+    /** What this device says about itself on every center request. */
+    _device() {
+      return { platform: this.platform, deviceId: this.deviceId, appVersion: this.appVersion };
     }
 
     markRead(guid) {
@@ -734,13 +827,16 @@ html.clarion-scroll-lock { overflow: hidden; }
       return this._request("POST", path, { retries: 2 });
     }
 
-    /** Posts a feedback object exactly as it was received, with this device's context. */
-    postFeedback(feedback) {
+    /** Posts a feedback object exactly as it was received, with this device's context
+     * (and its locale with `{locale: true}`: for a BACKEND CTA, whose answer may carry
+     * a fallback alert to show). Resolves to the answer: {status, effects, fallback?}. */
+    postFeedback(feedback, options) {
       if (!feedback || typeof feedback !== "object") {
         return Promise.reject(new TypeError("feedback must be the object received"));
       }
       const context = { platform: this.platform, deviceId: this.deviceId };
       if (this.appVersion !== null) context.appVersion = this.appVersion;
+      if (options && options.locale) context.locale = this.locale;
       const body = JSON.stringify({ feedback, context });
       return this._request("POST", "/v1/inapp/feedback", { body, retries: 2 });
     }

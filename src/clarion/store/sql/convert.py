@@ -301,6 +301,7 @@ def past_of(row: Row) -> PastMessage:
         escalating=row.confirm_by is not None,
         held_out=row.reason == reasons.HELD_OUT,
         due_at=opt_dt(row.due_at),
+        first_seen_at=opt_dt(row.first_seen_at),
     )
 
 

@@ -6,7 +6,7 @@ so a replayed object, or two posts of it at once, act once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from clarion.core import reasons
 from clarion.core.model import Channel, Status
-from clarion.store.records import FeedbackReceipt, MessageRecord, Suppression
+from clarion.store.records import FALLBACK, FeedbackReceipt, MessageRecord, Suppression
 from clarion.store.schema import (
     LIVE_INAPP_CHANNEL,
     LIVE_INAPP_STATUSES,
@@ -42,7 +42,14 @@ def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:
         make(inapp_state)
         .values(**key, impressions=1, first_seen_at=now, last_seen_at=now)
         .on_conflict_do_update(
-            index_elements=[c.guid], set_={"impressions": c.impressions + 1, "last_seen_at": now}
+            index_elements=[c.guid],
+            # A row made by a read, archive or CTA before any impression has no
+            # first_seen_at yet: the first impression sets it (caps count from it).
+            set_={
+                "impressions": c.impressions + 1,
+                "first_seen_at": sa.func.coalesce(c.first_seen_at, now),
+                "last_seen_at": now,
+            },
         )
     )
     action: sa.BindParameter[str] = sa.bindparam("action")
@@ -137,6 +144,26 @@ def record_action(
     if suppression is None:
         return []
     return suppress(conn, message.profile_id, suppression, now)
+
+
+def record_fallback(
+    conn: Connection,
+    message: MessageRecord,
+    action: str,
+    fallback: str,
+    now: float,
+    detail: dict[str, object],
+) -> None:
+    """A ``BACKEND`` CTA whose call failed: no CTA is taken (``acted_at`` stays empty),
+    the alert is shown as its fallback (redirecting to ``fallback``) from now on."""
+    marker = f"{FALLBACK}{fallback}"
+    conn.execute(
+        insert(conn, inapp_state)
+        .values(guid=message.guid, profile_id=message.profile_id, impressions=0, action=marker)
+        .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={"action": marker})
+    )
+    row = lifecycle_row(message.guid, now, message.status, f"cta:{action}", detail)
+    conn.execute(_LIFECYCLE, [row])
 
 
 def suppress(conn: Connection, profile_id: str, rule: Suppression, now: float) -> list[str]:
@@ -238,17 +265,45 @@ def purge_feedback_receipts(conn: Connection, now: float, limit: int) -> int:
 
 def mark(conn: Connection, profile_id: str, guid: str, column: str, now: float) -> bool:
     """Set ``read_at`` or ``archived_at`` of a profile's in-app message; False if not theirs."""
-    m = messages.c
-    owned = conn.execute(
-        sa.select(m.guid).where(
-            m.guid == guid, m.profile_id == profile_id, m.channel == Channel.INAPP.value
+    return mark_many(conn, profile_id, [guid], column, now) == [guid]
+
+
+def mark_many(
+    conn: Connection, profile_id: str, guids: Sequence[str], column: str, now: float
+) -> list[str]:
+    """Set ``read_at`` or ``archived_at`` of those of ``guids`` that are the profile's
+    in-app messages; returns them."""
+    owned = _owned(conn, profile_id, guids)
+    for guid in owned:
+        conn.execute(
+            insert(conn, inapp_state)
+            .values(guid=guid, profile_id=profile_id, impressions=0, **{column: now})
+            .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={column: now})
         )
-    ).first()
-    if owned is None:
+    return owned
+
+
+def unmark(conn: Connection, profile_id: str, guid: str, column: str) -> bool:
+    """Clear ``read_at`` or ``archived_at`` of a profile's in-app message (unarchive);
+    False if not theirs."""
+    if not _owned(conn, profile_id, [guid]):
         return False
-    conn.execute(
-        insert(conn, inapp_state)
-        .values(guid=guid, profile_id=profile_id, impressions=0, **{column: now})
-        .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={column: now})
-    )
+    conn.execute(sa.update(inapp_state).where(inapp_state.c.guid == guid).values({column: None}))
     return True
+
+
+def _owned(conn: Connection, profile_id: str, guids: Sequence[str]) -> list[str]:
+    """Those of ``guids`` that are in-app messages of the profile, in their order."""
+    if not guids:
+        return []
+    m = messages.c
+    found = set(
+        conn.execute(
+            sa.select(m.guid).where(
+                m.guid.in_(list(guids)),
+                m.profile_id == profile_id,
+                m.channel == Channel.INAPP.value,
+            )
+        ).scalars()
+    )
+    return [guid for guid in dict.fromkeys(guids) if guid in found]

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from clarion.core import reasons
 from clarion.core.decision import Cancellation, Decision, Outcome
 from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
-from clarion.store.schema import DONE, PROCESSING, events, lifecycle, messages
+from clarion.store.schema import DONE, PROCESSING, events, inapp_state, lifecycle, messages
 from clarion.store.sql import measurement
 from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import decision_detail, decision_row, lifecycle_row, past_of, ts
@@ -56,7 +56,9 @@ def history(
     )
     for ids in chunked(sorted(found)):
         query = (
-            sa.select(*_PAST_COLUMNS)
+            # An in-app message counts against caps from its first impression.
+            sa.select(*_PAST_COLUMNS, inapp_state.c.first_seen_at)
+            .select_from(messages.outerjoin(inapp_state, inapp_state.c.guid == m.guid))
             .where(messages.c.profile_id.in_(ids), recent_or_open)
             .order_by(messages.c.created_at, messages.c.guid)
         )

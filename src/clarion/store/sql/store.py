@@ -248,6 +248,17 @@ class SqlStore:
                 conn, message, action, ts(now), detail, receipt, suppression
             )
 
+    def record_fallback(
+        self,
+        message: MessageRecord,
+        action: str,
+        fallback: str,
+        now: datetime,
+        detail: dict[str, object],
+    ) -> None:
+        with self._write() as conn:
+            inapp_writes.record_fallback(conn, message, action, fallback, ts(now), detail)
+
     def take_feedback_receipt(self, guid: str, receipt: FeedbackReceipt, now: datetime) -> bool:
         with self._write() as conn:
             return inapp_writes.take_receipt(conn, guid, receipt, ts(now))
@@ -267,6 +278,16 @@ class SqlStore:
     def mark_inapp(self, profile_id: str, guid: str, column: str, now: datetime) -> bool:
         with self._write() as conn:
             return inapp_writes.mark(conn, profile_id, guid, column, ts(now))
+
+    def mark_inapp_many(
+        self, profile_id: str, guids: Sequence[str], column: str, now: datetime
+    ) -> list[str]:
+        with self._write() as conn:
+            return inapp_writes.mark_many(conn, profile_id, guids, column, ts(now))
+
+    def unmark_inapp(self, profile_id: str, guid: str, column: str) -> bool:
+        with self._write() as conn:
+            return inapp_writes.unmark(conn, profile_id, guid, column)
 
     # Provider reports
     def apply_delivery_report(self, report: DeliveryReport, now: datetime) -> ReportApplied | None:
