@@ -19,6 +19,16 @@ EVENTS_DUPLICATE = Counter(
 EVENTS_PROCESSED = Counter(
     "clarion_events_processed_total", "Events turned into decisions.", registry=REGISTRY
 )
+EVENTS_FAILED = Counter(
+    "clarion_events_failed_total",
+    "Failed attempts at processing an event that will be retried after a backoff.",
+    registry=REGISTRY,
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "clarion_events_dead_lettered_total",
+    "Events set aside as dead after their last failed processing attempt.",
+    registry=REGISTRY,
+)
 DECISIONS = Counter(
     "clarion_decisions_total",
     "Messages decided, by channel, status and reason.",

@@ -53,9 +53,13 @@ class FastEvents:
             await self._app(scope, replay(body), send)
             return
         svc = self._service
+        now = svc.clock()
+        if convert.event_problem(event, now, svc.settings):
+            await self._app(scope, replay(body), send)  # the route answers 422
+            return
         try:
             [accepted] = await svc.intake.submit(
-                [convert.to_event(event, event.id or uuid.uuid4().hex, svc.clock())]
+                [convert.to_event(event, event.id or uuid.uuid4().hex, now)]
             )
         except Exception:
             # The store failed: let the app answer (503) as it would have, from scratch.

@@ -54,8 +54,12 @@ def _invalid(field: str, problem: str, status: int = 422) -> HTTPException:
 def _event(body: EventIn, svc: Service, idempotency_key: str | None, where: str) -> Event:
     if body.id and idempotency_key and body.id != idempotency_key:
         raise _invalid(f"{where}id", "differs from the Idempotency-Key header")
+    now = svc.clock()
+    problem = convert.event_problem(body, now, svc.settings)
+    if problem:
+        raise _invalid(f"{where}occurred_at", problem)
     event_id = body.id or idempotency_key or uuid.uuid4().hex
-    return convert.to_event(body, event_id, svc.clock())
+    return convert.to_event(body, event_id, now)
 
 
 @router.post("/events", status_code=202)

@@ -236,3 +236,30 @@ class DeliveryCount:
     start: datetime
     group: tuple[str | None, ...]  # in the order of ``DeliveryQuery.group_by``
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventFailure:
+    """What became of an event whose processing raised: retried at ``retry_at``, or
+    dead-lettered (``retry_at`` None) after its last attempt."""
+
+    event_id: str
+    attempts: int
+    retry_at: datetime | None
+
+    @property
+    def dead(self) -> bool:
+        return self.retry_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class EventStatus:
+    """Where an accepted event is: ``pending``, ``processing`` (claimed, or waiting
+    for a retry after ``attempts`` failures), ``done`` or ``dead``."""
+
+    event_id: str
+    state: str
+    received_at: datetime
+    processed_at: datetime | None
+    attempts: int
+    last_error: str | None
