@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     event_max_attempts: int = Field(default=5, ge=1)
     event_retry_base_seconds: float = Field(default=1.0, ge=0)
     event_retry_cap_seconds: float = Field(default=60.0, ge=0)
+    #: The largest request bodies accepted, in bytes (larger: 413, unread): one
+    #: event, a batch (up to 1,000 events), a profile or device, a device's feedback
+    #: post, and any other route.
+    max_event_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_profile_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_feedback_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     dispatcher_batch: int = 500
     dispatcher_concurrency: int = 256
     event_lease_seconds: float = 30.0

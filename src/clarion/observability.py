@@ -114,6 +114,11 @@ INTAKE_BATCH = Histogram(
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
     registry=REGISTRY,
 )
+INTAKE_SPLITS = Counter(
+    "clarion_intake_commit_splits_total",
+    "Intake group commits the database refused, split to isolate the request behind it.",
+    registry=REGISTRY,
+)
 CATALOG_RELOADS = Counter(
     "clarion_catalog_reloads_total", "Catalog reload attempts.", ["result"], registry=REGISTRY
 )

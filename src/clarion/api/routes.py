@@ -75,10 +75,32 @@ async def post_event(
 
 @router.post("/events:batch", status_code=202)
 async def post_events(body: EventBatchIn, svc: Svc) -> BatchAcceptedOut:
-    """Accept up to 1,000 events in one durable commit; answers in request order."""
+    """Accept up to 1,000 events in one durable commit; answers in request order.
+
+    A batch naming an id twice is refused (422, each repeat named): the second
+    event would otherwise be answered as a duplicate of the first and dropped."""
+    _no_repeated_ids(body.events)
     events = [_event(e, svc, None, f"events[{i}].") for i, e in enumerate(body.events)]
     results = await svc.intake.submit(events)
     return BatchAcceptedOut(results=[convert.accepted_out(a) for a in results])
+
+
+def _no_repeated_ids(events: list[EventIn]) -> None:
+    first: dict[str, int] = {}
+    repeats: list[dict[str, str]] = []
+    for i, event in enumerate(events):
+        if event.id is None:
+            continue
+        if event.id in first:
+            repeats.append(
+                {"field": f"events[{i}].id", "problem": f"repeats events[{first[event.id]}].id"}
+            )
+        else:
+            first[event.id] = i
+    if repeats:
+        raise HTTPException(
+            422, detail=error_body("invalid_request", "the batch repeats event ids", repeats)
+        )
 
 
 @router.put("/profiles/{profile_id}")
