@@ -3,7 +3,7 @@ store can hold.
 
 Python's JSON parser (FastAPI's) accepts what the stores cannot take: integers
 beyond 64 bits and lone surrogates (orjson, which serializes every JSON column,
-refuses them), nesting deeper than orjson's 254 levels, NaN and infinities
+refuses them), nesting deeper than orjson's 253 levels, NaN and infinities
 (orjson writes them as ``null``, silently), and NUL characters (PostgreSQL's
 text refuses them). A request carrying one is refused with a 422 naming its
 field, on the framework's routes and the short paths alike, since both validate
@@ -16,8 +16,11 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-#: Deeper JSON values are refused; orjson's own limit is 254.
-MAX_DEPTH: Final = 64
+import orjson
+
+#: Containers nested deeper than this are refused: orjson's own limit (a value of
+#: 253 nested containers serializes, 254 do not).
+MAX_DEPTH: Final = 253
 #: The range of integers orjson serializes (signed and unsigned 64-bit).
 _MIN_INT: Final = -(2**63)
 _MAX_INT: Final = 2**64 - 1
@@ -37,6 +40,18 @@ def occurred_at_problem(occurred_at: datetime, now: datetime, max_ahead: timedel
 def storable_problem(value: Any, where: str) -> str | None:
     """Why ``value`` (parsed JSON, or a validated field) cannot be stored, naming the
     place inside it (``where`` is its own name); None when it can."""
+    if isinstance(value, str):
+        return _text_problem(value, where)
+    if isinstance(value, dict | list):
+        # The common case in C: what orjson serializes without a NUL escape or a
+        # null (which may have been a NaN) is storable; anything else is walked.
+        try:
+            dumped = orjson.dumps(value)
+        except TypeError:
+            pass
+        else:
+            if b"\\u0000" not in dumped and b"null" not in dumped:
+                return None
     return _problem(value, where, 0)
 
 
