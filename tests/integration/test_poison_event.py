@@ -11,6 +11,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+from structlog.testing import capture_logs
+
 from clarion.catalog import load_catalog
 from clarion.core.backoff import RetryPolicy
 from clarion.core.decision import Outcome
@@ -36,15 +40,18 @@ POLICY = RetryPolicy(base=1.0, cap=10.0, max_attempts=3, jitter=0.0)
 
 class FailingApply(SqlStore):
     """A store whose ``apply_outcomes`` fails every transaction holding a chosen event,
-    as a row the database refuses would."""
+    as a row the database refuses would, or fails while ``down`` as an outage does."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.refuse: Callable[[Event], bool] = lambda _: False
+        self.down = False
 
     def apply_outcomes(
         self, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime
     ) -> int:
+        if self.down:
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
         if any(self.refuse(event) for event, _ in outcomes):
             raise ValueError("the database refused a row")
         return super().apply_outcomes(outcomes, owner, now)
@@ -94,13 +101,18 @@ def test_a_poison_event_is_dead_lettered_while_its_batch_proceeds(db_url: str) -
         # Not claimed again before its backoff has passed.
         assert orchestrator.run_once() == 0
 
-        _settle(orchestrator, clock, POLICY.max_attempts + 2)
+        with capture_logs() as logs:
+            _settle(orchestrator, clock, POLICY.max_attempts + 2)
         dead = store.event_status("poison")
         assert dead is not None and dead.state == "dead"
         assert dead.attempts == POLICY.max_attempts
         assert dead.last_error is not None and dead.last_error.startswith("OverflowError")
         assert store.list_messages(MessageQuery("cy")) == []
         assert _dead_count() == dead_before + 1
+        [logged] = [e for e in logs if e["event"] == "event_dead_lettered"]
+        assert logged["event_id"] == "poison" and logged["error"] == "OverflowError"
+        assert logged["attempts"] == POLICY.max_attempts
+        assert "standard" not in repr(logs)  # the payload's value is never logged
         # Dead events are never claimed again.
         clock.advance(timedelta(days=1))
         assert orchestrator.run_once() == 0
@@ -147,6 +159,26 @@ def test_an_event_that_recovers_on_a_retry_is_processed(db_url: str) -> None:
         done = store.event_status("flaky")
         assert done is not None and done.state == "done" and done.attempts == 1
         assert store.list_messages(MessageQuery("ana"))
+    finally:
+        store.close()
+
+
+def test_an_outage_is_no_events_fault(db_url: str) -> None:
+    clock = FakeClock()
+    store = _open(db_url, clock)
+    try:
+        orchestrator = Orchestrator(store, lambda: CATALOG, clock, "w1", retry=POLICY)
+        store.accept_events([_signup("e1", "ana", clock())], clock())
+        store.down = True
+        with pytest.raises(sa.exc.OperationalError):
+            orchestrator.run_once()
+        status = store.event_status("e1")
+        assert status is not None and status.attempts == 0 and status.last_error is None
+        # The database is back: the claim's lease expires and the event is processed.
+        store.down = False
+        clock.advance(timedelta(minutes=1))
+        assert orchestrator.run_once() == 1
+        assert store.event_status("e1").state == "done"  # type: ignore[union-attr]
     finally:
         store.close()
 
