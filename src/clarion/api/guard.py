@@ -30,7 +30,6 @@ from starlette.routing import compile_path
 from clarion.api.auth import api_key_matches, api_key_refused, authenticate_device
 from clarion.api.errors import error_body
 from clarion.api.fast import ASGIApp, Message, Receive, Scope, Send
-from clarion.channels.twilio_client import STATUS_CALLBACK_PATH
 from clarion.config import Settings
 from clarion.inapp import DeviceAuthenticator
 
@@ -59,8 +58,10 @@ def rule_for(path: str, settings: Settings) -> Rule:
     if path.startswith("/v1/inapp/"):
         limit = settings.max_feedback_body_bytes if path == FEEDBACK_PATH else None
         return Rule("device", limit or settings.max_body_bytes)
-    if path == STATUS_CALLBACK_PATH or path.startswith("/v1/t/"):
-        return Rule("none", settings.max_body_bytes)  # signed by Twilio, or by us
+    if path.startswith(("/v1/providers/", "/v1/t/")):
+        # Providers' callbacks carry their own signatures (over the body); email
+        # tracking links carry ours.
+        return Rule("none", settings.max_body_bytes)
     if path.startswith("/v1/profiles/"):
         return Rule("api_key", settings.max_profile_body_bytes)
     if path.startswith("/v1/"):
