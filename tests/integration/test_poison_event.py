@@ -141,6 +141,15 @@ def test_an_event_whose_outcome_cannot_be_stored_does_not_hold_back_the_others(
         assert bad is not None and bad.state == "dead" and bad.attempts == POLICY.max_attempts
         assert bad.last_error == "ValueError: the database refused a row"
         assert store.list_messages(MessageQuery("bo")) == []
+        # The cause fixed, the README's statement sends dead events round again.
+        store.refuse = lambda _: False
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE events SET state = 'pending', attempts = 0 WHERE state = 'dead'"
+            )
+        assert orchestrator.run_once() == 1
+        assert store.event_status("bad").state == "done"  # type: ignore[union-attr]
+        assert store.list_messages(MessageQuery("bo"))
     finally:
         store.close()
 
