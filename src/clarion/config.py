@@ -77,6 +77,22 @@ class Settings(BaseSettings):
     #: process and N - 1 children that serve the API only (``clarion.api.processes``).
     api_processes: int = Field(default=1, ge=1, le=64)
     orchestrator_batch: int = 500
+    #: How far into the future an event's ``occurred_at`` may be (clients' clocks
+    #: run fast); later ones, and any before 1970, are refused with 422.
+    event_max_future_seconds: float = Field(default=3600.0, ge=0)
+    #: An event whose processing raises is retried alone, this many times in all
+    #: with a capped exponential backoff between tries, then dead-lettered.
+    event_max_attempts: int = Field(default=5, ge=1)
+    event_retry_base_seconds: float = Field(default=1.0, ge=0)
+    event_retry_cap_seconds: float = Field(default=60.0, ge=0)
+    #: The largest request bodies accepted, in bytes (larger: 413, unread): one
+    #: event, a batch (up to 1,000 events), a profile or device, a device's feedback
+    #: post, and any other route.
+    max_event_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_profile_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_feedback_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     dispatcher_batch: int = 500
     dispatcher_concurrency: int = 256
     event_lease_seconds: float = 30.0

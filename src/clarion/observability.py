@@ -25,6 +25,16 @@ FEEDBACK_DUPLICATE = Counter(
 EVENTS_PROCESSED = Counter(
     "clarion_events_processed_total", "Events turned into decisions.", registry=REGISTRY
 )
+EVENTS_FAILED = Counter(
+    "clarion_events_failed_total",
+    "Failed attempts at processing an event that will be retried after a backoff.",
+    registry=REGISTRY,
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "clarion_events_dead_lettered_total",
+    "Events set aside as dead after their last failed processing attempt.",
+    registry=REGISTRY,
+)
 DECISIONS = Counter(
     "clarion_decisions_total",
     "Messages decided, by channel, status and reason.",
@@ -108,6 +118,11 @@ INTAKE_BATCH = Histogram(
     "clarion_intake_commit_events",
     "Events per intake group commit.",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+    registry=REGISTRY,
+)
+INTAKE_SPLITS = Counter(
+    "clarion_intake_commit_splits_total",
+    "Intake group commits the database refused, split to isolate the request behind it.",
     registry=REGISTRY,
 )
 CATALOG_RELOADS = Counter(

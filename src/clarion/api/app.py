@@ -25,6 +25,7 @@ from clarion.api import (
 from clarion.api.fast import FastEvents
 from clarion.api.fast_feedback import FastFeedback
 from clarion.api.fast_inapp import FastAlerts
+from clarion.api.guard import Guard
 from clarion.inapp.service import InAppService
 from clarion.service import Service
 
@@ -63,6 +64,13 @@ def create_app(service: Service) -> FastAPI:
     app.add_middleware(
         FastFeedback, service=lambda: service.inapp, authenticator=app.state.device_auth
     )
+    # Inside CORS, so that cross-origin device requests it refuses get CORS headers.
+    app.add_middleware(
+        Guard,
+        settings=service.settings,
+        paths=lambda: app.openapi()["paths"],
+        authenticator=app.state.device_auth,
+    )
     # Devices call from web pages on other origins; they authenticate with a
     # bearer token, never cookies, so any origin may ask (configurable).
     app.add_middleware(
@@ -83,10 +91,11 @@ def create_app(service: Service) -> FastAPI:
     return app
 
 
-def asgi_app(service: Service) -> FastEvents:
+def asgi_app(service: Service) -> Guard:
     """What ``clarion serve`` runs: the app behind the short paths for single events
     and for device fetches and feedback without an ``Origin`` (cross-origin ones take
-    the short paths inside the CORS middleware)."""
+    the short paths inside the CORS middleware), all behind the checks made before a
+    body is read (``clarion.api.guard``)."""
     app = create_app(service)
 
     def inapp() -> InAppService:
@@ -96,4 +105,5 @@ def asgi_app(service: Service) -> FastEvents:
     feedback = FastFeedback(app, service=inapp, authenticator=auth, cross_origin=False)
     inline = service.store.dialect == "sqlite"
     alerts = FastAlerts(feedback, inapp, auth, inline=inline, cross_origin=False)
-    return FastEvents(alerts, service)
+    events = FastEvents(alerts, service)
+    return Guard(events, service.settings, lambda: app.openapi()["paths"], auth, cross_origin=False)

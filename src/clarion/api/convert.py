@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from clarion.api.bounds import occurred_at_problem
 from clarion.api.schemas import (
     AcceptedOut,
     DeviceIn,
@@ -16,6 +17,7 @@ from clarion.api.schemas import (
     ProfileOut,
     RungOut,
 )
+from clarion.config import Settings
 from clarion.core.model import Channel, Device, Event, Profile
 from clarion.store.records import Accepted, LadderRung, LifecycleEntry, MessageRecord
 
@@ -29,6 +31,14 @@ def to_event(body: EventIn, event_id: str, now: datetime) -> Event:
         payload=body.payload,
         account_id=body.account_id,
     )
+
+
+def event_problem(body: EventIn, now: datetime, settings: Settings) -> str | None:
+    """Why the event's ``occurred_at`` is refused (both intake paths ask), or None."""
+    if body.occurred_at is None:
+        return None
+    ahead = timedelta(seconds=settings.event_max_future_seconds)
+    return occurred_at_problem(body.occurred_at, now, ahead)
 
 
 def accepted_out(accepted: Accepted) -> AcceptedOut:

@@ -57,17 +57,21 @@ class CausedOut(BaseModel):
     reason: str | None
 
 
+Outcome = Literal["caused", "condition_false", "pending", "nothing_recorded", "dead_lettered"]
+
+
 class TriggeredOut(BaseModel):
     """One catalog message the event's type triggers (or that the event caused).
 
     ``outcome``: ``caused`` (messages recorded, whatever their status),
     ``condition_false`` (``condition`` says which test failed), ``pending`` (not
     processed yet), ``nothing_recorded`` (processed, but no message of it recorded:
-    the catalog changed since). ``in_catalog`` is False for a message the event
+    the catalog changed since), ``dead_lettered`` (processing the event raised on
+    every attempt: see the event's ``last_error``). ``in_catalog`` is False for a message the event
     caused that the current catalog no longer triggers with this type."""
 
     message: str
-    outcome: Literal["caused", "condition_false", "pending", "nothing_recorded"]
+    outcome: Outcome
     caused: list[CausedOut]
     condition: ConditionMissOut | None = None
     in_catalog: bool = True
@@ -76,15 +80,15 @@ class TriggeredOut(BaseModel):
 class EventExplained(BaseModel):
     """An event, its processing state and, per catalog message, what it caused or why not.
 
-    ``state`` is ``pending``, ``processing``, ``done``, or ``dead`` where the store
-    dead-letters events (``attempts`` and ``last_error`` say why; ``None`` where the
-    store does not track them)."""
+    ``state`` is ``pending``, ``processing``, ``done``, or ``dead``: dead-lettered
+    after its processing raised on every attempt (``attempts`` and ``last_error``
+    say why)."""
 
     event: StoredEventOut
     state: str
     processed: bool
     processed_at: datetime | None
-    attempts: int | None
+    attempts: int
     last_error: str | None
     no_message_for_type: bool
     messages: list[TriggeredOut]
@@ -122,17 +126,23 @@ def _explained(
                 reason=m.reason,
             )
         )
-    processed = record.processed_at is not None or record.state == "done"
+    processed = record.state == "done"
+    not_caused: Outcome = (
+        "dead_lettered"
+        if record.state == "dead"
+        else "nothing_recorded"
+        if processed
+        else "pending"
+    )
     entries = []
     for trigger in expected:
         made = by_message.pop(trigger.message, [])
         if made:
-            outcome: Literal["caused", "condition_false", "pending", "nothing_recorded"]
-            outcome = "caused"
+            outcome: Outcome = "caused"
         elif trigger.miss is not None:
             outcome = "condition_false"
         else:
-            outcome = "nothing_recorded" if processed else "pending"
+            outcome = not_caused
         condition = _miss_out(trigger.miss) if trigger.miss is not None else None
         entries.append(
             TriggeredOut(message=trigger.message, outcome=outcome, caused=made, condition=condition)

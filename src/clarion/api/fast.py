@@ -12,7 +12,6 @@ keep exactly one shape and one implementation.
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -21,6 +20,7 @@ from anyio import CapacityLimiter
 from pydantic import ValidationError
 
 from clarion.api import convert
+from clarion.api.auth import api_key_matches
 from clarion.api.schemas import EventIn
 from clarion.inapp import DeviceAuthenticator, DeviceAuthError
 from clarion.inapp.service import InAppService
@@ -53,9 +53,13 @@ class FastEvents:
             await self._app(scope, replay(body), send)
             return
         svc = self._service
+        now = svc.clock()
+        if convert.event_problem(event, now, svc.settings):
+            await self._app(scope, replay(body), send)  # the route answers 422
+            return
         try:
             [accepted] = await svc.intake.submit(
-                [convert.to_event(event, event.id or uuid.uuid4().hex, svc.clock())]
+                [convert.to_event(event, event.id or uuid.uuid4().hex, now)]
             )
         except Exception:
             # The store failed: let the app answer (503) as it would have, from scratch.
@@ -73,11 +77,7 @@ class FastEvents:
                 return None
             elif name == b"content-type" and not _is_json(value):
                 return None  # FastAPI decides what a non-JSON body means
-        scheme, _, token = authorization.partition(b" ")
-        presented = token.strip()
-        if scheme.lower() != b"bearer" or not presented:
-            return None
-        if not any([hmac.compare_digest(presented, key) for key in self._keys]):
+        if not api_key_matches(authorization, self._keys):
             return None
         try:
             return EventIn.model_validate_json(body)

@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from clarion.api.auth import authenticate_device
 from clarion.api.errors import error_body
 from clarion.api.query import known_query_only
+from clarion.api.schemas import Strict
 from clarion.core.cursor import decode_cursor
-from clarion.inapp import DeviceAuthError, FeedbackRejected
+from clarion.inapp import FeedbackRejected
 from clarion.inapp.contract import AlertsResponse, NotificationsResponse
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.recording import NotYours
@@ -30,30 +32,9 @@ Short = Annotated[str, Field(min_length=1, max_length=200)]
 
 async def device_profile(request: Request) -> str:
     """The profile the request's device token names, or 401."""
-    authenticator = request.app.state.device_auth
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if authenticator is None:
-        raise HTTPException(
-            503, detail=error_body("unavailable", "device tokens are not configured")
-        )
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(
-            401,
-            detail=error_body(
-                "unauthorized", "send the device token as 'Authorization: Bearer <jwt>'"
-            ),
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    try:
-        profile_id: str = authenticator.authenticate(token.strip()).profile_id
-    except DeviceAuthError as exc:
-        raise HTTPException(
-            401,
-            detail=error_body("unauthorized", f"device token rejected: {exc.reason}"),
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
-    return profile_id
+    return authenticate_device(
+        request.app.state.device_auth, request.headers.get("authorization", "")
+    )
 
 
 ProfileId = Annotated[str, Depends(device_profile)]
@@ -67,7 +48,7 @@ async def inapp(request: Request) -> InAppService:
 Service = Annotated[InAppService, Depends(inapp)]
 
 
-class ContextIn(BaseModel):
+class ContextIn(Strict):
     """What the device adds to the feedback object it posts back."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -79,7 +60,7 @@ class ContextIn(BaseModel):
     locale: Annotated[str, Field(min_length=1, max_length=35)] | None = None
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(Strict):
     model_config = ConfigDict(extra="forbid")
 
     feedback: dict[str, Any]

@@ -55,8 +55,12 @@ def _invalid(field: str, problem: str, status: int = 422) -> HTTPException:
 def _event(body: EventIn, svc: Service, idempotency_key: str | None, where: str) -> Event:
     if body.id and idempotency_key and body.id != idempotency_key:
         raise _invalid(f"{where}id", "differs from the Idempotency-Key header")
+    now = svc.clock()
+    problem = convert.event_problem(body, now, svc.settings)
+    if problem:
+        raise _invalid(f"{where}occurred_at", problem)
     event_id = body.id or idempotency_key or uuid.uuid4().hex
-    return convert.to_event(body, event_id, svc.clock())
+    return convert.to_event(body, event_id, now)
 
 
 @router.post("/events", status_code=202)
@@ -72,10 +76,32 @@ async def post_event(
 
 @router.post("/events:batch", status_code=202)
 async def post_events(body: EventBatchIn, svc: Svc) -> BatchAcceptedOut:
-    """Accept up to 1,000 events in one durable commit; answers in request order."""
+    """Accept up to 1,000 events in one durable commit; answers in request order.
+
+    A batch naming an id twice is refused (422, each repeat named): the second
+    event would otherwise be answered as a duplicate of the first and dropped."""
+    _no_repeated_ids(body.events)
     events = [_event(e, svc, None, f"events[{i}].") for i, e in enumerate(body.events)]
     results = await svc.intake.submit(events)
     return BatchAcceptedOut(results=[convert.accepted_out(a) for a in results])
+
+
+def _no_repeated_ids(events: list[EventIn]) -> None:
+    first: dict[str, int] = {}
+    repeats: list[dict[str, str]] = []
+    for i, event in enumerate(events):
+        if event.id is None:
+            continue
+        if event.id in first:
+            repeats.append(
+                {"field": f"events[{i}].id", "problem": f"repeats events[{first[event.id]}].id"}
+            )
+        else:
+            first[event.id] = i
+    if repeats:
+        raise HTTPException(
+            422, detail=error_body("invalid_request", "the batch repeats event ids", repeats)
+        )
 
 
 @router.put("/profiles/{profile_id}")

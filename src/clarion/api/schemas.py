@@ -7,8 +7,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from babel import Locale, UnknownLocaleError
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
+from clarion.api.bounds import storable_problem
 from clarion.core.model import Channel, Status
 from clarion.core.timing import is_valid_zone
 
@@ -40,7 +49,18 @@ Phone = Annotated[
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused, and so are values no store can
+    hold (``clarion.api.bounds``), each error naming its field."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
+        problem = storable_problem(value, info.field_name or "")
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class EventIn(Strict):

@@ -4,7 +4,9 @@ Each API request waits until its events are committed, so a 202 means the event
 survives a crash. Requests that arrive while a commit is in flight are gathered
 into the next one: under load many requests share one transaction (and one
 fsync), which is what lets a single SQLite file accept thousands of events a
-second with low latency.
+second with low latency. A commit the database refuses (not one it cannot take
+for an outage) is split in halves and each retried, until the request behind it
+is alone: the others sharing its commit are stored and answered as usual.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from clarion.core.model import Event
-from clarion.observability import EVENTS_ACCEPTED, EVENTS_DUPLICATE, INTAKE_BATCH
+from clarion.observability import EVENTS_ACCEPTED, EVENTS_DUPLICATE, INTAKE_BATCH, INTAKE_SPLITS
 from clarion.runtime.clock import Clock
 from clarion.store.base import Store
+from clarion.store.errors import unavailable
 from clarion.store.records import Accepted
 
 
@@ -84,7 +87,17 @@ class Intake:
         events = [e for p in batch for e in p.events]
         try:
             results = await asyncio.to_thread(self._store.accept_events, events, self._clock())
-        except Exception as exc:  # the store failed: every waiter hears it, nothing is acked
+        except Exception as exc:
+            if len(batch) > 1 and not unavailable(exc):
+                # The database refused something one request brought (intake's
+                # validation should have caught it): commit the halves on their own,
+                # so that only the request that broke the commit fails.
+                INTAKE_SPLITS.inc()
+                half = len(batch) // 2
+                await self._commit(batch[:half])
+                await self._commit(batch[half:])
+                return
+            # The store failed: every waiter hears it, nothing is acked.
             for p in batch:
                 if not p.done.done():
                     p.done.set_exception(exc)

@@ -107,6 +107,11 @@ class Workers:
             owner,
             batch=settings.orchestrator_batch,
             lease=timedelta(seconds=settings.event_lease_seconds),
+            retry=RetryPolicy(
+                base=settings.event_retry_base_seconds,
+                cap=settings.event_retry_cap_seconds,
+                max_attempts=settings.event_max_attempts,
+            ),
         )
         self.escalator = Escalator(
             store, lambda: catalog.current, clock, batch=settings.escalation_batch

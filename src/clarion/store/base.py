@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from clarion.core.backoff import RetryPolicy
 from clarion.core.decision import Outcome
 from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
@@ -17,6 +18,7 @@ from clarion.store.records import (
     DeliveryCount,
     DeliveryQuery,
     DeliveryReport,
+    EventFailure,
     EventRecord,
     LadderRung,
     LifecycleEntry,
@@ -68,6 +70,23 @@ class Store(Protocol):
         """Store decisions (a known guid is skipped), apply cancellations, append
         lifecycle entries, and mark the events processed; events whose lease
         ``owner`` lost are skipped. Returns the number of new messages."""
+
+    def fail_event(
+        self,
+        event_id: str,
+        owner: str,
+        error: str,
+        now: datetime,
+        policy: RetryPolicy,
+        unit: float,
+    ) -> EventFailure | None:
+        """Record that processing an event ``owner`` holds raised ``error``: count the
+        attempt, then leave it to be claimed again after ``policy``'s delay (``unit``
+        is its random number), or dead-letter it after its last attempt. None when
+        ``owner`` no longer holds the event."""
+
+    def event_record(self, event_id: str) -> EventRecord | None:
+        """An accepted event, its state, failed attempts and last error; None if unknown."""
 
     # Dispatch
     def claim_due(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Claimed]:

@@ -21,15 +21,15 @@ class Accepted:
 class EventRecord:
     """An accepted event and where intake and orchestration are with it.
 
-    ``state`` is ``pending``, ``processing`` or ``done`` (and ``dead`` where the
-    store dead-letters events); ``attempts`` and ``last_error`` are ``None`` where
-    the store does not track them."""
+    ``state`` is ``pending``, ``processing`` (claimed, or waiting for a retry after
+    ``attempts`` failures), ``done`` or ``dead`` (dead-lettered after its last
+    attempt; ``last_error`` says why)."""
 
     event: Event
     state: str
     received_at: datetime
     processed_at: datetime | None = None
-    attempts: int | None = None
+    attempts: int = 0
     last_error: str | None = None
 
 
@@ -277,3 +277,17 @@ class DeliveryCount:
     start: datetime
     group: tuple[str | None, ...]  # in the order of ``DeliveryQuery.group_by``
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventFailure:
+    """What became of an event whose processing raised: retried at ``retry_at``, or
+    dead-lettered (``retry_at`` None) after its last attempt."""
+
+    event_id: str
+    attempts: int
+    retry_at: datetime | None
+
+    @property
+    def dead(self) -> bool:
+        return self.retry_at is None

@@ -32,9 +32,13 @@ LIVE_INAPP_WHERE = "channel = 'inapp' AND status IN ('delivered', 'sent')"
 LADDER_OPEN_WHERE = "confirm_by IS NOT NULL"
 
 #: Event states: waiting for the orchestrator, claimed under a lease, processed.
+#: An event whose processing raised stays ``processing`` with its lease set to when
+#: it is retried (the claim takes expired leases), and after its last attempt is
+#: ``dead``: never claimed again (``clarion.runtime.orchestrator``).
 PENDING = "pending"
 PROCESSING = "processing"
 DONE = "done"
+DEAD = "dead"
 
 events = sa.Table(
     "events",
@@ -52,6 +56,9 @@ events = sa.Table(
     sa.Column("lease_owner", sa.String),
     sa.Column("lease_until", sa.Double),
     sa.Column("processed_at", sa.Double),
+    # Failed processing attempts, and the last one's error ("OverflowError: ...").
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String),
     sa.Index("ix_events_claim", "state", "received_at", "seq"),
 )
 

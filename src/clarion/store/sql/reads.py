@@ -59,20 +59,17 @@ def counts_by_status(conn: Connection) -> dict[str, int]:
 
 
 def event_record(conn: Connection, event_id: str) -> EventRecord | None:
-    """An event with its state; ``attempts`` and ``last_error`` when the table has them."""
+    """An event with its state, failed attempts and last error."""
     row = conn.execute(sa.select(events).where(events.c.id == event_id)).first()
     if row is None:
         return None
-    extra = row._mapping
-    attempts = extra.get("attempts")
-    last_error = extra.get("last_error")
     return EventRecord(
         event_of(row),
         row.state,
         dt(row.received_at),
         opt_dt(row.processed_at),
-        int(attempts) if attempts is not None else None,
-        str(last_error) if last_error is not None else None,
+        row.attempts,
+        row.last_error,
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from clarion.core.backoff import RetryPolicy
 from clarion.core.decision import Outcome
 from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
@@ -24,6 +25,7 @@ from clarion.store.records import (
     DeliveryCount,
     DeliveryQuery,
     DeliveryReport,
+    EventFailure,
     EventRecord,
     FeedbackReceipt,
     InAppView,
@@ -42,6 +44,7 @@ from clarion.store.sql import (
     dispatch,
     engagement,
     escalation,
+    event_failures,
     inapp,
     inapp_writes,
     insights,
@@ -146,6 +149,22 @@ class SqlStore:
         prepared = orchestration.prepare_outcomes(outcomes, now)
         with self._write() as conn:
             return orchestration.apply_outcomes(conn, prepared, owner, now)
+
+    def fail_event(
+        self,
+        event_id: str,
+        owner: str,
+        error: str,
+        now: datetime,
+        policy: RetryPolicy,
+        unit: float,
+    ) -> EventFailure | None:
+        with self._write() as conn:
+            return event_failures.record_failure(conn, event_id, owner, error, now, policy, unit)
+
+    def event_record(self, event_id: str) -> EventRecord | None:
+        with self._reader.connect() as conn:
+            return reads.event_record(conn, event_id)
 
     # Dispatch
     def claim_due(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Claimed]:
