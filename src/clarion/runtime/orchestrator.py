@@ -1,5 +1,9 @@
 """The orchestrator: claims accepted events, calls the pure ``decide()``, stores the outcome.
 
+It claims only events of the partitions of profiles it holds under a lease
+(``PartitionLease``), so a profile's events are decided by one worker at a time
+in intake order, and its outcomes commit only while it still owns them.
+
 A batch of events is decided against one load of profiles and history, and
 stored in one transaction together with marking the events done. Decisions are
 dated in intake order (``received_at``, ``seq``): never before the event they
@@ -22,6 +26,7 @@ from clarion.core.model import Event, PastMessage, Profile, Status
 from clarion.core.spec import Audience
 from clarion.observability import CANCELLATIONS, DECISIONS, EVENTS_PROCESSED, get_logger
 from clarion.runtime.clock import Clock
+from clarion.runtime.partitions import PartitionLease
 from clarion.store.base import Store
 
 log = get_logger("clarion.orchestrator")
@@ -41,6 +46,7 @@ class Orchestrator:
         owner: str,
         batch: int = 500,
         lease: timedelta = timedelta(seconds=30),
+        partition_lease: timedelta = timedelta(seconds=15),
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -48,9 +54,15 @@ class Orchestrator:
         self._owner = owner
         self._batch = batch
         self._lease = lease
+        #: Only events of these partitions are claimed here, so no other worker
+        #: decides this worker's profiles against history it is changing.
+        self.partitions = PartitionLease(store, clock, owner, partition_lease)
 
     def run_once(self) -> int:
         """Process one batch; returns how many events it handled."""
+        self.partitions.refresh()
+        if not self.partitions.held:
+            return 0
         leased_at = self._clock()
         events = self._store.claim_events(self._batch, leased_at, self._lease, self._owner)
         if not events:

@@ -106,10 +106,12 @@ class Workers:
             owner,
             batch=settings.orchestrator_batch,
             lease=timedelta(seconds=settings.event_lease_seconds),
+            partition_lease=timedelta(seconds=settings.partition_lease_seconds),
         )
         self.escalator = Escalator(
-            store, lambda: catalog.current, clock, batch=settings.escalation_batch
+            store, lambda: catalog.current, clock, owner, batch=settings.escalation_batch
         )
+        self._orchestrates = orchestrate
         self._next_escalation = time.monotonic()
         self.dispatcher = Dispatcher(
             store,
@@ -154,6 +156,12 @@ class Workers:
         self._messages_waiting.set()
         for thread in self._threads:
             thread.join(timeout)
+        if self._orchestrates:
+            # Hand the partitions over now rather than when their lease runs out.
+            try:
+                self.orchestrator.partitions.release()
+            except Exception:
+                log.exception("partitions_release_failed")
 
     def wake(self) -> None:
         """New events were accepted."""

@@ -236,3 +236,13 @@ class DeliveryCount:
     start: datetime
     group: tuple[str | None, ...]  # in the order of ``DeliveryQuery.group_by``
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """The partitions a worker holds after renewing its leases (``hold_partitions``)."""
+
+    held: frozenset[int]
+    taken: frozenset[int]  # free or expired ones it took now
+    released: frozenset[int]  # ones it gave up for a fair share
+    workers: int  # the live workers the partitions are shared by
