@@ -1,13 +1,20 @@
 """Partition leases: fair shares among live workers, renewal, takeover after expiry,
-hand-over on a clean stop, and no partition held by two workers at once."""
+hand-over on a clean stop, no partition held by two workers at once, and what a
+worker logs and counts when partitions change hands."""
 
 from __future__ import annotations
 
 import threading
 from datetime import timedelta
 
+import pytest
+
 from clarion.core.partitions import PARTITIONS
+from clarion.observability import REGISTRY
+from clarion.runtime.partitions import PartitionLease
 from clarion.store import SqlStore
+from clarion.store.sql import partitions
+from tests.integration.pipeline_support import FakeClock
 from tests.integration.store_support import LEASE, T0, share_partitions
 
 
@@ -71,3 +78,46 @@ def test_workers_renewing_at_once_never_hold_one_partition_together(store: SqlSt
         last[owner] = store.hold_partitions(owner, T0 + timedelta(seconds=8), LEASE).held
     assert sorted(len(parts) for parts in last.values()) == [16, 16, 16, 16]
     assert frozenset().union(*last.values()) == frozenset(range(PARTITIONS))
+
+
+def test_a_takeover_waits_for_an_owner_s_commit_in_flight(store: SqlStore) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("on SQLite the one writer lock orders a commit and a takeover")
+    store.hold_partitions("slow", T0, LEASE)
+    later = T0 + LEASE + timedelta(seconds=1)  # "slow" has stopped renewing
+    with store.engine.begin() as conn:
+        # "slow" is storing a batch: the fence holds its lease rows until it commits.
+        assert len(partitions.fence(conn, "slow")) == PARTITIONS
+        # A takeover meanwhile skips them rather than taking them under the write.
+        assert store.hold_partitions("next", later, LEASE).held == frozenset()
+    assert len(store.hold_partitions("next", later, LEASE).held) == PARTITIONS
+
+
+def test_the_lease_keeper_logs_counts_and_notices_partitions_lost(store: SqlStore) -> None:
+    clock = FakeClock(T0)
+    first = PartitionLease(store, clock, "w1", LEASE)
+    taken = REGISTRY.get_sample_value("clarion_partition_rebalances_total", {"change": "taken"})
+    lost = REGISTRY.get_sample_value("clarion_partition_rebalances_total", {"change": "lost"})
+
+    first.refresh()
+    assert len(first.held) == PARTITIONS
+    assert REGISTRY.get_sample_value("clarion_partitions_held") == PARTITIONS
+    after = REGISTRY.get_sample_value("clarion_partition_rebalances_total", {"change": "taken"})
+    assert after == (taken or 0.0) + PARTITIONS
+
+    # w1 stalls past its lease; w2 takes everything over; w1 notices on its next renewal.
+    clock.advance(LEASE + timedelta(seconds=1))
+    store.hold_partitions("w2", clock(), LEASE)
+    first.refresh()
+    assert first.held == frozenset()
+    now_lost = REGISTRY.get_sample_value("clarion_partition_rebalances_total", {"change": "lost"})
+    assert now_lost == (lost or 0.0) + PARTITIONS
+    assert REGISTRY.get_sample_value("clarion_partitions_held") == 0
+
+    # A clean stop of w2 hands everything back at once, and leaves the live workers:
+    # w3 takes its share next to w1 (which is live again) without waiting.
+    second = PartitionLease(store, clock, "w2", LEASE)
+    second.refresh()
+    second.release()
+    w3 = store.hold_partitions("w3", clock(), LEASE)
+    assert (len(w3.taken), w3.workers) == (PARTITIONS // 2, 2)
