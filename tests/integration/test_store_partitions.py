@@ -4,6 +4,9 @@ worker logs and counts when partitions change hands."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 
@@ -121,3 +124,34 @@ def test_the_lease_keeper_logs_counts_and_notices_partitions_lost(store: SqlStor
     second.release()
     w3 = store.hold_partitions("w3", clock(), LEASE)
     assert (len(w3.taken), w3.workers) == (PARTITIONS // 2, 2)
+
+
+def test_the_partitions_of_a_worker_known_gone_are_taken_before_its_lease_ends(
+    store: SqlStore,
+) -> None:
+    share_partitions(store, ["w1", "w2"])
+
+    w2 = store.hold_partitions("w2", T0 + timedelta(seconds=1), LEASE, gone=["w1"])
+
+    assert (len(w2.held), len(w2.taken), w2.workers, w2.peers) == (
+        PARTITIONS,
+        PARTITIONS // 2,
+        1,
+        ("w2",),
+    )
+
+
+def test_a_worker_notices_a_dead_process_of_its_host_and_takes_its_share_at_once(
+    store: SqlStore,
+) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its pid names no process (until the system reuses it)
+    predecessor = f"{socket.gethostname()}:{dead.pid}:0000"
+    share_partitions(store, [predecessor, "w2"])
+    clock = FakeClock(T0)
+    keeper = PartitionLease(store, clock, "w2", LEASE)
+
+    keeper.refresh()  # sees its peers: one is a dead process of this host
+    keeper.refresh()  # due at once: takes the dead one's share
+
+    assert len(keeper.held) == PARTITIONS

@@ -4,10 +4,14 @@ The orchestrator decides only events of partitions it holds (DESIGN §4: one
 decider per profile). ``PartitionLease.refresh`` renews the lease every third of
 its length, or every second if that is sooner, by the injected clock (a test's
 clock that stands still needs no renewal), and logs and counts what changed hands.
+The partitions of a worker that died on this host are taken at once; those of
+one on another host when its lease runs out.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
 
 from clarion.observability import PARTITION_REBALANCES, PARTITIONS_HELD, get_logger
@@ -33,6 +37,7 @@ class PartitionLease:
         self._lease = lease
         self._held: frozenset[int] = frozenset()
         self._renew_at: datetime | None = None
+        self._gone: frozenset[str] = frozenset()
 
     @property
     def held(self) -> frozenset[int]:
@@ -43,8 +48,14 @@ class PartitionLease:
         now = self._clock()
         if self._renew_at is not None and now < self._renew_at:
             return
-        holding = self._store.hold_partitions(self._owner, now, self._lease)
+        holding = self._store.hold_partitions(self._owner, now, self._lease, self._gone)
         self._renew_at = now + min(self._lease / 3, _RENEW_AT_MOST_EVERY)
+        # A worker that died on this host (a restarted `clarion serve`, a respawned
+        # child) need not be waited for: the next renewal, at once, takes its share.
+        self._gone = frozenset(p for p in holding.peers if p != self._owner and gone_here(p))
+        if self._gone:
+            log.info("partition_workers_gone", owner=self._owner, gone=sorted(self._gone))
+            self._renew_at = now
         # Held before, neither kept nor given back: another worker took them after
         # this one's lease lapsed (it was stalled); its decisions there are void.
         lost = self._held - holding.held - holding.released
@@ -69,3 +80,26 @@ class PartitionLease:
             log.info("partitions_released", owner=self._owner, partitions=sorted(self._held))
         self._held = frozenset()
         PARTITIONS_HELD.set(0)
+
+
+def gone_here(owner: str) -> bool:
+    """True when ``owner`` (``host:pid:nonce``, see ``workers.worker_id``) names a
+    process of this host that no longer exists.
+
+    Only a certain answer counts: another host, a pid that exists (even reused by
+    another program, or owned by another user) or a name of another form is not
+    gone, and its partitions wait for their lease. A wrong "gone" would cost no
+    correctness either (decisions commit only while their partition is owned),
+    only a needless hand-over.
+    """
+    host, _, rest = owner.partition(":")
+    pid, _, _ = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False

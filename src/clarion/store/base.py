@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -60,10 +60,12 @@ class Store(Protocol):
         worker had claimed) of the partitions ``owner`` holds, oldest first."""
 
     # Partitions
-    def hold_partitions(self, owner: str, now: datetime, lease: timedelta) -> Holding:
+    def hold_partitions(
+        self, owner: str, now: datetime, lease: timedelta, gone: Collection[str] = ()
+    ) -> Holding:
         """Renew ``owner``'s partition leases and move towards its fair share of the
         partitions among the live workers: give back the surplus, take free or
-        expired ones up to it."""
+        expired ones up to it, or ones of the workers ``gone`` (known dead)."""
 
     def release_partitions(self, owner: str) -> None:
         """Give back every partition of ``owner`` at once (a clean stop)."""

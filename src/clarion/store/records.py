@@ -246,3 +246,4 @@ class Holding:
     taken: frozenset[int]  # free or expired ones it took now
     released: frozenset[int]  # ones it gave up for a fair share
     workers: int  # the live workers the partitions are shared by
+    peers: tuple[str, ...] = ()  # their names (this one included)

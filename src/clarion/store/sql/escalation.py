@@ -67,8 +67,8 @@ def open_rungs(conn: Connection, now: datetime, limit: int, owner: str) -> list[
     for ids in chunked(sorted({row.event_id for row in rows})):
         query = sa.select(*EVENT_COLUMNS).where(events.c.id.in_(ids))
         found.update((row.id, event_of(row)) for row in conn.execute(query))
-    # The event row is gone only if something deleted it: move the ladder with an
-    # empty payload rather than leave the rung to be read again on every poll.
+    # Only rungs whose event is stored were read (its partition says who moves the
+    # ladder); one deleted between the two reads moves with an empty payload.
     return [
         _rung_of(row, found.get(row.event_id) or Event(row.event_id, "", row.profile_id, dt(0)))
         for row in rows

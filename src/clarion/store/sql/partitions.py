@@ -2,7 +2,8 @@
 
 ``hold`` runs in one write transaction per renewal: the worker says it is alive,
 renews the leases it still holds, and moves towards its fair share (it gives
-back what is above it, and takes free or expired partitions up to it). All
+back what is above it, and takes free or expired partitions up to it, and those
+of workers it knows are gone: a dead process on its own host). All
 workers see the same set of live workers, so the shares add up to the whole
 once the renewals have gone round.
 
@@ -14,6 +15,7 @@ a takeover that committed first. On SQLite the one writer lock orders them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,9 +38,11 @@ def held(owner: str, at: float) -> sa.Select[Any]:
     return sa.select(_LEASES.partition).where(_LEASES.owner == owner, _LEASES.lease_until >= at)
 
 
-def hold(conn: Connection, owner: str, at: float, lease: float) -> Holding:
+def hold(
+    conn: Connection, owner: str, at: float, lease: float, gone: Collection[str] = ()
+) -> Holding:
     until = at + lease
-    live = _heartbeat(conn, owner, at, until)
+    live = _heartbeat(conn, owner, at, until, gone)
     _create_missing(conn)
     renew = (
         sa.update(partition_leases)
@@ -60,7 +64,13 @@ def hold(conn: Connection, owner: str, at: float, lease: float) -> Holding:
     elif len(mine) < target:
         free = (
             sa.select(_LEASES.partition)
-            .where(sa.or_(_LEASES.owner.is_(None), _LEASES.lease_until < at))
+            .where(
+                sa.or_(
+                    _LEASES.owner.is_(None),
+                    _LEASES.lease_until < at,
+                    _LEASES.owner.in_(sorted(gone)),
+                )
+            )
             .order_by(_LEASES.partition)
             .limit(target - len(mine))
             .with_for_update(skip_locked=True)
@@ -73,7 +83,11 @@ def hold(conn: Connection, owner: str, at: float, lease: float) -> Holding:
         )
         taken = set(conn.execute(take).scalars())
     return Holding(
-        frozenset((mine - released) | taken), frozenset(taken), frozenset(released), len(live)
+        frozenset((mine - released) | taken),
+        frozenset(taken),
+        frozenset(released),
+        len(live),
+        tuple(live),
     )
 
 
@@ -102,15 +116,19 @@ def fence(conn: Connection, owner: str) -> list[int]:
     return list(conn.execute(query).scalars())
 
 
-def _heartbeat(conn: Connection, owner: str, at: float, until: float) -> list[str]:
-    """Note ``owner`` alive until ``until``; the workers alive at ``at``."""
+def _heartbeat(
+    conn: Connection, owner: str, at: float, until: float, gone: Collection[str]
+) -> list[str]:
+    """Note ``owner`` alive until ``until``, and forget the workers known ``gone``;
+    the workers alive at ``at``."""
     stmt = insert(conn, partition_workers).values(owner=owner, alive_until=until)
     conn.execute(
         stmt.on_conflict_do_update(index_elements=[_WORKERS.owner], set_={"alive_until": until})
     )
     # A worker that died without leaving is forgotten after a while (its partitions
     # expire on their own); until then it only takes up a row.
-    conn.execute(sa.delete(partition_workers).where(_WORKERS.alive_until < at - _FORGET_S))
+    stale = sa.or_(_WORKERS.alive_until < at - _FORGET_S, _WORKERS.owner.in_(sorted(gone)))
+    conn.execute(sa.delete(partition_workers).where(stale))
     query = sa.select(_WORKERS.owner).where(_WORKERS.alive_until >= at).order_by(_WORKERS.owner)
     return list(conn.execute(query).scalars())
 

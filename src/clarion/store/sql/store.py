@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -138,9 +138,11 @@ class SqlStore:
             return intake.claim_events(conn, limit, now, lease, owner)
 
     # Partitions
-    def hold_partitions(self, owner: str, now: datetime, lease: timedelta) -> Holding:
+    def hold_partitions(
+        self, owner: str, now: datetime, lease: timedelta, gone: Collection[str] = ()
+    ) -> Holding:
         with self._write() as conn:
-            return partitions.hold(conn, owner, ts(now), lease.total_seconds())
+            return partitions.hold(conn, owner, ts(now), lease.total_seconds(), gone)
 
     def release_partitions(self, owner: str) -> None:
         with self._write() as conn:
