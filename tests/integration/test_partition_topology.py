@@ -8,7 +8,8 @@ connections at once, and the workers claim four at a time (so that, unchecked,
 several of them hold events of one profile at once). However the events are
 spread over the workers, no message,
 channel or global cap is exceeded and no dedup key is sent twice; and each
-profile ends with exactly the global cap's worth of messages, so nothing was lost.
+profile ends with exactly the global cap's worth of messages, so nothing was lost,
+also when a worker is SIGKILLed mid-stream and its partitions move on.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def test_a_killed_worker_s_profiles_move_to_the_others_after_the_lease(
         processes.kill("w2")  # SIGKILL, in the middle of the stream
         post_batches(processes.base_url, batches[half:])
         _check(db_url, processes, profiles)
-        # w2's partitions went to the two left, half each.
+        # w2's partitions went to the two left, half each: at once, since they see
+        # that its pid on this host is gone (a worker on another host waits for the
+        # lease: test_store_partitions.py covers both).
         survivors = {pids["w1"]: PARTITIONS // 2, pids["w3"]: PARTITIONS // 2}
         wait_until(lambda: partitions_by_pid(db_url) == survivors, "w2's partitions moved")
