@@ -129,6 +129,7 @@ def alert_rows(
                     "received_at": created - 0.5,
                     "seq": 3 * i + k,
                     "payload": payload,
+                    "partition": 0,  # decided already: no worker reads it
                     "state": DONE,
                     "processed_at": created,
                 }

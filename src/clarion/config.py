@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     dispatcher_concurrency: int = 256
     event_lease_seconds: float = 30.0
     message_lease_seconds: float = 60.0
+    #: How long an orchestrator holds its partitions of profiles without renewing
+    #: (it renews every third of it): a dead worker's profiles move to the others
+    #: this long after its last renewal (``docs/scaling.md``).
+    partition_lease_seconds: float = Field(default=15.0, gt=0)
     poll_interval_seconds: float = 0.05
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 300.0

@@ -125,6 +125,18 @@ INTAKE_SPLITS = Counter(
     "Intake group commits the database refused, split to isolate the request behind it.",
     registry=REGISTRY,
 )
+PARTITIONS_HELD = Gauge(
+    "clarion_partitions_held",
+    "Partitions of profiles whose events this process's orchestrator decides.",
+    registry=REGISTRY,
+)
+PARTITION_REBALANCES = Counter(
+    "clarion_partition_rebalances_total",
+    "Partitions this process took (free, or expired from a dead worker) or gave back "
+    "(for a fair share, or a clean stop), or lost (taken over while its lease lapsed).",
+    ["change"],
+    registry=REGISTRY,
+)
 CATALOG_RELOADS = Counter(
     "clarion_catalog_reloads_total", "Catalog reload attempts.", ["result"], registry=REGISTRY
 )

@@ -113,6 +113,9 @@ class ServerConfig:
             "api_keys": API_KEY,
             "event_lease_seconds": self.lease_seconds,
             "message_lease_seconds": self.lease_seconds,
+            # A restarted server takes over the killed one's partitions of profiles
+            # when their lease runs out.
+            "partition_lease_seconds": self.lease_seconds,
             "dispatcher_batch": self.dispatcher_batch,
             "poll_interval_seconds": 0.02,
             "log_level": "WARNING",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from clarion.core.decision import Cancellation, Decision, Outcome
 from clarion.core.ids import message_guid
 from clarion.core.model import Channel, Event, Status
+from clarion.core.partitions import partition_key, partition_of
 from clarion.store import SqlStore
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -81,7 +83,21 @@ def process(
 ) -> int:
     """Take ``source`` through intake and orchestration with the given outcome."""
     store.accept_events([source], now)
+    store.hold_partitions("orchestrator", now, LEASE)
     claimed = store.claim_events(1000, now, LEASE, "orchestrator")
     assert source.id in {e.id for e in claimed}
     outcome = Outcome(tuple(decisions), cancellations)
     return store.apply_outcomes([(source, outcome)], "orchestrator", now)
+
+
+def share_partitions(store: SqlStore, owners: Sequence[str], now: datetime = T0) -> None:
+    """Let ``owners`` (the only live workers) settle on their fair shares: the first
+    round has each join, the second has the first give back and the others take."""
+    for _ in range(2):
+        for owner in owners:
+            store.hold_partitions(owner, now, LEASE)
+
+
+def profile_in(wanted: Callable[[int], bool]) -> str:
+    """A profile id whose partition satisfies ``wanted``."""
+    return next(p for n in range(10_000) if wanted(partition_of(partition_key(p := f"p{n}", None))))

@@ -99,7 +99,7 @@ class Rig:
         routes = {c: [c.value] for c in Channel}
         self.orchestrator = Orchestrator(store, lambda: catalog, self.clock, "w1")
         self.dispatcher = Dispatcher(store, lambda: catalog, providers, routes, self.clock, "w1")
-        self.escalator = Escalator(store, lambda: catalog, self.clock)
+        self.escalator = Escalator(store, lambda: catalog, self.clock, "w1")
         store.upsert_profile(
             Profile(id="ana", phone="+5511912345678", email="ana@example.com", country="BR"),
             self.clock(),
@@ -299,19 +299,43 @@ def test_two_workers_move_a_ladder_once(store: SqlStore, tmp_path: Path) -> None
     r = rig(store, tmp_path, push=accepted, sms=accepted)
     r.send("card.declined", "e1")
     r.clock.advance(timedelta(minutes=11))
+    r.orchestrator.partitions.refresh()  # w1 renews its partitions, as before each batch
     # Two workers read the same timed-out rung before either writes.
-    [seen] = store.open_rungs(r.clock(), 10)
+    [seen] = store.open_rungs(r.clock(), 10, "w1")
     assert seen.guid == r.rung("push")
     profile = store.get_profile("ana")
     assert profile is not None
     spec = r.catalog.spec
     moves = [move(seen, spec.messages["card_declined"], profile, (), spec, r.clock())] * 2
     assert moves[0] is not None and moves[1] is not None
-    assert store.apply_ladder_moves([moves[0]], r.clock()) == [seen.guid]
-    assert store.apply_ladder_moves([moves[1]], r.clock()) == []  # the rung was closed
-    assert store.open_rungs(r.clock(), 10) == []
+    assert store.apply_ladder_moves([moves[0]], r.clock(), "w1") == [seen.guid]
+    assert store.apply_ladder_moves([moves[1]], r.clock(), "w1") == []  # the rung was closed
+    assert store.open_rungs(r.clock(), 10, "w1") == []
     assert r.reasons("push").count("escalated:timeout") == 1
     assert len(store.timeline(r.rung("sms"))) == 1  # created once
+
+
+def test_only_the_owner_of_a_ladder_s_partition_moves_it(store: SqlStore, tmp_path: Path) -> None:
+    r = rig(store, tmp_path, push=accepted, sms=accepted)
+    r.send("card.declined", "e1")
+    r.clock.advance(timedelta(minutes=11))
+    r.orchestrator.partitions.refresh()
+    [seen] = store.open_rungs(r.clock(), 10, "w1")
+    profile = store.get_profile("ana")
+    assert profile is not None
+    spec = r.catalog.spec
+    moved = move(seen, spec.messages["card_declined"], profile, (), spec, r.clock())
+    assert moved is not None
+
+    # A worker without the partition neither sees the rung nor moves it: the move
+    # counts caps against Ana's history, which only w1 may be changing.
+    assert store.open_rungs(r.clock(), 10, "w2") == []
+    assert store.apply_ladder_moves([moved], r.clock(), "w2") == []
+    # w1 stalls past its lease and w2 takes the partitions over: w1's move is void.
+    later = r.clock() + timedelta(minutes=1)
+    store.hold_partitions("w2", later, timedelta(seconds=15))
+    assert store.apply_ladder_moves([moved], later, "w1") == []
+    assert store.apply_ladder_moves([moved], later, "w2") == [seen.guid]
 
 
 def test_the_worker_threads_fall_back_to_voice_and_the_api_shows_the_ladder(

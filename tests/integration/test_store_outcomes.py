@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from clarion.core.decision import Outcome
 from clarion.core.model import Channel, PastMessage, Status
+from clarion.core.partitions import PARTITIONS
 from clarion.store import SqlStore
 from clarion.store.records import LifecycleEntry, Transition
 from tests.integration.store_support import (
@@ -15,6 +16,8 @@ from tests.integration.store_support import (
     decision,
     event,
     process,
+    profile_in,
+    share_partitions,
 )
 
 
@@ -58,6 +61,7 @@ def test_applying_the_same_outcome_twice_inserts_once(store: SqlStore) -> None:
     first, second = event("e1"), event("e2")
     made = decision(first)
     store.accept_events([first, second], T0)
+    store.hold_partitions("w1", T0, LEASE)
     store.claim_events(10, T0, LEASE, "w1")
     outcome = Outcome((made,))
 
@@ -74,8 +78,10 @@ def test_applying_the_same_outcome_twice_inserts_once(store: SqlStore) -> None:
 def test_outcomes_of_a_lost_lease_are_skipped(store: SqlStore) -> None:
     source = event("e1")
     store.accept_events([source], T0)
+    store.hold_partitions("slow", T0, LEASE)
     store.claim_events(10, T0, LEASE, "slow")
     later = T0 + LEASE + timedelta(seconds=1)
+    store.hold_partitions("fast", later, LEASE)  # "slow" stopped renewing: "fast" takes over
     store.claim_events(10, later, LEASE, "fast")
 
     assert store.apply_outcomes([(source, Outcome((decision(source),)))], "slow", later) == 0
@@ -86,21 +92,37 @@ def test_outcomes_of_a_lost_lease_are_skipped(store: SqlStore) -> None:
     assert store.get_message(replacement.guid) is not None
 
 
-def test_only_events_still_held_are_applied_in_a_mixed_batch(store: SqlStore) -> None:
-    held, lost = event("held"), event("lost")
-    store.accept_events([held, lost], T0)
-    store.claim_events(10, T0, LEASE, "w1")
-    later = T0 + LEASE + timedelta(seconds=1)
-    store.claim_events(1, later, LEASE, "w2")  # takes "held" (the older) away
-    store.claim_events(1, later, LEASE, "w1")  # w1 takes back "lost" under a new lease
+def test_only_events_of_partitions_still_owned_are_applied_in_a_mixed_batch(
+    store: SqlStore,
+) -> None:
+    kept = event("kept", profile_in(lambda p: p < PARTITIONS // 2))
+    moved = event("moved", profile_in(lambda p: p >= PARTITIONS // 2))
+    store.accept_events([kept, moved], T0)
+    store.hold_partitions("w1", T0, LEASE)
+    store.claim_events(10, T0, LEASE, "w1")  # w1 alone: it holds and claims both
+    share_partitions(store, ["w1", "w2"])  # w2 joins: w1 gives the upper half to w2
 
     count = store.apply_outcomes(
-        [(held, Outcome((decision(held),))), (lost, Outcome((decision(lost),)))], "w1", later
+        [(kept, Outcome((decision(kept),))), (moved, Outcome((decision(moved),)))], "w1", T0
     )
 
     assert count == 1
-    assert store.get_message(decision(held).guid) is None
-    assert store.get_message(decision(lost).guid) is not None
+    assert store.get_message(decision(kept).guid) is not None
+    assert store.get_message(decision(moved).guid) is None
+    assert [e.id for e in store.claim_events(10, T0, LEASE, "w2")] == ["moved"]
+
+
+def test_a_stalled_owner_s_outcomes_are_void_once_its_partition_moved(store: SqlStore) -> None:
+    source = event("e1")
+    store.accept_events([source], T0)
+    store.hold_partitions("stalled", T0, LEASE)
+    store.claim_events(10, T0, LEASE * 10, "stalled")  # its event lease outlives the partition's
+    later = T0 + LEASE + timedelta(seconds=1)
+    store.hold_partitions("next", later, LEASE)  # takes the partitions over; claims nothing yet
+
+    assert store.apply_outcomes([(source, Outcome((decision(source),)))], "stalled", later) == 0
+    assert store.get_message(decision(source).guid) is None
+    assert [e.id for e in store.claim_events(10, later, LEASE, "next")] == ["e1"]
 
 
 def test_cancellation_affects_only_scheduled_messages(store: SqlStore) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,7 @@ def test_concurrent_writers_of_two_stores_on_one_file_all_succeed(tmp_path: Path
     for thread in threads:
         thread.join()
     assert failures == []
+    stores[0].hold_partitions("w", T0, timedelta(seconds=30))
     assert len(stores[0].claim_events(10_000, T0, T0 - T0, "w")) == 6 * 20 * 20
     for store in stores:
         store.close()

@@ -23,7 +23,7 @@ class FakeStore:
     rungs: list[OpenRung]
     moved: list[LadderMove] = field(default_factory=list)
 
-    def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
+    def open_rungs(self, now: datetime, limit: int, owner: str) -> list[OpenRung]:
         return self.rungs[:limit]
 
     def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
@@ -32,7 +32,9 @@ class FakeStore:
     def history(self, profile_ids: Iterable[str], since: datetime) -> dict[str, list[PastMessage]]:
         return {}
 
-    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> list[str]:
+    def apply_ladder_moves(
+        self, moves: Sequence[LadderMove], now: datetime, owner: str
+    ) -> list[str]:
         self.moved += moves
         return [m.guid for m in moves]
 
@@ -53,7 +55,7 @@ def test_a_rung_the_rules_cannot_move_holds_up_no_other() -> None:
     store = FakeStore([rung("broken"), rung("good")])
     spec = catalog(good, broken)
     escalator = Escalator(
-        cast(Store, store), lambda: cast(Any, SimpleNamespace(spec=spec)), lambda: T0
+        cast(Store, store), lambda: cast(Any, SimpleNamespace(spec=spec)), lambda: T0, "w1"
     )
 
     assert escalator.run_once() == 1

@@ -25,17 +25,25 @@ class Escalator:
     """Moves due escalation ladders on, a batch at a time."""
 
     def __init__(
-        self, store: Store, catalog: Callable[[], Catalog], clock: Clock, batch: int = 500
+        self,
+        store: Store,
+        catalog: Callable[[], Catalog],
+        clock: Clock,
+        owner: str,
+        batch: int = 500,
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._clock = clock
+        #: A move counts caps against the profile's history like a decision does,
+        #: so it is made only for the partitions this owner's orchestrator holds.
+        self._owner = owner
         self._batch = batch
 
     def run_once(self) -> int:
         """Move the ladders that are due; returns how many moves were applied."""
         now = self._clock()
-        rungs = self._store.open_rungs(now, self._batch)
+        rungs = self._store.open_rungs(now, self._batch, self._owner)
         if not rungs:
             return 0
         spec = self._catalog().spec
@@ -68,7 +76,7 @@ class Escalator:
                 channels[r.guid] = r.channel.value
         # Another worker (or a goal event) may have settled some rungs since they were
         # read: only the moves applied are counted and logged.
-        applied = set(self._store.apply_ladder_moves(moves, now))
+        applied = set(self._store.apply_ladder_moves(moves, now, self._owner))
         for m in moves:
             if m.guid in applied:
                 ESCALATIONS.labels(channels[m.guid], m.reason.split(":", 1)[0]).inc()

@@ -1,5 +1,9 @@
 """The orchestrator: claims accepted events, calls the pure ``decide()``, stores the outcome.
 
+It claims only events of the partitions of profiles it holds under a lease
+(``PartitionLease``), so a profile's events are decided by one worker at a time
+in intake order, and its outcomes commit only while it still owns them.
+
 A batch of events is decided against one load of profiles and history, and
 stored in one transaction together with marking the events done. Decisions are
 dated in intake order (``received_at``, ``seq``): never before the event they
@@ -38,6 +42,7 @@ from clarion.observability import (
     get_logger,
 )
 from clarion.runtime.clock import Clock
+from clarion.runtime.partitions import PartitionLease
 from clarion.store.base import Store
 from clarion.store.errors import unavailable
 
@@ -60,6 +65,7 @@ class Orchestrator:
         lease: timedelta = timedelta(seconds=30),
         retry: RetryPolicy = RetryPolicy(base=1.0, cap=60.0, max_attempts=5),
         unit: Callable[[], float] = random.random,
+        partition_lease: timedelta = timedelta(seconds=15),
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -70,9 +76,15 @@ class Orchestrator:
         #: How often a failing event is tried, and how long apart.
         self._retry = retry
         self._unit = unit
+        #: Only events of these partitions are claimed here, so no other worker
+        #: decides this worker's profiles against history it is changing.
+        self.partitions = PartitionLease(store, clock, owner, partition_lease)
 
     def run_once(self) -> int:
         """Process one batch; returns how many events it handled."""
+        self.partitions.refresh()
+        if not self.partitions.held:
+            return 0
         leased_at = self._clock()
         events = self._store.claim_events(self._batch, leased_at, self._lease, self._owner)
         if not events:

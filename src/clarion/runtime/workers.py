@@ -112,10 +112,12 @@ class Workers:
                 cap=settings.event_retry_cap_seconds,
                 max_attempts=settings.event_max_attempts,
             ),
+            partition_lease=timedelta(seconds=settings.partition_lease_seconds),
         )
         self.escalator = Escalator(
-            store, lambda: catalog.current, clock, batch=settings.escalation_batch
+            store, lambda: catalog.current, clock, owner, batch=settings.escalation_batch
         )
+        self._orchestrates = orchestrate
         self._next_escalation = time.monotonic()
         self.inapp_sweeper = InAppSweeper(store, clock, batch=settings.escalation_batch)
         self.dispatcher = Dispatcher(
@@ -161,6 +163,12 @@ class Workers:
         self._messages_waiting.set()
         for thread in self._threads:
             thread.join(timeout)
+        if self._orchestrates:
+            # Hand the partitions over now rather than when their lease runs out.
+            try:
+                self.orchestrator.partitions.release()
+            except Exception:
+                log.exception("partitions_release_failed")
 
     def wake(self) -> None:
         """New events were accepted."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -20,6 +20,7 @@ from clarion.store.records import (
     DeliveryReport,
     EventFailure,
     EventRecord,
+    Holding,
     LadderRung,
     LifecycleEntry,
     MessageQuery,
@@ -58,7 +59,19 @@ class Store(Protocol):
         """Durably record events, in order; a known id is a no-op answered as before."""
 
     def claim_events(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Event]:
-        """Claim unprocessed events (or ones whose lease expired), oldest first."""
+        """Claim unprocessed events (or ones whose lease expired, or that another
+        worker had claimed) of the partitions ``owner`` holds, oldest first."""
+
+    # Partitions
+    def hold_partitions(
+        self, owner: str, now: datetime, lease: timedelta, gone: Collection[str] = ()
+    ) -> Holding:
+        """Renew ``owner``'s partition leases and move towards its fair share of the
+        partitions among the live workers: give back the surplus, take free or
+        expired ones up to it, or ones of the workers ``gone`` (known dead)."""
+
+    def release_partitions(self, owner: str) -> None:
+        """Give back every partition of ``owner`` at once (a clean stop)."""
 
     # Orchestration
     def history(self, profile_ids: Iterable[str], since: datetime) -> dict[str, list[PastMessage]]:
@@ -69,7 +82,8 @@ class Store(Protocol):
     ) -> int:
         """Store decisions (a known guid is skipped), apply cancellations, append
         lifecycle entries, and mark the events processed; events whose lease
-        ``owner`` lost are skipped. Returns the number of new messages."""
+        ``owner`` lost, or whose partition it no longer owns, are skipped.
+        Returns the number of new messages."""
 
     def fail_event(
         self,
@@ -107,13 +121,17 @@ class Store(Protocol):
         using it while it is the profile's, or until its ``lasts`` runs out)."""
 
     # Escalation ladders
-    def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
+    def open_rungs(self, now: datetime, limit: int, owner: str) -> list[OpenRung]:
         """Ladder rungs that must move now: settled (delivered, failed, stopped) ones,
-        and ones not confirmed by their ``confirm_by``."""
+        and ones not confirmed by their ``confirm_by``; only those in partitions
+        ``owner`` holds."""
 
-    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> list[str]:
-        """Close each move's rung if still open, create the next rungs (a known guid is
-        skipped) and append lifecycle entries; returns the guids of the rungs moved."""
+    def apply_ladder_moves(
+        self, moves: Sequence[LadderMove], now: datetime, owner: str
+    ) -> list[str]:
+        """Close each move's rung if still open and in a partition ``owner`` still
+        owns, create the next rungs (a known guid is skipped) and append lifecycle
+        entries; returns the guids of the rungs moved."""
 
     def ladder(self, guid: str) -> list[LadderRung]:
         """The rungs of the escalation ladder message ``guid`` is on (empty if none)."""

@@ -291,3 +291,14 @@ class EventFailure:
     @property
     def dead(self) -> bool:
         return self.retry_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """The partitions a worker holds after renewing its leases (``hold_partitions``)."""
+
+    held: frozenset[int]
+    taken: frozenset[int]  # free or expired ones it took now
+    released: frozenset[int]  # ones it gave up for a fair share
+    workers: int  # the live workers the partitions are shared by
+    peers: tuple[str, ...] = ()  # their names (this one included)

@@ -52,6 +52,9 @@ events = sa.Table(
     # Intake order among events received at the same instant (see SqlStore).
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
+    # ``clarion.core.partitions``: only the holder of this partition's lease
+    # (``partition_leases``) decides the event.
+    sa.Column("partition", sa.Integer, nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("lease_owner", sa.String),
     sa.Column("lease_until", sa.Double),
@@ -60,6 +63,27 @@ events = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.String),
     sa.Index("ix_events_claim", "state", "received_at", "seq"),
+)
+
+#: Who decides the events of each partition (``clarion.core.partitions``), until
+#: when. A row is created the first time a worker looks for partitions; a NULL
+#: owner is free. Orchestrators renew their leases and hand partitions over when
+#: the set of live workers (``partition_workers``) changes.
+partition_leases = sa.Table(
+    "partition_leases",
+    metadata,
+    sa.Column("partition", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("owner", sa.String),
+    sa.Column("lease_until", sa.Double),
+)
+
+#: The orchestrators alive, each until its last renewal's lease runs out: every
+#: worker divides the partitions by the number of these.
+partition_workers = sa.Table(
+    "partition_workers",
+    metadata,
+    sa.Column("owner", sa.String, primary_key=True),
+    sa.Column("alive_until", sa.Double, nullable=False),
 )
 
 profiles = sa.Table(

@@ -85,7 +85,7 @@ def opt_dt(value: float | None) -> datetime | None:
     return None if value is None else dt(value)
 
 
-def event_row(event: Event, received_at: float, seq: int) -> dict[str, object]:
+def event_row(event: Event, received_at: float, seq: int, partition: int) -> dict[str, object]:
     return {
         "id": event.id,
         "type": event.type,
@@ -95,6 +95,7 @@ def event_row(event: Event, received_at: float, seq: int) -> dict[str, object]:
         "received_at": received_at,
         "seq": seq,
         "payload": event.payload,
+        "partition": partition,
         "state": PENDING,
     }
 

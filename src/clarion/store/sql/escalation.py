@@ -13,6 +13,7 @@ from clarion.core.escalation import FAILED, STOPPED, LadderMove, OpenRung, ladde
 from clarion.core.model import Channel, Event, Status
 from clarion.store.records import LadderRung
 from clarion.store.schema import events, inapp_state, lifecycle, messages
+from clarion.store.sql import partitions
 from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import (
     EVENT_COLUMNS,
@@ -50,19 +51,24 @@ _COLUMNS = (
 )
 
 
-def open_rungs(conn: Connection, now: datetime, limit: int) -> list[OpenRung]:
-    """Rungs whose ladder must move now: settled ones, then timed-out ones, oldest first."""
+def open_rungs(conn: Connection, now: datetime, limit: int, owner: str) -> list[OpenRung]:
+    """Rungs whose ladder must move now: settled ones, then timed-out ones, oldest first;
+    only those of ladders whose event is in a partition ``owner`` holds, since a
+    move decides against the profile's history (caps) like an event does."""
     rows: list[Any] = []
+    mine = messages.c.event_id.in_(_events_in(partitions.held(owner, ts(now))))
     for query in open_queries(now):
-        rows += conn.execute(query.order_by(messages.c.confirm_by).limit(limit - len(rows)))
+        rows += conn.execute(
+            query.where(mine).order_by(messages.c.confirm_by).limit(limit - len(rows))
+        )
         if len(rows) >= limit:
             break
     found: dict[str, Event] = {}
     for ids in chunked(sorted({row.event_id for row in rows})):
         query = sa.select(*EVENT_COLUMNS).where(events.c.id.in_(ids))
         found.update((row.id, event_of(row)) for row in conn.execute(query))
-    # The event row is gone only if something deleted it: move the ladder with an
-    # empty payload rather than leave the rung to be read again on every poll.
+    # Only rungs whose event is stored were read (its partition says who moves the
+    # ladder); one deleted between the two reads moves with an empty payload.
     return [
         _rung_of(row, found.get(row.event_id) or Event(row.event_id, "", row.profile_id, dt(0)))
         for row in rows
@@ -98,14 +104,21 @@ def _rung_of(row: Any, event: Event) -> OpenRung:
     )
 
 
-def apply_moves(conn: Connection, moves: Sequence[LadderMove], now: datetime) -> list[str]:
+def apply_moves(
+    conn: Connection, moves: Sequence[LadderMove], now: datetime, owner: str
+) -> list[str]:
     """Apply each move whose rung is still open (another worker, or the goal event,
-    may have settled it since it was read); returns the guids of the rungs moved."""
+    may have settled it since it was read) and whose partition ``owner`` still owns;
+    returns the guids of the rungs moved."""
     at = ts(now)
     applied: list[str] = []
     entries: list[dict[str, object]] = []
+    owned = partitions.fence(conn, owner)
+    if not owned:
+        return applied
+    mine = _events_in(owned)
     for move in moves:
-        status = _close(conn, move, at)
+        status = _close(conn, move, at, mine)
         if status is None:
             continue
         applied.append(move.guid)
@@ -126,7 +139,12 @@ def apply_moves(conn: Connection, moves: Sequence[LadderMove], now: datetime) ->
     return applied
 
 
-def _close(conn: Connection, move: LadderMove, at: float) -> Status | None:
+def _events_in(owned: sa.Select[Any] | Sequence[int]) -> sa.Select[Any]:
+    """The ids of the events in the partitions ``owned``."""
+    return sa.select(events.c.id).where(events.c.partition.in_(owned))
+
+
+def _close(conn: Connection, move: LadderMove, at: float, mine: sa.Select[Any]) -> Status | None:
     """Take the rung off its ladder; its status after, or None if it was no longer open."""
     m = messages.c
     values: dict[str, object] = {"confirm_by": None, "updated_at": at}
@@ -137,7 +155,7 @@ def _close(conn: Connection, move: LadderMove, at: float) -> Status | None:
         values["reason"] = sa.case((scheduled, move.reason), else_=m.reason)
     stmt = (
         sa.update(messages)
-        .where(m.guid == move.guid, m.confirm_by.is_not(None))
+        .where(m.guid == move.guid, m.confirm_by.is_not(None), m.event_id.in_(mine))
         .values(values)
         .returning(m.status)
     )

@@ -14,7 +14,7 @@ from clarion.core import reasons
 from clarion.core.decision import Cancellation, Decision, Outcome
 from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
 from clarion.store.schema import DONE, PROCESSING, events, inapp_state, lifecycle, messages
-from clarion.store.sql import measurement
+from clarion.store.sql import measurement, partitions
 from clarion.store.sql.bulk import append, chunked, insert_new
 from clarion.store.sql.convert import decision_detail, decision_row, lifecycle_row, past_of, ts
 
@@ -139,8 +139,13 @@ def apply_outcomes(conn: Connection, prepared: PreparedOutcomes, owner: str, now
 
 
 def _finish_events(conn: Connection, ids: Sequence[str], owner: str, at: float) -> set[str]:
-    """Mark done the events ``owner`` still holds; the ids it held."""
+    """Mark done the events ``owner`` still holds, in partitions it still owns; the ids
+    it held. A partition that moved to another worker (this one was too slow, or
+    presumed dead) voids the decisions made against its history here."""
     live: set[str] = set()
+    owned = partitions.fence(conn, owner)
+    if not owned:
+        return live
     for chunk in chunked(ids):
         stmt = (
             sa.update(events)
@@ -148,6 +153,7 @@ def _finish_events(conn: Connection, ids: Sequence[str], owner: str, at: float) 
                 events.c.id.in_(chunk),
                 events.c.state == PROCESSING,
                 events.c.lease_owner == owner,
+                events.c.partition.in_(owned),
             )
             .values(state=DONE, processed_at=at, lease_until=None)
             .returning(events.c.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from clarion.store.records import (
     EventFailure,
     EventRecord,
     FeedbackReceipt,
+    Holding,
     InAppView,
     LadderRung,
     LifecycleEntry,
@@ -50,6 +51,7 @@ from clarion.store.sql import (
     insights,
     intake,
     orchestration,
+    partitions,
     profiles,
     reads,
     receipts,
@@ -129,12 +131,27 @@ class SqlStore:
     def accept_events(self, events: Sequence[Event], now: datetime) -> list[Accepted]:
         if not events:
             return []
+        # Read before the write lock: which partition a profile's events go to only
+        # changes when its account does (see ``docs/scaling.md``).
+        with self._reader.connect() as conn:
+            accounts = intake.accounts_of(conn, events)
         with self._write() as conn:
-            return intake.accept_events(conn, events, now, self._event_seq)
+            return intake.accept_events(conn, events, now, self._event_seq, accounts)
 
     def claim_events(self, limit: int, now: datetime, lease: timedelta, owner: str) -> list[Event]:
         with self._write() as conn:
             return intake.claim_events(conn, limit, now, lease, owner)
+
+    # Partitions
+    def hold_partitions(
+        self, owner: str, now: datetime, lease: timedelta, gone: Collection[str] = ()
+    ) -> Holding:
+        with self._write() as conn:
+            return partitions.hold(conn, owner, ts(now), lease.total_seconds(), gone)
+
+    def release_partitions(self, owner: str) -> None:
+        with self._write() as conn:
+            partitions.release(conn, owner)
 
     # Orchestration
     def history(self, profile_ids: Iterable[str], since: datetime) -> dict[str, list[PastMessage]]:
@@ -191,15 +208,17 @@ class SqlStore:
             return attempt_log.record_attempts(conn, attempts, entries)
 
     # Escalation ladders
-    def open_rungs(self, now: datetime, limit: int) -> list[OpenRung]:
+    def open_rungs(self, now: datetime, limit: int, owner: str) -> list[OpenRung]:
         with self._reader.connect() as conn:
-            return escalation.open_rungs(conn, now, limit)
+            return escalation.open_rungs(conn, now, limit, owner)
 
-    def apply_ladder_moves(self, moves: Sequence[LadderMove], now: datetime) -> list[str]:
+    def apply_ladder_moves(
+        self, moves: Sequence[LadderMove], now: datetime, owner: str
+    ) -> list[str]:
         if not moves:
             return []
         with self._write() as conn:
-            return escalation.apply_moves(conn, moves, now)
+            return escalation.apply_moves(conn, moves, now, owner)
 
     def ladder(self, guid: str) -> list[LadderRung]:
         with self._reader.connect() as conn:
