@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -132,8 +133,8 @@ EMAIL_TRACKING = Counter(
 )
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
-    """JSON lines on stderr (or a console renderer for humans)."""
+def configure_logging(level: str = "INFO", json: bool = True, file: TextIO | None = None) -> None:
+    """JSON lines on stderr, or ``file`` (or a console renderer for humans)."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
@@ -146,7 +147,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=file or sys.stderr),
         cache_logger_on_first_use=True,
     )
 

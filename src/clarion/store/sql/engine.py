@@ -63,6 +63,7 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     if backend == "postgresql":
         return sa.create_engine(
             parsed,
+            hide_parameters=True,  # see _sqlite_engine
             pool_size=10,
             max_overflow=10,
             json_serializer=_json_bytes,  # psycopg takes bytes and skips a decode
@@ -80,6 +81,9 @@ def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
         raise ValueError("the store needs a SQLite file, not an in-memory database")
     engine = sa.create_engine(
         url,
+        # A failed statement's parameters (payloads, addresses, push tokens) would
+        # otherwise be part of its exception's text, and so of every log of it.
+        hide_parameters=True,
         pool_size=8,
         max_overflow=24,
         connect_args={"timeout": BUSY_TIMEOUT_S},
