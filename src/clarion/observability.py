@@ -111,6 +111,12 @@ CATALOG_RELOADS = Counter(
 CATALOG_MESSAGES = Gauge(
     "clarion_catalog_messages", "Message definitions in the live catalog.", registry=REGISTRY
 )
+DATABASE_CALLS_ABANDONED = Counter(
+    "clarion_database_calls_abandoned_total",
+    "Store calls whose PostgreSQL connection was closed for outliving its time budget "
+    "(the database stopped answering).",
+    registry=REGISTRY,
+)
 MESSAGES_BY_STATUS = Gauge(
     "clarion_messages", "Stored messages by status.", ["status"], registry=REGISTRY
 )

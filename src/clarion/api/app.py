@@ -21,7 +21,8 @@ from clarion.api import (
     tracking_routes,
     twilio_routes,
 )
-from clarion.api.fast import FastEvents
+from clarion.api.budget import RequestBudget
+from clarion.api.fast import ASGIApp, FastEvents
 from clarion.api.fast_feedback import FastFeedback
 from clarion.api.fast_inapp import FastAlerts
 from clarion.inapp.service import InAppService
@@ -81,10 +82,10 @@ def create_app(service: Service) -> FastAPI:
     return app
 
 
-def asgi_app(service: Service) -> FastEvents:
+def asgi_app(service: Service) -> ASGIApp:
     """What ``clarion serve`` runs: the app behind the short paths for single events
     and for device fetches and feedback without an ``Origin`` (cross-origin ones take
-    the short paths inside the CORS middleware)."""
+    the short paths inside the CORS middleware), all within the request budget."""
     app = create_app(service)
 
     def inapp() -> InAppService:
@@ -94,4 +95,4 @@ def asgi_app(service: Service) -> FastEvents:
     feedback = FastFeedback(app, service=inapp, authenticator=auth, cross_origin=False)
     inline = service.store.dialect == "sqlite"
     alerts = FastAlerts(feedback, inapp, auth, inline=inline, cross_origin=False)
-    return FastEvents(alerts, service)
+    return RequestBudget(FastEvents(alerts, service), service.settings.database_timeout_seconds)

@@ -25,9 +25,8 @@ from typing import Final
 import orjson
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 
-from clarion.api.errors import store_down
+from clarion.api.errors import UNAVAILABLE, store_down
 from clarion.api.fast import DevicePath, Receive, Scope, Send, read_body, replay, send_json
 from clarion.api.inapp_routes import FeedbackIn
 from clarion.inapp import FeedbackRejected
@@ -76,7 +75,7 @@ class FastFeedback(DevicePath):
         except (FeedbackRejected, NotYours):
             await self._app(scope, replay(body), send)  # nothing was written
             return
-        except OperationalError as exc:
+        except UNAVAILABLE as exc:
             await store_down(exc)(scope, replay(body), send)
             return
         await send_json(send, orjson.dumps({"status": "recorded", "effects": effects}))

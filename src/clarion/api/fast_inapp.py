@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl
 import orjson
 from anyio import to_thread
 
+from clarion.api.errors import UNAVAILABLE, store_down
 from clarion.api.fast import ASGIApp, DevicePath, Receive, Scope, Send, send_json
 from clarion.inapp import DeviceAuthenticator
 from clarion.inapp.device_context import DeviceContext
@@ -76,8 +77,12 @@ class FastAlerts(DevicePath):
                 payload = await to_thread.run_sync(
                     service.alerts, profile_id, device, limiter=self._threads()
                 )
+        except UNAVAILABLE as exc:
+            # Answered here: handing over would wait for the database a second time.
+            await store_down(exc)(scope, receive, send)
+            return
         except Exception:
-            # The store failed: let the route answer (503) as it would have, from scratch.
+            # Something else failed: let the route answer as it would have, from scratch.
             await self._app(scope, receive, send)
             return
         await send_json(send, orjson.dumps(payload))
