@@ -117,6 +117,13 @@ DATABASE_CALLS_ABANDONED = Counter(
     "(the database stopped answering).",
     registry=REGISTRY,
 )
+DATABASE_OUTAGES = Counter(
+    "clarion_database_outages_total",
+    "Database outages a worker loop met (each logged once when it starts and once "
+    "when it ends), by worker.",
+    ["worker"],
+    registry=REGISTRY,
+)
 MESSAGES_BY_STATUS = Gauge(
     "clarion_messages", "Stored messages by status.", ["status"], registry=REGISTRY
 )

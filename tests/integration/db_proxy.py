@@ -3,7 +3,9 @@
 ``pause()`` stops forwarding in both directions while keeping every connection
 open and accepting new ones: to Clarion the database looks like a server that was
 sent SIGSTOP (the kernel still accepts connections and acknowledges bytes; nothing
-answers). ``resume()`` lets everything held through. The shared PostgreSQL server
+answers). ``resume()`` lets everything held through. ``refuse()`` closes every
+connection and each new one at once, like a server that was stopped, until
+``resume()``. The shared PostgreSQL server
 itself is never touched, so parallel test sessions are not disturbed.
 """
 
@@ -28,6 +30,7 @@ class PausableProxy:
         self._thread = threading.Thread(target=self._run, name="db-proxy", daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._refusing = False
         self.port = 0
 
     def start(self) -> None:
@@ -39,7 +42,19 @@ class PausableProxy:
         self._loop.call_soon_threadsafe(self._flowing.clear)
 
     def resume(self) -> None:
-        self._loop.call_soon_threadsafe(self._flowing.set)
+        self._loop.call_soon_threadsafe(self._resume)
+
+    def refuse(self) -> None:
+        self._loop.call_soon_threadsafe(self._refuse)
+
+    def _resume(self) -> None:
+        self._refusing = False
+        self._flowing.set()
+
+    def _refuse(self) -> None:
+        self._refusing = True
+        for writer in list(self._writers):
+            writer.close()
 
     def stop(self) -> None:
         self.resume()
@@ -64,6 +79,9 @@ class PausableProxy:
         self._loop.run_forever()
 
     async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            client_w.close()
+            return
         try:
             server_r, server_w = await asyncio.open_connection(*self._upstream)
         except OSError:

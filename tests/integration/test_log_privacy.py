@@ -152,9 +152,9 @@ def test_no_personal_datum_or_token_reaches_the_logs(
             claiming = faults.fail("messages", "UPDATE")
             faults.fail("devices", "UPDATE")
             assert client.post("/v1/events", json={**event, "id": "e1"}).status_code == 202
-            wait_for(lambda: "orchestrator_failed" in logs.getvalue())
+            wait_for(lambda: '"worker": "orchestrator"' in logs.getvalue())
             faults.clear(deciding)
-            wait_for(lambda: "dispatcher_failed" in logs.getvalue())
+            wait_for(lambda: '"worker": "dispatcher"' in logs.getvalue())
             faults.clear(claiming)
             wait_for(lambda: "provider_crashed" in logs.getvalue())
             faults.clear()

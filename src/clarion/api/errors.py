@@ -8,18 +8,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from clarion.observability import get_logger
+from clarion.store import UNAVAILABLE
 
 log = get_logger("clarion.api")
-
-#: What a database that is down, frozen or overloaded raises: a lost or refused
-#: connection, a statement cancelled or abandoned (``store.sql.watchdog``), or no
-#: pooled connection free in time.
-UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 
 
 def _field(loc: Sequence[Any]) -> str:

@@ -21,11 +21,12 @@ from anyio import CapacityLimiter
 from pydantic import ValidationError
 
 from clarion.api import convert
-from clarion.api.errors import UNAVAILABLE, store_down
+from clarion.api.errors import store_down
 from clarion.api.schemas import EventIn
 from clarion.inapp import DeviceAuthenticator, DeviceAuthError
 from clarion.inapp.service import InAppService
 from clarion.service import Service
+from clarion.store import UNAVAILABLE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

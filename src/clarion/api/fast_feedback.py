@@ -26,12 +26,13 @@ import orjson
 from anyio import to_thread
 from pydantic import ValidationError
 
-from clarion.api.errors import UNAVAILABLE, store_down
+from clarion.api.errors import store_down
 from clarion.api.fast import DevicePath, Receive, Scope, Send, read_body, replay, send_json
 from clarion.api.inapp_routes import FeedbackIn
 from clarion.inapp import FeedbackRejected
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.recording import NotYours
+from clarion.store import UNAVAILABLE
 
 PATH: Final = "/v1/inapp/feedback"
 #: Larger bodies (a feedback object is ~600 bytes) are left to the route unread.

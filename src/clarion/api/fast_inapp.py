@@ -31,11 +31,12 @@ from urllib.parse import parse_qsl
 import orjson
 from anyio import to_thread
 
-from clarion.api.errors import UNAVAILABLE, store_down
+from clarion.api.errors import store_down
 from clarion.api.fast import ASGIApp, DevicePath, Receive, Scope, Send, send_json
 from clarion.inapp import DeviceAuthenticator
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.service import InAppService
+from clarion.store import UNAVAILABLE
 
 PATH: Final = "/v1/inapp/alerts"
 _PLATFORMS: Final = frozenset({"web", "ios", "android", "tv"})

@@ -53,6 +53,11 @@ class Timeouts:
 
 DEFAULT_TIMEOUTS = Timeouts()
 
+#: What a database that is down, frozen or overloaded raises: a lost or refused
+#: connection, a statement cancelled or abandoned (``watchdog``), or no pooled
+#: connection free in time. Callers answer 503 (the API) or back off (workers).
+UNAVAILABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.TimeoutError)
+
 
 def _json_default(value: object) -> object:
     # Domain values hold read-only mappings and frozensets; orjson knows neither.
