@@ -125,7 +125,13 @@ class Settings(BaseSettings):
     tracking_active_key: str | None = None
     #: How long an email's tracking links work (clicks after that answer 410).
     tracking_ttl_days: float = Field(default=180, gt=0)
+    #: Origins whose pages may call the device routes (in-app, the web SDK); no
+    #: other route answers cross-origin requests.
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    #: ``/metrics`` answers only requests with an API key.
+    metrics_require_key: bool = False
+    #: ``/docs``, ``/redoc`` and ``/openapi.json`` answer only requests with an API key.
+    docs_require_key: bool = False
     log_level: str = "INFO"
     log_json: bool = True
     log_requests: bool = False

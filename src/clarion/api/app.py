@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from clarion import __version__
 from clarion.api import (
+    docs,
     errors,
     inapp_routes,
     insights_routes,
@@ -22,6 +22,7 @@ from clarion.api import (
     twilio_routes,
 )
 from clarion.api.budget import RequestBudget
+from clarion.api.device_cors import DeviceCors
 from clarion.api.fast import ASGIApp, FastEvents
 from clarion.api.fast_feedback import FastFeedback
 from clarion.api.fast_inapp import FastAlerts
@@ -43,12 +44,16 @@ def create_app(service: Service) -> FastAPI:
         finally:
             await service.stop()
 
+    protect_docs = service.settings.docs_require_key
     app = FastAPI(
         title="Clarion",
         version=__version__,
         summary="Messaging orchestration: product events in, explained messages out.",
         lifespan=lifespan,
+        **(docs.WITHOUT_OPEN_DOCS if protect_docs else {}),
     )
+    if protect_docs:
+        docs.install_behind_key(app)
     app.state.service = service
     app.state.api_keys = [k.encode() for k in service.settings.key_values()]
     app.state.device_auth = service.device_authenticator()
@@ -63,14 +68,8 @@ def create_app(service: Service) -> FastAPI:
     app.add_middleware(
         FastFeedback, service=lambda: service.inapp, authenticator=app.state.device_auth
     )
-    # Devices call from web pages on other origins; they authenticate with a
-    # bearer token, never cookies, so any origin may ask (configurable).
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=service.settings.cors_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-    )
+    # Devices call from web pages on other origins (configurable); nothing else may.
+    app.add_middleware(DeviceCors, origins=service.settings.cors_origins)
     app.include_router(ops.router)
     app.include_router(routes.router)
     app.include_router(inapp_routes.router)

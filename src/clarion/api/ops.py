@@ -2,7 +2,8 @@
 
 They answer without an API key (probes and scrapers seldom carry one), so they
 say no more than they must: readiness is ready or not, with details (the
-database's error, the catalog) only for a valid key.
+database's error, the catalog) only for a valid key. Metrics can be put behind
+the key (``metrics_require_key``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from clarion.api.auth import has_api_key
+from clarion.api.auth import has_api_key, require_api_key
 from clarion.observability import MESSAGES_BY_STATUS, REGISTRY
 from clarion.service import Service
 
@@ -45,7 +46,10 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    """Prometheus metrics; behind the API key with ``metrics_require_key``."""
     svc: Service = request.app.state.service
+    if svc.settings.metrics_require_key:
+        await require_api_key(request)
     counts = await run_in_threadpool(svc.store.counts_by_status)
     for status, n in counts.items():
         MESSAGES_BY_STATUS.labels(status=status).set(n)
