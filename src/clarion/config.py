@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "NORMAL"
     #: The longest an API request's database call may take (and may wait for a
     #: pooled connection) before the request is answered 503 with ``Retry-After``.
-    database_timeout_seconds: float = Field(default=1.0, gt=0)
+    database_timeout_seconds: float = Field(default=1.5, gt=0)
     #: The same for every other database call (the workers' batches), and
     #: PostgreSQL's ``statement_timeout``.
     database_call_timeout_seconds: float = Field(default=30.0, gt=0)

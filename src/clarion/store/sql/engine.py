@@ -42,7 +42,7 @@ class Timeouts:
     connect: int = 2
     #: A store call (one transaction, from checkout to checkin) made for an API
     #: request (``watchdog.call_budget``); also the longest wait for a pooled connection.
-    request: float = 1.0
+    request: float = 1.5
     #: Any other store call (workers' batches, commands): past its budget a call's
     #: connection is closed under it (``watchdog``). Also PostgreSQL's
     #: ``statement_timeout``, so the server cancels a runaway statement itself.
@@ -114,7 +114,7 @@ def _postgres_engine(url: sa.URL, timeouts: Timeouts) -> Engine:
         json_serializer=_json_bytes,  # psycopg takes bytes and skips a decode
         json_deserializer=orjson.loads,
     )
-    Watchdog(timeouts.call).install(engine)
+    Watchdog(timeouts.call, connect_timeout=max(2, timeouts.connect)).install(engine)
     return engine
 
 
