@@ -114,7 +114,10 @@ def _postgres_engine(url: sa.URL, timeouts: Timeouts) -> Engine:
         json_serializer=_json_bytes,  # psycopg takes bytes and skips a decode
         json_deserializer=orjson.loads,
     )
-    Watchdog(timeouts.call, connect_timeout=max(2, timeouts.connect)).install(engine)
+    # A second more than the server's statement_timeout: a slow statement is
+    # cancelled by a running server (keeping the connection), a frozen one is cut.
+    watchdog = Watchdog(timeouts.call + 1.0, connect_timeout=max(2, timeouts.connect))
+    watchdog.install(engine)
     return engine
 
 
