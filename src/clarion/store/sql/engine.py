@@ -43,9 +43,9 @@ class Timeouts:
     #: A store call (one transaction, from checkout to checkin) made for an API
     #: request (``watchdog.call_budget``); also the longest wait for a pooled connection.
     request: float = 1.5
-    #: Any other store call (workers' batches, commands): past its budget a call's
-    #: connection is closed under it (``watchdog``). Also PostgreSQL's
-    #: ``statement_timeout``, so the server cancels a runaway statement itself.
+    #: PostgreSQL's ``statement_timeout``: the server cancels a runaway statement
+    #: itself. Any other store call (workers' batches, commands) that holds its
+    #: connection a second longer has it closed under it (``watchdog``).
     call: float = 30.0
     #: SQLite: waiting for the write lock held by another connection or process.
     sqlite_busy: float = 10.0
