@@ -31,6 +31,7 @@ from clarion.channels.provider_config import (
 from clarion.core.model import Channel
 from clarion.inapp.federated import FederatedAction
 from clarion.signing import KeyRing
+from clarion.store.sql.engine import Timeouts
 
 
 def _default_providers() -> dict[str, ProviderConfig]:
@@ -111,6 +112,16 @@ class Settings(BaseSettings):
     escalation_poll_seconds: float = Field(default=1.0, gt=0)
     escalation_batch: int = Field(default=500, ge=1)
     sqlite_synchronous: str = "NORMAL"
+    #: The longest an API request's database call may take (and may wait for a
+    #: pooled connection) before the request is answered 503 with ``Retry-After``.
+    database_timeout_seconds: float = Field(default=1.5, gt=0)
+    #: The same for every other database call (the workers' batches), and
+    #: PostgreSQL's ``statement_timeout``.
+    database_call_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Connecting to PostgreSQL (whole seconds; libpq's minimum is 2).
+    database_connect_timeout_seconds: int = Field(default=2, ge=2)
+    #: SQLite: how long a write waits for another connection's or process's write lock.
+    sqlite_busy_timeout_seconds: float = Field(default=10.0, gt=0)
     #: Device tokens (HS256 JWTs naming one profile) are signed by the customer's
     #: backend with one of these shared secrets (key id -> secret; "default" for
     #: tokens without a ``kid``). No secret: device endpoints are refused.
@@ -134,7 +145,13 @@ class Settings(BaseSettings):
     tracking_active_key: str | None = None
     #: How long an email's tracking links work (clicks after that answer 410).
     tracking_ttl_days: float = Field(default=180, gt=0)
+    #: Origins whose pages may call the device routes (in-app, the web SDK); no
+    #: other route answers cross-origin requests.
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    #: ``/metrics`` answers only requests with an API key.
+    metrics_require_key: bool = False
+    #: ``/docs``, ``/redoc`` and ``/openapi.json`` answer only requests with an API key.
+    docs_require_key: bool = False
     log_level: str = "INFO"
     log_json: bool = True
     log_requests: bool = False
@@ -218,6 +235,14 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    def database_timeouts(self) -> Timeouts:
+        return Timeouts(
+            connect=self.database_connect_timeout_seconds,
+            request=self.database_timeout_seconds,
+            call=self.database_call_timeout_seconds,
+            sqlite_busy=self.sqlite_busy_timeout_seconds,
+        )
 
     def key_values(self) -> list[str]:
         return [k.get_secret_value() for k in self.api_keys]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -143,6 +144,19 @@ CATALOG_RELOADS = Counter(
 CATALOG_MESSAGES = Gauge(
     "clarion_catalog_messages", "Message definitions in the live catalog.", registry=REGISTRY
 )
+DATABASE_CALLS_ABANDONED = Counter(
+    "clarion_database_calls_abandoned_total",
+    "Store calls whose PostgreSQL connection was closed for outliving its time budget "
+    "(the database stopped answering).",
+    registry=REGISTRY,
+)
+DATABASE_OUTAGES = Counter(
+    "clarion_database_outages_total",
+    "Database outages a worker loop met (each logged once when it starts and once "
+    "when it ends), by worker.",
+    ["worker"],
+    registry=REGISTRY,
+)
 MESSAGES_BY_STATUS = Gauge(
     "clarion_messages", "Stored messages by status.", ["status"], registry=REGISTRY
 )
@@ -165,8 +179,8 @@ EMAIL_TRACKING = Counter(
 )
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
-    """JSON lines on stderr (or a console renderer for humans)."""
+def configure_logging(level: str = "INFO", json: bool = True, file: TextIO | None = None) -> None:
+    """JSON lines on stderr, or ``file`` (or a console renderer for humans)."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
@@ -179,7 +193,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=file or sys.stderr),
         cache_logger_on_first_use=True,
     )
 

@@ -77,7 +77,9 @@ class Service:
         self.catalog = CatalogHolder(self.settings.catalog)  # refuses an invalid catalog
         migrate(self.settings.database_url)
         self.store = SqlStore(
-            self.settings.database_url, sqlite_synchronous=self.settings.sqlite_synchronous
+            self.settings.database_url,
+            sqlite_synchronous=self.settings.sqlite_synchronous,
+            timeouts=self.settings.database_timeouts(),
         )
         # Signs the open and click URLs of emails, and checks them when they come back.
         self.email_tracking = self.settings.email_tracking(self.clock)

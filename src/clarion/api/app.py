@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from clarion import __version__
 from clarion.api import (
+    docs,
     errors,
     event_routes,
     inapp_routes,
@@ -22,7 +22,9 @@ from clarion.api import (
     tracking_routes,
     twilio_routes,
 )
-from clarion.api.fast import FastEvents
+from clarion.api.budget import RequestBudget
+from clarion.api.device_cors import DeviceCors
+from clarion.api.fast import ASGIApp, FastEvents
 from clarion.api.fast_feedback import FastFeedback
 from clarion.api.fast_inapp import FastAlerts
 from clarion.api.guard import Guard
@@ -44,12 +46,16 @@ def create_app(service: Service) -> FastAPI:
         finally:
             await service.stop()
 
+    protect_docs = service.settings.docs_require_key
     app = FastAPI(
         title="Clarion",
         version=__version__,
         summary="Messaging orchestration: product events in, explained messages out.",
         lifespan=lifespan,
+        **(docs.WITHOUT_OPEN_DOCS if protect_docs else {}),
     )
+    if protect_docs:
+        docs.install_behind_key(app)
     app.state.service = service
     app.state.api_keys = [k.encode() for k in service.settings.key_values()]
     app.state.device_auth = service.device_authenticator()
@@ -71,14 +77,8 @@ def create_app(service: Service) -> FastAPI:
         paths=lambda: app.openapi()["paths"],
         authenticator=app.state.device_auth,
     )
-    # Devices call from web pages on other origins; they authenticate with a
-    # bearer token, never cookies, so any origin may ask (configurable).
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=service.settings.cors_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-    )
+    # Devices call from web pages on other origins (configurable); nothing else may.
+    app.add_middleware(DeviceCors, origins=service.settings.cors_origins)
     app.include_router(ops.router)
     app.include_router(routes.router)
     app.include_router(event_routes.router)
@@ -91,11 +91,11 @@ def create_app(service: Service) -> FastAPI:
     return app
 
 
-def asgi_app(service: Service) -> Guard:
+def asgi_app(service: Service) -> ASGIApp:
     """What ``clarion serve`` runs: the app behind the short paths for single events
     and for device fetches and feedback without an ``Origin`` (cross-origin ones take
     the short paths inside the CORS middleware), all behind the checks made before a
-    body is read (``clarion.api.guard``)."""
+    body is read (``clarion.api.guard``) and within the request budget."""
     app = create_app(service)
 
     def inapp() -> InAppService:
@@ -106,4 +106,7 @@ def asgi_app(service: Service) -> Guard:
     inline = service.store.dialect == "sqlite"
     alerts = FastAlerts(feedback, inapp, auth, inline=inline, cross_origin=False)
     events = FastEvents(alerts, service)
-    return Guard(events, service.settings, lambda: app.openapi()["paths"], auth, cross_origin=False)
+    guarded = Guard(
+        events, service.settings, lambda: app.openapi()["paths"], auth, cross_origin=False
+    )
+    return RequestBudget(guarded, service.settings.database_timeout_seconds)

@@ -33,11 +33,16 @@ def api_key_refused() -> HTTPException:
     )
 
 
-async def require_api_key(request: Request) -> None:
-    """Reject the request unless it carries one of the configured API keys."""
+def has_api_key(request: Request) -> bool:
+    """True when the request carries one of the configured API keys."""
     keys: list[bytes] = request.app.state.api_keys
     header = request.headers.get("authorization", "")
-    if not api_key_matches(header.encode("latin-1"), keys):
+    return api_key_matches(header.encode("latin-1"), keys)
+
+
+async def require_api_key(request: Request) -> None:
+    """Reject the request unless it carries one of the configured API keys."""
+    if not has_api_key(request):
         raise api_key_refused()
 
 

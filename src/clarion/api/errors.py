@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from clarion.observability import get_logger
+from clarion.store import UNAVAILABLE
 
 log = get_logger("clarion.api")
 
@@ -63,7 +63,10 @@ async def _store_down(_: Request, exc: Exception) -> JSONResponse:
 
 def store_down(exc: Exception) -> JSONResponse:
     """The answer to a request the database failed (503, retry)."""
-    log.error("store_unavailable", error=str(exc))
+    # The error's class, not its text: that quotes the statement, and a server's
+    # message may quote the values it refused.
+    cause = getattr(exc, "orig", None) or exc
+    log.error("store_unavailable", error=type(exc).__name__, cause=type(cause).__name__)
     return JSONResponse(
         error_body(
             "unavailable", "the database is unavailable; retry later with the same event id"
@@ -76,4 +79,5 @@ def store_down(exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(OperationalError, _store_down)
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _store_down)

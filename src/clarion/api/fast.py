@@ -21,10 +21,12 @@ from pydantic import ValidationError
 
 from clarion.api import convert
 from clarion.api.auth import api_key_matches
+from clarion.api.errors import store_down
 from clarion.api.schemas import EventIn
 from clarion.inapp import DeviceAuthenticator, DeviceAuthError
 from clarion.inapp.service import InAppService
 from clarion.service import Service
+from clarion.store import UNAVAILABLE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,8 +63,12 @@ class FastEvents:
             [accepted] = await svc.intake.submit(
                 [convert.to_event(event, event.id or uuid.uuid4().hex, now)]
             )
+        except UNAVAILABLE as exc:
+            # Answered here: handing over would wait for the database a second time.
+            await store_down(exc)(scope, replay(body), send)
+            return
         except Exception:
-            # The store failed: let the app answer (503) as it would have, from scratch.
+            # The store failed: let the app answer as it would have, from scratch.
             await self._app(scope, replay(body), send)
             return
         await send_json(send, convert.accepted_out(accepted).model_dump_json().encode(), 202)

@@ -25,7 +25,6 @@ from typing import Final
 import orjson
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 
 from clarion.api.errors import store_down
 from clarion.api.fast import DevicePath, Receive, Scope, Send, read_body, replay, send_json
@@ -33,6 +32,7 @@ from clarion.api.inapp_routes import FeedbackIn
 from clarion.inapp import FeedbackRejected
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.recording import NotYours
+from clarion.store import UNAVAILABLE
 
 PATH: Final = "/v1/inapp/feedback"
 #: Larger bodies (a feedback object is ~600 bytes) are left to the route unread.
@@ -76,7 +76,7 @@ class FastFeedback(DevicePath):
         except (FeedbackRejected, NotYours):
             await self._app(scope, replay(body), send)  # nothing was written
             return
-        except OperationalError as exc:
+        except UNAVAILABLE as exc:
             await store_down(exc)(scope, replay(body), send)
             return
         await send_json(send, orjson.dumps(recorded.to_json()))

@@ -31,10 +31,12 @@ from urllib.parse import parse_qsl
 import orjson
 from anyio import to_thread
 
+from clarion.api.errors import store_down
 from clarion.api.fast import ASGIApp, DevicePath, Receive, Scope, Send, send_json
 from clarion.inapp import DeviceAuthenticator
 from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.service import InAppService
+from clarion.store import UNAVAILABLE
 
 PATH: Final = "/v1/inapp/alerts"
 _PLATFORMS: Final = frozenset({"web", "ios", "android", "tv"})
@@ -76,8 +78,12 @@ class FastAlerts(DevicePath):
                 payload = await to_thread.run_sync(
                     service.alerts, profile_id, device, limiter=self._threads()
                 )
+        except UNAVAILABLE as exc:
+            # Answered here: handing over would wait for the database a second time.
+            await store_down(exc)(scope, receive, send)
+            return
         except Exception:
-            # The store failed: let the route answer (503) as it would have, from scratch.
+            # Something else failed: let the route answer as it would have, from scratch.
             await self._app(scope, receive, send)
             return
         await send_json(send, orjson.dumps(payload))

@@ -137,7 +137,11 @@ def _child_main(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
-    store = SqlStore(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    store = SqlStore(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        timeouts=settings.database_timeouts(),
+    )
     context = ProviderContext(tokens=store, links=settings.email_tracking(system_clock))
     providers = build_providers(settings.providers, context)
     orchestrate, dispatch = roles

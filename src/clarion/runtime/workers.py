@@ -29,7 +29,9 @@ from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.escalator import Escalator
 from clarion.runtime.inapp_sweeper import InAppSweeper
 from clarion.runtime.orchestrator import Orchestrator
+from clarion.runtime.outage import Outage
 from clarion.runtime.ratelimit import RateLimit, RateLimits
+from clarion.store import UNAVAILABLE
 from clarion.store.base import Store
 
 log = get_logger("clarion.workers")
@@ -186,18 +188,31 @@ class Workers:
             self._catalog.reload_if_changed()
 
     def _orchestrate(self) -> None:
+        outage = Outage("orchestrator")
         while not self._stop.is_set():
             self._reload_if_due()
             try:
-                handled = self.orchestrator.run_once()
-            except Exception:
-                log.exception("orchestrator_failed")
-                handled = 0
-            if self._escalate_if_due() or handled:
+                handled = self._decide()
+                escalated = self._escalate_if_due()
+            except UNAVAILABLE as exc:
+                self._stop.wait(outage.failed(exc))
+                continue
+            outage.succeeded()
+            if escalated or handled:
                 self._messages_waiting.set()
             if handled:
                 continue
             self._pause(self._events_waiting)
+
+    def _decide(self) -> int:
+        """One orchestrator batch; a database that is down is the loop's to handle."""
+        try:
+            return self.orchestrator.run_once()
+        except UNAVAILABLE:
+            raise
+        except Exception:
+            log.exception("orchestrator_failed")
+            return 0
 
     def _escalate_if_due(self) -> int:
         """Move escalation ladders on, every ``escalation_poll_seconds`` at most."""
@@ -211,6 +226,8 @@ class Workers:
             log.exception("inapp_sweeper_failed")
         try:
             return self.escalator.run_once()
+        except UNAVAILABLE:
+            raise  # the database is down: the loop backs off
         except Exception:
             log.exception("escalator_failed")
             return 0
@@ -219,14 +236,20 @@ class Workers:
         asyncio.run(self._dispatch_loop())
 
     async def _dispatch_loop(self) -> None:
+        outage = Outage("dispatcher")
         try:
             while not self._stop.is_set():
                 self._reload_if_due()
                 try:
                     claimed = await self.dispatcher.run_once()
+                except UNAVAILABLE as exc:
+                    await asyncio.to_thread(self._stop.wait, outage.failed(exc))
+                    continue
                 except Exception:
                     log.exception("dispatcher_failed")
                     claimed = 0
+                else:
+                    outage.succeeded()
                 if not claimed:
                     await asyncio.to_thread(self._pause, self._messages_waiting)
         finally:

@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy Core over SQLite (embedded) and PostgreSQL (distributed)."""
 
 from clarion.store.migrations import migrate
-from clarion.store.sql import SqlStore, open_store
+from clarion.store.sql import UNAVAILABLE, SqlStore, Timeouts, call_budget, open_store
 
-__all__ = ["SqlStore", "migrate", "open_store"]
+__all__ = ["UNAVAILABLE", "SqlStore", "Timeouts", "call_budget", "migrate", "open_store"]

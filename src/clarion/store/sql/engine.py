@@ -10,11 +10,16 @@ writers queue on the busy timeout instead. Read-only work goes through
 writer.
 
 PostgreSQL: psycopg 3 with a pool shared by the API and worker threads.
+
+Every wait on the database is bounded (``Timeouts``), so that a database that
+stops answering costs a request a 503 within about two seconds rather than
+hanging it for as long as the outage lasts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,10 +27,36 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from clarion.store.sql.watchdog import Watchdog
+
 #: Execution option that marks an engine's transactions as read-only (see ``reader``).
 _READ_ONLY = "clarion_read_only"
 _SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
-BUSY_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long the store waits on the database (seconds; see README, configuration)."""
+
+    #: Establishing a PostgreSQL connection (libpq counts whole seconds, at least 2).
+    connect: int = 2
+    #: A store call (one transaction, from checkout to checkin) made for an API
+    #: request (``watchdog.call_budget``); also the longest wait for a pooled connection.
+    request: float = 1.5
+    #: PostgreSQL's ``statement_timeout``: the server cancels a runaway statement
+    #: itself. Any other store call (workers' batches, commands) that holds its
+    #: connection a second longer has it closed under it (``watchdog``).
+    call: float = 30.0
+    #: SQLite: waiting for the write lock held by another connection or process.
+    sqlite_busy: float = 10.0
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+#: What a database that is down, frozen or overloaded raises: a lost or refused
+#: connection, a statement cancelled or abandoned (``watchdog``), or no pooled
+#: connection free in time. Callers answer 503 (the API) or back off (workers).
+UNAVAILABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.TimeoutError)
 
 
 def _json_default(value: object) -> object:
@@ -54,24 +85,43 @@ def normalize_url(url: str) -> sa.URL:
     return parsed
 
 
-def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+def create_engine(
+    url: str, *, sqlite_synchronous: str = "NORMAL", timeouts: Timeouts = DEFAULT_TIMEOUTS
+) -> Engine:
     """An engine for ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, sqlite_synchronous)
+        return _sqlite_engine(parsed, sqlite_synchronous, timeouts.sqlite_busy)
     if backend == "postgresql":
-        return sa.create_engine(
-            parsed,
-            pool_size=10,
-            max_overflow=10,
-            json_serializer=_json_bytes,  # psycopg takes bytes and skips a decode
-            json_deserializer=orjson.loads,
-        )
+        return _postgres_engine(parsed, timeouts)
     raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
-def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
+def _postgres_engine(url: sa.URL, timeouts: Timeouts) -> Engine:
+    statement_ms = max(1, int(timeouts.call * 1000))
+    engine = sa.create_engine(
+        url,
+        hide_parameters=True,  # see _sqlite_engine
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=timeouts.request,
+        connect_args={
+            "connect_timeout": max(2, timeouts.connect),
+            # The server cancels a runaway statement itself (and keeps the connection).
+            "options": f"-c statement_timeout={statement_ms}",
+        },
+        json_serializer=_json_bytes,  # psycopg takes bytes and skips a decode
+        json_deserializer=orjson.loads,
+    )
+    # A second more than the server's statement_timeout: a slow statement is
+    # cancelled by a running server (keeping the connection), a frozen one is cut.
+    watchdog = Watchdog(timeouts.call + 1.0, connect_timeout=max(2, timeouts.connect))
+    watchdog.install(engine)
+    return engine
+
+
+def _sqlite_engine(url: sa.URL, synchronous: str, busy_timeout: float) -> Engine:
     synchronous = synchronous.upper()
     if synchronous not in _SYNCHRONOUS:
         raise ValueError(f"sqlite_synchronous must be one of {sorted(_SYNCHRONOUS)}")
@@ -80,9 +130,13 @@ def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
         raise ValueError("the store needs a SQLite file, not an in-memory database")
     engine = sa.create_engine(
         url,
+        # A failed statement's parameters (payloads, addresses, push tokens) would
+        # otherwise be part of its exception's text, and so of every log of it.
+        hide_parameters=True,
         pool_size=8,
         max_overflow=24,
-        connect_args={"timeout": BUSY_TIMEOUT_S},
+        pool_timeout=busy_timeout,
+        connect_args={"timeout": busy_timeout},
         json_serializer=json_text,
         json_deserializer=orjson.loads,
     )
@@ -94,7 +148,7 @@ def _sqlite_engine(url: sa.URL, synchronous: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -58,7 +58,7 @@ from clarion.store.sql import (
     reports,
 )
 from clarion.store.sql.convert import ts
-from clarion.store.sql.engine import BUSY_TIMEOUT_S, create_engine, reader
+from clarion.store.sql.engine import DEFAULT_TIMEOUTS, Timeouts, create_engine, reader
 from clarion.store.sql.writer import WriterLock, writer_lock
 
 
@@ -70,10 +70,12 @@ class SqlStore:
     already (``clarion.store.migrate``).
     """
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
-        self.engine = create_engine(url, sqlite_synchronous=sqlite_synchronous)
+    def __init__(
+        self, url: str, *, sqlite_synchronous: str = "NORMAL", timeouts: Timeouts = DEFAULT_TIMEOUTS
+    ) -> None:
+        self.engine = create_engine(url, sqlite_synchronous=sqlite_synchronous, timeouts=timeouts)
         self._reader = reader(self.engine)
-        self._writer = writer_lock(self.engine, BUSY_TIMEOUT_S)
+        self._writer = writer_lock(self.engine, timeouts.sqlite_busy)
         # Orders events received at the same instant (one batch, or a test clock):
         # increasing within a process, and across restarts while the clock moves on.
         # next() on itertools.count is atomic, so threads may share it.
@@ -88,10 +90,19 @@ class SqlStore:
     @contextmanager
     def _driver(self) -> Iterator[Any]:
         """A pooled connection's driver connection, for the prebuilt one-statement
-        reads of ``store.sql.inapp`` (see ``_driver_rows`` there)."""
-        raw = self.engine.raw_connection()
+        reads of ``store.sql.inapp`` (see ``_driver_rows`` there). The driver's own
+        errors come out as SQLAlchemy's, as from every other call (a lost connection
+        is an ``OperationalError``, which the API answers with 503)."""
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            raw = self.engine.raw_connection()
+        except dbapi_error as exc:
+            raise _wrapped(exc, dbapi_error) from exc
         try:
             yield raw.driver_connection
+        except dbapi_error as exc:
+            raw.invalidate(exc)  # the pool must not hand it out again
+            raise _wrapped(exc, dbapi_error) from exc
         finally:
             raw.close()
 
@@ -363,6 +374,10 @@ class SqlStore:
         self.engine.dispose()
         if isinstance(self._writer, WriterLock):
             self._writer.close()
+
+
+def _wrapped(exc: Exception, dbapi_error: type[Exception]) -> sa.exc.StatementError:
+    return sa.exc.DBAPIError.instance(None, None, exc, dbapi_error, hide_parameters=True)
 
 
 def open_store(url: str, *, sqlite_synchronous: str = "NORMAL") -> SqlStore:
