@@ -247,12 +247,34 @@ def _server_cpu(pid: int) -> dict[int, float]:
     return found
 
 
+def _checkpoints(url: str) -> int:
+    """Checkpoints the PostgreSQL server has made so far (timed and requested).
+
+    A checkpoint forced by another client of the same server (``CREATE`` or
+    ``DROP DATABASE``: each test session on a shared machine makes both) flushes
+    every dirty buffer at once (on this shared machine's disk some took 4-6 s),
+    and commits and reads that need the disk meanwhile wait: a run whose tail
+    (p99.9, max) jumps while this count moved was likely stalled by one."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            query = "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+            return int(conn.exec_driver_sql(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
 @contextmanager
-def measured(pid: int, postgres: bool) -> Iterator[Callable[[], dict[str, float]]]:
+def measured(pid: int, url: str) -> Iterator[Callable[[], dict[str, float]]]:
     """CPU cores used over the ``with`` block by the server ``pid`` (with its child
     API processes), by child processes of this one (the load generator), by
-    PostgreSQL (when it serves the run) and by everything else on the machine."""
+    PostgreSQL (when it serves the run; with the checkpoints it made meanwhile)
+    and by everything else on the machine."""
+    postgres = url.startswith("postgresql")
     figures: dict[str, float] = {}
+    checkpoints0 = _checkpoints(url) if postgres else 0
     server0, busy0, t0 = _server_cpu(pid), machine_busy_seconds(), time.perf_counter()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     database0 = _postgres_cpu() if postgres else {}
@@ -270,6 +292,7 @@ def measured(pid: int, postgres: bool) -> Iterator[Callable[[], dict[str, float]
             "server_cpu_s": round(server, 2),
             "loadgen_cpu_cores": round(client / elapsed, 2),
             **({"postgres_cpu_cores": round(database / elapsed, 2)} if postgres else {}),
+            **({"postgres_checkpoints": _checkpoints(url) - checkpoints0} if postgres else {}),
             "other_cpu_cores": round(max(0.0, busy - server - client - database) / elapsed, 2),
             "loadavg_1m_before": round(load0, 2),
         }
@@ -291,7 +314,6 @@ def run(
     url: str, tmp: Path, seconds: float, connections: int, api_processes: int = 1
 ) -> dict[str, object]:
     """Serve ``url`` (seeded) and measure fetch, then feedback."""
-    postgres = url.startswith("postgresql")
     tokens = tmp / "tokens.txt"
     started = time.perf_counter()
     headers = write_tokens(tokens, PROFILES)
@@ -311,7 +333,7 @@ def run(
         pid = server.proc.pid
         # Warm-up: connections, pooled database connections, code paths, page cache.
         loadgen(fetch_url, "", "--method", "GET", "--total", "1000", *common, "200", api_key=False)
-        with measured(pid, postgres) as fetch_cpu:
+        with measured(pid, url) as fetch_cpu:
             fetch = loadgen(
                 fetch_url,
                 "",
@@ -331,7 +353,7 @@ def run(
         body_file = tmp / "feedback.txt"
         body_file.write_text("\n".join(bodies) + "\n")
         feedback_seconds = max(3.0, seconds * 2 / 3)
-        with measured(pid, postgres) as feedback_cpu:
+        with measured(pid, url) as feedback_cpu:
             # Each body once (a fresh impression each), for at most feedback_seconds.
             feedback = loadgen(
                 f"{base}/v1/inapp/feedback",

@@ -232,6 +232,7 @@ def summarize(plan: Plan, results: Results, start: float, end: float) -> dict[st
             "p50": round(percentile(latencies, 50), 2),
             "p90": round(percentile(latencies, 90), 2),
             "p99": round(percentile(latencies, 99), 2),
+            "p99.9": round(percentile(latencies, 99.9), 2),
             "max": round(latencies[-1], 2) if latencies else None,
         },
         "errors": results.errors,

@@ -95,9 +95,7 @@ class Service:
             configured = ", ".join(sorted(self.providers)) or "none"
             raise ConfigError(f"routes name unknown providers {unknown} (configured: {configured})")
         if self.settings.run_workers and self.settings.worker_processes > 0:
-            self.workers = WorkerProcesses(
-                self.settings, self.settings.worker_processes, self.catalog
-            )
+            self.workers = WorkerProcesses(self.settings, self.settings.worker_processes)
         elif self.settings.run_workers:
             self.workers = Workers(
                 self.store, self.catalog, self.providers, self.settings, self.clock
@@ -125,6 +123,9 @@ class Service:
         )
 
     async def start(self) -> None:
+        # This process's catalog, whatever runs here: the API's (fetches,
+        # reports) and the workers' in embedded mode; worker children keep their own.
+        self.catalog.watch(self.settings.catalog_reload_seconds)
         await self.intake.start()
         if self.workers is not None:
             self.workers.start()
@@ -140,6 +141,7 @@ class Service:
         await self.intake.stop()
         if self.workers is not None:
             self.workers.stop()
+        self.catalog.stop_watching()
         for provider in (self.providers or {}).values():
             await provider.aclose()
         self.store.close()

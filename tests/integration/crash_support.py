@@ -158,7 +158,7 @@ class ClarionServer:
         env["CLARION_CONFIG"] = str(self.config.config_path)
         return env
 
-    def start(self, timeout: float = 30.0, attempts: int = 3) -> None:
+    def start(self, timeout: float = 120.0, attempts: int = 3) -> None:
         """Start a server and wait until it answers ``/readyz``."""
         if self.process is not None:
             raise RuntimeError("a server is already running")

@@ -7,10 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from clarion.runtime.catalog_holder import CatalogHolder
-from tests.integration.pipeline_support import EXAMPLE_CATALOG
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, wait_for
 
 CLARION = [sys.executable, "-m", "clarion.cli"]
 
@@ -98,3 +99,26 @@ def test_server_refuses_routes_to_unknown_providers(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "routes name unknown providers {'sms': 'twilio'}" in result.stderr
+
+
+def test_a_watched_catalog_reloads_by_itself_and_waits_out_a_missing_folder(
+    tmp_path: Path,
+) -> None:
+    root = _copy_catalog(tmp_path)
+    holder = CatalogHolder(root)
+    first = holder.current
+    holder.watch(0.05)
+    try:
+        aside = tmp_path / "aside"
+        root.rename(aside)  # mid-deploy: the folder is briefly gone
+        time.sleep(0.3)
+        assert holder.current is first
+        strings = aside / "strings" / "en.yaml"
+        strings.write_text(strings.read_text().replace("Update payment", "Fix payment now"))
+        aside.rename(root)
+
+        wait_for(lambda: holder.current is not first, timeout=30)
+    finally:
+        holder.stop_watching()
+    rendered = holder.current.render("payment_failed", 0, "en", {"event": {"show_title": "Dark"}})
+    assert rendered.fields["cta_update"] == "Fix payment now"

@@ -44,6 +44,39 @@ def test_a_claim_after_a_crash_in_a_recorded_call_knows_it(store: SqlStore) -> N
     assert again[quiet.guid].unconfirmed is None
 
 
+def test_a_claim_after_two_crashes_in_a_row_still_knows_the_first_attempt(
+    store: SqlStore,
+) -> None:
+    # Attempt recorded, crash; claimed again, crash before the attempt is
+    # recorded; claimed a third time: the call of the first claim may have gone
+    # out, so this send may deliver twice (issue 11, item 9).
+    source = event("e1")
+    made = decision(source)
+    process(store, source, made)
+    store.claim_due(10, T0, LEASE, "w1")
+    store.record_attempts([Attempt(made.guid, "w1", "sms", 1)], T0)
+    [second] = store.claim_due(10, EXPIRED, LEASE, "w2")
+    assert second.unconfirmed == {"provider": "sms", "cause": "lease_expired"}
+
+    [third] = store.claim_due(10, EXPIRED + LEASE + timedelta(seconds=1), LEASE, "w3")
+
+    assert third.message.attempts == 3
+    assert third.unconfirmed == {"provider": "sms", "cause": "lease_expired"}
+
+
+def test_crashes_before_any_attempt_leave_a_claim_confirmed(store: SqlStore) -> None:
+    source = event("e1")
+    made = decision(source)
+    process(store, source, made)
+    store.claim_due(10, T0, LEASE, "w1")  # crash before the attempt is recorded
+    store.claim_due(10, EXPIRED, LEASE, "w2")  # and again
+
+    [third] = store.claim_due(10, EXPIRED + LEASE + timedelta(seconds=1), LEASE, "w3")
+
+    assert third.message.attempts == 3
+    assert third.unconfirmed is None
+
+
 def test_a_retry_after_an_unconfirmed_error_knows_it_and_a_deferral_keeps_it(
     store: SqlStore,
 ) -> None:
@@ -82,3 +115,26 @@ def test_a_retry_after_an_unconfirmed_error_knows_it_and_a_deferral_keeps_it(
     [later] = store.claim_due(10, T0, LEASE, "w3")
     assert later.message.attempts == 2
     assert later.unconfirmed == {"provider": "sms", "cause": "rate_limited"}
+
+
+def test_a_crash_before_the_attempt_after_an_unconfirmed_error_keeps_it(store: SqlStore) -> None:
+    source = event("e1")
+    made = decision(source)
+    process(store, source, made)
+    store.claim_due(10, T0, LEASE, "w1")
+    lost = Transition(
+        made.guid,
+        "w1",
+        Status.SCHEDULED,
+        "retrying:timeout",
+        T0,
+        "sms",
+        None,
+        {"unconfirmed": "sms"},
+    )
+    store.apply_transitions([lost], T0)
+    store.claim_due(10, T0, LEASE, "w2")  # crash before the attempt is recorded
+
+    [again] = store.claim_due(10, EXPIRED, LEASE, "w3")
+
+    assert again.unconfirmed == {"provider": "sms", "cause": "retrying:timeout"}

@@ -6,8 +6,8 @@ starts N - 1 children that serve the same API on the same address: every
 process opens its own listening socket with ``SO_REUSEPORT`` and the kernel
 spreads new connections over them. Only the ``serve`` process runs the workers
 (as configured); the children serve the API only, each with its own store
-pool, catalog (reloaded on the same schedule as the workers reload theirs)
-and caches. The parent waits until every child listens before it answers
+pool, catalog (kept fresh by its ``Service``, as in every process) and
+caches. The parent waits until every child listens before it answers
 ``/readyz``, restarts a child that dies, and stops them when it stops; a child
 whose parent died stops by itself.
 
@@ -130,21 +130,17 @@ def _child_main(settings: Settings, ready: ProcessEvent, parent: int) -> None:
     server = uvicorn.Server(uvicorn.Config(asgi_app(service), **uvicorn_options(settings)))
 
     def watch() -> None:
-        """Readiness once uvicorn serves; the catalog reload; the parent's death."""
+        """Readiness once uvicorn serves; the parent's death."""
         while not server.started:
             if server.should_exit:
                 return  # it failed to start: the parent sees the process end
             time.sleep(0.05)
         ready.set()
-        next_reload = time.monotonic() + settings.catalog_reload_seconds
         while not server.should_exit:
             time.sleep(_CHECK_S)
             if os.getppid() != parent:
                 log.warning("api_process_orphaned", pid=os.getpid())
                 server.should_exit = True
-            if time.monotonic() >= next_reload:
-                next_reload = time.monotonic() + settings.catalog_reload_seconds
-                service.catalog.reload_if_changed()
 
     threading.Thread(target=watch, name="clarion-api-watch", daemon=True).start()
     server.run(sockets=[sock])

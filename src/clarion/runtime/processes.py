@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterable
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event as ProcessEvent
@@ -53,9 +52,8 @@ def child_settings(settings: Settings, count: int) -> Settings:
 class WorkerProcesses:
     """Starts, watches and stops the worker children; ``wake()`` is safe from any thread."""
 
-    def __init__(self, settings: Settings, count: int, catalog: CatalogHolder) -> None:
+    def __init__(self, settings: Settings, count: int) -> None:
         self._settings = child_settings(settings, count)
-        self._catalog = catalog  # this process's own copy, for the API: kept fresh here
         self._context = multiprocessing.get_context("spawn")
         self._wakes = [self._context.Event() for _ in range(count)]
         # Set by the orchestrator, awaited by the dispatchers.
@@ -107,15 +105,11 @@ class WorkerProcesses:
         self._children[index] = child
 
     def _watch(self) -> None:
-        next_reload = time.monotonic() + self._settings.catalog_reload_seconds
         while not self._stopping.wait(_CHECK_S):
             for index, child in enumerate(self._children):
                 if child is not None and not child.is_alive() and not self._stopping.is_set():
                     log.error("worker_process_died", pid=child.pid, exitcode=child.exitcode)
                     self._spawn(index)
-            if time.monotonic() >= next_reload:  # the children reload their own
-                next_reload = time.monotonic() + self._settings.catalog_reload_seconds
-                self._catalog.reload_if_changed()
 
 
 def _child_main(
@@ -145,9 +139,11 @@ def _child_main(
     context = ProviderContext(tokens=store, links=settings.email_tracking(system_clock))
     providers = build_providers(settings.providers, context)
     orchestrate, dispatch = roles
+    catalog = CatalogHolder(settings.catalog)
+    catalog.watch(settings.catalog_reload_seconds)
     workers = Workers(
         store,
-        CatalogHolder(settings.catalog),
+        catalog,
         providers,
         settings,
         system_clock,
@@ -164,6 +160,7 @@ def _child_main(
                 break
     finally:
         workers.stop()
+        catalog.stop_watching()
         asyncio.run(_close(providers.values()))
         store.close()
 

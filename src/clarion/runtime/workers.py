@@ -101,7 +101,6 @@ class Workers:
         self._stop = threading.Event()
         self._events_waiting: Signal = wake if wake is not None else threading.Event()
         self._messages_waiting: Signal = messages if messages is not None else threading.Event()
-        self._next_reload = time.monotonic() + settings.catalog_reload_seconds
         self.orchestrator = Orchestrator(
             store,
             lambda: catalog.current,
@@ -151,8 +150,6 @@ class Workers:
             self._threads.append(
                 threading.Thread(target=self._dispatch, name="clarion-dispatcher", daemon=True)
             )
-        # The first role's thread keeps the catalog fresh.
-        self._reloads = self._threads[0].name if self._threads else ""
 
     def start(self) -> None:
         for thread in self._threads:
@@ -180,17 +177,9 @@ class Workers:
         signal.wait(self._settings.poll_interval_seconds)
         signal.clear()
 
-    def _reload_if_due(self) -> None:
-        if threading.current_thread().name == self._reloads and time.monotonic() >= (
-            self._next_reload
-        ):
-            self._next_reload = time.monotonic() + self._settings.catalog_reload_seconds
-            self._catalog.reload_if_changed()
-
     def _orchestrate(self) -> None:
         outage = Outage("orchestrator")
         while not self._stop.is_set():
-            self._reload_if_due()
             try:
                 handled = self._decide()
                 escalated = self._escalate_if_due()
@@ -239,7 +228,6 @@ class Workers:
         outage = Outage("dispatcher")
         try:
             while not self._stop.is_set():
-                self._reload_if_due()
                 try:
                     claimed = await self.dispatcher.run_once()
                 except UNAVAILABLE as exc:

@@ -79,18 +79,28 @@ def unconfirmed_of(conn: Connection, guids: Iterable[str], owner: str) -> dict[s
     return found
 
 
+def _is_claim(row: sa.Row[Any, Any, Any, Any]) -> bool:
+    return row.status == _SENDING and row.reason in _CLAIM_REASONS
+
+
 def _unconfirmed(rows: Sequence[sa.Row[Any, Any, Any, Any]], owner: str) -> JSONObject | None:
     claims = [
         i
         for i, row in enumerate(rows)
-        if row.status == _SENDING
-        and row.reason in _CLAIM_REASONS
+        if _is_claim(row)
         and isinstance(row.detail, dict)
         and row.detail.get("lease_owner") == owner
     ]
-    if not claims or claims[-1] == 0:
+    if not claims:
         return None
-    before = rows[claims[-1] - 1]
+    # Claims in a row mean crashes before an attempt was recorded (so no call that
+    # needs one went out under them): what came before the first of them decides.
+    i = claims[-1] - 1
+    while i >= 0 and _is_claim(rows[i]):
+        i -= 1
+    if i < 0:
+        return None
+    before = rows[i]
     detail = before.detail if isinstance(before.detail, dict) else {}
     if before.reason == reasons.ATTEMPT:
         return {"provider": detail.get("provider"), "cause": reasons.LEASE_EXPIRED}
