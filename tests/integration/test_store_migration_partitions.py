@@ -23,7 +23,7 @@ def _event(event_id: str, profile_id: str, account_id: str | None, state: str) -
     }
 
 
-def test_0011_gives_open_events_their_partition_and_round_trips(fresh_db_url: str) -> None:
+def test_0015_gives_open_events_their_partition_and_round_trips(fresh_db_url: str) -> None:
     _to(fresh_db_url, "0010")
     engine = sa.create_engine(fresh_db_url)
     rows = [
@@ -44,7 +44,7 @@ def test_0011_gives_open_events_their_partition_and_round_trips(fresh_db_url: st
             columns = ", ".join(rows[0])
             marks = ", ".join(f":{k}" for k in rows[0])
             conn.execute(sa.text(f"INSERT INTO events ({columns}) VALUES ({marks})"), rows)
-        _to(fresh_db_url, "0011")
+        _to(fresh_db_url, "0015")
         with engine.connect() as conn:
             found = dict(conn.execute(sa.text('SELECT id, "partition" FROM events')).all())
         assert found == {

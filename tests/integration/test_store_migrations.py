@@ -48,7 +48,7 @@ def test_migrate_builds_the_schema_and_is_idempotent(fresh_db_url: str) -> None:
 
     tables, indexes, version = _inspect(fresh_db_url)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert version == [head] == ["0011"]
+    assert version == [head] == ["0015"]
     for table in metadata.sorted_tables:
         assert table.name in tables
         wanted = {i.name: [c.name for c in i.columns] for i in table.indexes}

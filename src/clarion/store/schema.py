@@ -292,7 +292,7 @@ exposures = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("goal_event", sa.String, nullable=False),
     sa.Column("goal_until", sa.Double, nullable=False),
-    #: The held-out share when decided (NULL on rows older than 0018: the catalog's).
+    #: The held-out share when decided (NULL on rows older than 0012: the catalog's).
     sa.Column("holdout", sa.Double),
     sa.Index("ix_exposures_goal", "profile_id", "goal_event", "goal_until"),
     sa.Index("ix_exposures_message", "message", "created_at"),

@@ -7,7 +7,7 @@ becomes an ``sms`` limit that ends 12 hours after it was recorded. Early reports
 keep how long their bad address lasts.
 
 Revision ID: 0013
-Revises: 0018
+Revises: 0012
 Create Date: 2026-12-04 21:30:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision: str | None = "0018"
+down_revision: str | None = "0012"
 branch_labels: str | None = None
 depends_on: str | None = None
 

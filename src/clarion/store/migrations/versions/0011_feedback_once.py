@@ -1,7 +1,7 @@
 """In-app feedback acts once (``feedback_receipts``), and the end of a dismissal is
 found by its time (``ix_suppressions_until``).
 
-Revision ID: 0014
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-04 21:20:00
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
+revision = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | None = None
 depends_on: str | None = None

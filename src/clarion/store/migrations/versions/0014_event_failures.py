@@ -1,6 +1,6 @@
 """Events whose processing failed: how many attempts, the last error, and the ``dead`` state.
 
-Revision ID: 0012
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-04 21:30:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
+revision = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | None = None
 depends_on: str | None = None

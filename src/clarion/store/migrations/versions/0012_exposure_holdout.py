@@ -1,7 +1,7 @@
 """Exposures keep the held-out share they were decided under (sample-ratio checks).
 
-Revision ID: 0018
-Revises: 0014
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-04 21:30:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision: str | None = "0014"
+revision = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -4,8 +4,8 @@ and ``partition_workers`` (one decider per profile across workers).
 Events not yet decided get their partition from their account or profile, as
 intake computes it for new ones; decided events keep 0 (nothing reads it again).
 
-Revision ID: 0011
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-04 21:30:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from clarion.core.partitions import partition_key, partition_of
 
-revision = "0011"
-down_revision: str | None = "0012"
+revision = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | None = None
 depends_on: str | None = None
 
