@@ -115,6 +115,8 @@ class _Source:
             return None
         if time.perf_counter() >= self.deadline:
             return None
+        if self._plan.rate and self.due(i) >= self.deadline:
+            return None  # open loop: nothing is due after the run's end
         self._next += 1
         return i
 
