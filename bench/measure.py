@@ -156,6 +156,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time (all cores, every process) the machine has spent busy since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def with_children(pids: Sequence[int]) -> list[int]:
     """``pids`` and their direct child processes (``--worker-processes``, ``--api-processes``)."""
     found = list(pids)
