@@ -9,7 +9,7 @@ import os
 from itertools import count
 from pathlib import Path
 
-from bench import loadgen
+from bench import h2load, loadgen
 from bench.measure import (
     CpuMeter,
     CpuUsage,
@@ -21,6 +21,10 @@ from bench.measure import (
     report,
     varied_events,
 )
+
+from clarion.channels.apns import ApnsAuth
+from tests.peers.apns import ApnsPeer, ApnsRequest
+from tests.peers.keys import ec_key
 
 
 def _report(intake: Intake, delivered: int = 10, expected: int = 10) -> dict[str, object]:
@@ -209,3 +213,28 @@ def test_loadgen_schedules_open_loop_and_logs_due_times_of_accepted_requests(
     due, batch = due_times(log)
     assert batch == 1
     assert due == [1000.0, 1000.001, None, 1000.003, 1000.004]  # the refused ones: None
+
+
+def test_h2load_counts_only_the_expected_answers_of_an_http2_peer() -> None:
+    key = ec_key()
+    answers = count()
+
+    def reply(request: ApnsRequest) -> tuple[int, str | None]:
+        return (200, None) if next(answers) % 3 else (429, "TooManyRequests")
+
+    peer = ApnsPeer(key.public_pem, "TEAM123456", "KEY1234567", "t", reply=reply).start()
+    token = ApnsAuth("TEAM123456", "KEY1234567", key.private_pem).token()
+    headers = [("authorization", f"bearer {token}"), ("apns-topic", "t")]
+    headers.append(("apns-push-type", "alert"))
+    try:
+        summary = asyncio.run(
+            h2load.run(f"{peer.base_url}/3/device/{0:064x}", headers, b'{"aps":{}}', 0.3, 2, 5, 200)
+        )
+    finally:
+        peer.stop()
+
+    refused = summary["bad_status"]
+    assert isinstance(refused, dict)
+    assert summary["errors"] == 0
+    assert summary["accepted"] + refused["429"] == peer.count  # type: ignore[operator]
+    assert refused["429"] == (peer.count + 2) // 3
