@@ -16,7 +16,9 @@ gives the time each event was due in the open-loop schedule (latency runs from
 there). Events vary in amount, currency and title; only ``202`` answers are
 accepted events. A run *kept up* when every request was accepted, intake took
 the offered rate, the backlog at stop was under half a second of emails and all
-arrived. Each run reports Clarion's CPU per email and cores used. The first run
+arrived. Each run reports Clarion's CPU per email, cores used and the ratio to
+aiosmtpd's own ceiling, measured first in the same run by a plain ``smtplib``
+load generator (``bench.smtpload``, as many sessions as the pool). The first run
 offers ``--rate`` events/s; then 1.5x after a run that kept up, or 90% of what
 arrived after one that did not.
 
@@ -30,6 +32,7 @@ import json
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -47,6 +50,7 @@ from bench.e2e_bench import DRAIN_S, PROFILES, WARMUP_S, Setup, prepare
 from bench.measure import (
     CpuMeter,
     Deliveries,
+    Floor,
     Intake,
     due_times,
     latencies_from_due,
@@ -55,7 +59,7 @@ from bench.measure import (
     varied_events,
     write_bodies,
 )
-from bench.support import CATALOG, clarion_env, free_port, loadgen, serve
+from bench.support import CATALOG, ROOT, clarion_env, free_port, loadgen, serve
 
 EVENT = (
     '{"id":"$TAG-$SEQ","type":"payment.failed","profile_id":"p$PROFILE",'
@@ -74,6 +78,7 @@ channels:
 """
 _MESSAGE_ID = re.compile(rb"Message-ID: <([0-9A-F]+)@", re.IGNORECASE)
 POOL_SIZE = 8
+CEILING_S = 3.0  # seconds of aiosmtpd alone under bench.smtpload
 
 
 @dataclass
@@ -148,8 +153,26 @@ def _events_of(url: str) -> dict[str, tuple[str, str]]:
         return {guid: (event, status) for guid, event, status in rows}
 
 
+def smtp_ceiling() -> Floor:
+    """aiosmtpd alone, as the runs use it, under ``bench.smtpload`` (POOL_SIZE sessions)."""
+    port = free_port()
+    controller = Controller(Arrivals(), hostname="127.0.0.1", port=port, server_hostname="mx")
+    controller.start()
+    try:
+        args = [sys.executable, "-m", "bench.smtpload", "--port", str(port)]
+        args += ["--duration", str(CEILING_S), "--connections", str(POOL_SIZE)]
+        out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True)
+    finally:
+        controller.stop()
+    summary = json.loads(out.stdout)
+    if summary["errors"]:
+        raise RuntimeError(f"aiosmtpd refused the plain load: {summary}")
+    what = f"aiosmtpd alone, bench.smtpload, {POOL_SIZE} smtplib sessions"
+    return Floor(what, float(summary["accepted_per_s"]))
+
+
 def run_once(
-    setup: Setup, catalog: Path, run: int, rate: float, seconds: float
+    setup: Setup, catalog: Path, run: int, rate: float, seconds: float, floor: Floor
 ) -> dict[str, object]:
     arrivals = Arrivals()
     smtp_port = free_port()
@@ -206,6 +229,8 @@ def run_once(
             duplicates=duplicates,
             cpu=usage,
             rate_ok=kept_up,
+            messages_per_s=float(figures["smtp_emails_per_s"]),  # type: ignore[arg-type]
+            floor=floor,
         ),
         "kept_up": kept_up and intake.clean and delivered >= intake.accepted,
     }
@@ -244,9 +269,10 @@ def main(seconds: float = 10.0, runs: int = 3, first_rate: float = 400) -> dict[
     with tempfile.TemporaryDirectory(prefix="clarion-email-") as tmp:
         setup, populate_s = prepare(Path(tmp), None, 0, 0)
         catalog = bench_catalog(Path(tmp))
+        floor = smtp_ceiling()
         rate, results = first_rate, []
         for run in range(runs):
-            result = run_once(setup, catalog, run, rate, seconds)
+            result = run_once(setup, catalog, run, rate, seconds, floor)
             results.append(result)
             arrived = float(result["smtp_emails_per_s"])  # type: ignore[arg-type]
             rate = round(rate * 1.5) if result["kept_up"] else round(0.9 * min(rate, arrived))
@@ -264,6 +290,8 @@ def main(seconds: float = 10.0, runs: int = 3, first_rate: float = 400) -> dict[
         "refused": best["refused"] if best else None,
         "cpu_us_per_message": best["cpu_us_per_message"] if best else None,
         "cores_used": best["cores_used"] if best else None,
+        "smtp_server_ceiling_per_s": round(floor.messages_per_s, 1),
+        "ratio_to_floor": best["ratio_to_floor"] if best else None,
         "populate_s": round(populate_s, 1),
         "runs": results,
     }
