@@ -18,7 +18,8 @@ the open-loop schedule), the backlog (messages not yet at the sink) when
 sending stopped, Clarion's CPU per delivered message and cores used, and the
 ratio to a floor measured in the same run (on SQLite: plain ``sqlite3``
 inserts of the run's own event and message rows into a fresh copy of the
-population, 100 events per transaction). A run *kept up* when every request
+population, 100 events per transaction; on PostgreSQL the same rows through
+SQLAlchemy Core's executemany). A run *kept up* when every request
 was answered ``202``, intake accepted the offered rate, that backlog is under
 half a second of messages, and every message reached the sink shortly after.
 
@@ -221,7 +222,10 @@ def run_once(setup: Setup, run: int, rate: float | None, seconds: float) -> dict
         for proc in reversed(procs):
             proc.stop()
     figures, deliveries = _analyze(sink, tag, log, seconds, stopped)
-    floor = _sqlite_floor(url, setup, run, tag, per_event) if setup.database_url is None else None
+    if setup.database_url is None:
+        floor = _sqlite_floor(url, setup, run, tag, per_event)
+    else:
+        floor = _postgres_floor(setup.database_url, str(setup.template), tag, per_event)
     loadgen_cpu = (children_after.ru_utime + children_after.ru_stime) - (
         children_before.ru_utime + children_before.ru_stime
     )
@@ -300,6 +304,49 @@ def _sqlite_floor(url: str, setup: Setup, run: int, tag: str, per_event: int) ->
     finally:
         conn.close()
     what = f"plain sqlite3 inserts of the run's event + message rows, {FLOOR_BATCH} events/txn"
+    return Floor(what, len(ids) * per_event / took if took > 0 else 0.0)
+
+
+def _postgres_floor(url: str, template: str, tag: str, per_event: int) -> Floor:
+    """The PostgreSQL floor: the run's own event and message rows (up to FLOOR_EVENTS
+    events) inserted into a fresh copy of the population with SQLAlchemy Core
+    multi-row inserts (the driver's executemany), FLOOR_BATCH events per transaction."""
+    import sqlalchemy as sa
+
+    from clarion.store.schema import events, messages
+
+    source = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with source.connect() as conn:
+            ids = conn.scalars(
+                sa.select(events.c.id).where(events.c.id.like(f"{tag}-%")).limit(FLOOR_EVENTS)
+            ).all()
+            batches = []
+            for k in range(0, len(ids), FLOOR_BATCH):
+                chunk = ids[k : k + FLOOR_BATCH]
+                event_rows = conn.execute(sa.select(events).where(events.c.id.in_(chunk)))
+                message_rows = conn.execute(
+                    sa.select(messages).where(messages.c.event_id.in_(chunk))
+                )
+                batches.append(
+                    ([r._asdict() for r in event_rows], [r._asdict() for r in message_rows])
+                )
+    finally:
+        source.dispose()
+    floor_url = _sibling(url, "_floor")
+    _recreate_from_template(floor_url, template)
+    target = sa.create_engine(floor_url, poolclass=sa.NullPool)
+    try:
+        started = time.perf_counter()
+        for event_rows, message_rows in batches:
+            with target.begin() as conn:
+                conn.execute(events.insert(), event_rows)
+                conn.execute(messages.insert(), message_rows)
+        took = time.perf_counter() - started
+    finally:
+        target.dispose()
+        drop_postgres(floor_url)
+    what = f"SQLAlchemy Core inserts of the run's event + message rows, {FLOOR_BATCH} events/txn"
     return Floor(what, len(ids) * per_event / took if took > 0 else 0.0)
 
 
