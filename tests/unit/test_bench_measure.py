@@ -9,7 +9,7 @@ import os
 from itertools import count
 from pathlib import Path
 
-from bench import h2load, loadgen
+from bench import e2e_bench, h2load, loadgen
 from bench.measure import (
     CpuMeter,
     CpuUsage,
@@ -238,3 +238,34 @@ def test_h2load_counts_only_the_expected_answers_of_an_http2_peer() -> None:
     assert summary["errors"] == 0
     assert summary["accepted"] + refused["429"] == peer.count  # type: ignore[operator]
     assert refused["429"] == (peer.count + 2) // 3
+
+
+def test_e2e_counts_a_guid_the_sink_wrote_twice_once() -> None:
+    sink = [
+        b'{"guid":"G1","tracking":{"eventGuid":"r0-0"}}',
+        b'{"guid":"G1","tracking":{"eventGuid":"r0-0"}}',  # a repeated send
+        b'{"guid":"G2","tracking":{"eventGuid":"r0-1"}}',
+        b'{"guid":"G3","tracking":{"eventGuid":"r1-0"}}',  # another run's
+    ]
+
+    assert e2e_bench._count_tag(sink, b"r0") == 2
+
+
+def test_e2e_latency_is_from_the_due_time_and_repeats_are_not_deliveries(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "sent.json"
+    log.write_text(json.dumps({"batch": 1, "due": [100.0, 101.0]}))
+    arrivals = [
+        ("G1", "r0-0", 100.5),
+        ("G1", "r0-0", 103.0),  # the same message again: neither a delivery nor a latency
+        ("G2", "r0-1", 101.25),
+        ("G3", "r9-0", 101.0),
+    ]
+
+    deliveries, in_window, latencies = e2e_bench.arrival_figures(arrivals, log, "r0", 0.0, 102.0)
+
+    assert len(deliveries) == 2
+    assert deliveries.duplicates == 1
+    assert in_window == 2
+    assert latencies == [250.0, 500.0]
