@@ -25,12 +25,13 @@ query may contain ``$PROFILE`` too (one value per request, the same as the
 body's). Per-profile credentials: ``--header-file F`` holds one header line
 per profile index (line k is sent when ``$PROFILE`` is k, and ``$PROFILE`` is
 then below the number of lines). Bodies that differ beyond ``$SEQ``:
-``--body-file F`` holds one body per line, request i sending line i (cycling);
+``--body-file F`` holds one body per line, request i sending line i (cycling; with
+``--batch K``, event n of the run sends line n);
 a line ``k<TAB>body`` also fixes ``$PROFILE`` to k for that request, so that a
 body goes out with its own profile's header. Run it as a separate
 process (``python -m bench.loadgen ...``); it prints one JSON object, and with
-``--log FILE`` writes the wall-clock send time of every request for
-end-to-end latency matching.
+``--log FILE`` writes the wall-clock due time of every accepted request for
+end-to-end latency matching (``bench.measure.due_times``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from bench.measure import percentile
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Results:
     due: array = field(default_factory=lambda: array("d"))  # perf_counter at which it was due
     sent: array = field(default_factory=lambda: array("d"))  # perf_counter of the write
     done: array = field(default_factory=lambda: array("d"))  # perf_counter of the answer
+    ok: bytearray = field(default_factory=bytearray)  # 1: answered with the expected status
     errors: int = 0
     bad_status: dict[int, int] = field(default_factory=dict)
     bytes_sent: int = 0
@@ -111,6 +115,8 @@ class _Source:
             return None
         if time.perf_counter() >= self.deadline:
             return None
+        if self._plan.rate and self.due(i) >= self.deadline:
+            return None  # open loop: nothing is due after the run's end
         self._next += 1
         return i
 
@@ -126,12 +132,15 @@ class _Source:
         if plan.batch == 1:
             profile = str(rand(self._profiles) if fixed is None else fixed)
             bodies = [template.replace("$SEQ", str(i)).replace("$PROFILE", profile)]
-        else:  # each body its own profile; the path gets the first one's
+        else:  # each body its own profile and line; the path gets the first one's
             profiles = [str(rand(self._profiles)) for _ in range(plan.batch)]
             profile = profiles[0]
+            seqs = range(i * plan.batch, (i + 1) * plan.batch)
             bodies = [
-                template.replace("$SEQ", str(i * plan.batch + k)).replace("$PROFILE", p)
-                for k, p in enumerate(profiles)
+                (listed[seq % len(listed)][1] if listed else template)
+                .replace("$SEQ", str(seq))
+                .replace("$PROFILE", p)
+                for seq, p in zip(seqs, profiles, strict=True)
             ]
         head = profile.join(self._line) + self._head
         if self._profile_headers:
@@ -180,7 +189,9 @@ async def _connection(plan: Plan, source: _Source, results: Results) -> None:
             results.sent[i] = sent
             results.done[i] = now
             results.bytes_sent += len(data)
-            if status != plan.expect:
+            if status == plan.expect:
+                results.ok[i] = 1
+            else:
                 results.bad_status[status] = results.bad_status.get(status, 0) + 1
     finally:
         writer.close()
@@ -198,6 +209,7 @@ async def run(plan: Plan) -> tuple[Results, float, float, float]:
         array("d", bytes(8 * capacity)),
         array("d", bytes(8 * capacity)),
         array("d", bytes(8 * capacity)),
+        bytearray(capacity),
     )
     source.start = time.perf_counter()
     wall = time.time()
@@ -207,24 +219,19 @@ async def run(plan: Plan) -> tuple[Results, float, float, float]:
     return results, source.start, time.perf_counter(), wall
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
-    return sorted_values[k]
-
-
 def summarize(plan: Plan, results: Results, start: float, end: float) -> dict[str, object]:
     done = [(d, s, e) for d, s, e in zip(results.due, results.sent, results.done, strict=True) if e]
     latencies = sorted((e - d) * 1000 for d, _, e in done)
     service = sorted((e - s) * 1000 for _, s, e in done)
     elapsed = end - start
+    # Only answers with the expected status count as accepted (see bench.measure.Intake).
+    accepted = sum(results.ok) * plan.batch
     out: dict[str, object] = {
         "requests": len(done),
-        "events": len(done) * plan.batch,
+        "accepted": accepted,
         "elapsed_s": round(elapsed, 3),
         "requests_per_s": round(len(done) / elapsed, 1),
-        "events_per_s": round(len(done) * plan.batch / elapsed, 1),
+        "accepted_per_s": round(accepted / elapsed, 1),
         "connections": plan.connections,
         "batch": plan.batch,
         "mode": "open" if plan.rate else "closed",
@@ -247,6 +254,18 @@ def summarize(plan: Plan, results: Results, start: float, end: float) -> dict[st
     return out
 
 
+def due_log(plan: Plan, results: Results, start: float, wall: float) -> dict[str, object]:
+    """Wall-clock time at which each accepted request was due (its open-loop schedule
+    time; the send time in closed loop), by request number; None if not accepted."""
+    due = [
+        round(wall + (d - start), 6) if ok else None
+        for d, ok in zip(results.due, results.ok, strict=True)
+    ]
+    while due and due[-1] is None:
+        due.pop()
+    return {"batch": plan.batch, "due": due}
+
+
 def _parse(argv: Sequence[str] | None) -> tuple[Plan, str | None]:
     p = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__.split("\n")[0])
     p.add_argument("url", help="e.g. http://127.0.0.1:8080/v1/events")
@@ -261,7 +280,7 @@ def _parse(argv: Sequence[str] | None) -> tuple[Plan, str | None]:
     p.add_argument("--profiles", type=int, default=1, help="$PROFILE is below this")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--expect", type=int, default=202, help="the expected status code")
-    p.add_argument("--log", help="write per-request wall-clock send times (JSON) here")
+    p.add_argument("--log", help="write accepted requests' wall-clock due times (JSON) here")
     p.add_argument("--header-file", help="one header line per profile index ($PROFILE)")
     p.add_argument("--body-file", help="one body per line, cycled ('k<TAB>body' fixes $PROFILE)")
     a = p.parse_args(argv)
@@ -269,8 +288,8 @@ def _parse(argv: Sequence[str] | None) -> tuple[Plan, str | None]:
         p.error("give --total or --duration")
     profile_headers = _lines(a.header_file) if a.header_file else []
     bodies = [_body_line(line) for line in _lines(a.body_file)] if a.body_file else []
-    if (profile_headers or bodies) and a.batch != 1:
-        p.error("--header-file and --body-file take --batch 1")
+    if (profile_headers or any(k is not None for k, _ in bodies)) and a.batch != 1:
+        p.error("--header-file and 'k<TAB>body' lines take --batch 1")
     url = urlsplit(a.url)
     plan = Plan(
         host=url.hostname or "127.0.0.1",
@@ -314,15 +333,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     results, start, end, wall = runner(run(plan))
     summary = summarize(plan, results, start, end)
     if log:
-        # Wall-clock send time of each request that was answered, by request number.
-        sent = [
-            round(wall + (s - start), 6) if e else None
-            for s, e in zip(results.sent, results.done, strict=True)
-        ]
-        while sent and sent[-1] is None:
-            sent.pop()
         with open(log, "w") as f:
-            json.dump({"batch": plan.batch, "sent": sent}, f)
+            json.dump(due_log(plan, results, start, wall), f)
     sys.stdout.write(json.dumps(summary) + "\n")
 
 

@@ -239,9 +239,23 @@ def main() -> None:
     parser.add_argument("--team", required=True)
     parser.add_argument("--key-id", required=True)
     parser.add_argument("--topic", required=True)
+    parser.add_argument(
+        "--ids", help="append '<apns-id> <unix time>' of each accepted notification here"
+    )
     args = parser.parse_args()
+    # Line-buffered, open for the process's life: a benchmark reading the file sees
+    # every accepted notification's line.
+    ids = open(args.ids, "a", buffering=1) if args.ids else None  # noqa: SIM115
+
+    def reply(request: ApnsRequest) -> Reply:
+        if ids is not None:
+            ids.write(f"{request.headers.get('apns-id')} {time.time()}\n")
+        return 200, None
+
     with open(args.public_key) as f:
-        peer = ApnsPeer(f.read(), args.team, args.key_id, args.topic, port=args.port, record=False)
+        peer = ApnsPeer(
+            f.read(), args.team, args.key_id, args.topic, reply=reply, port=args.port, record=False
+        )
     peer.start()
     print(f"listening {peer.port}", flush=True)
     threading.Event().wait()
