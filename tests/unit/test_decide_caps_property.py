@@ -1,4 +1,4 @@
-"""Property: whatever a profile's history and however many messages one event
+"""Property: whatever a profile's history and however many messages an event
 causes (several catalog messages on its type, channel steps, an account's profiles,
 delays, holdouts), the messages it schedules never leave a cap exceeded.
 
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from clarion.core import reasons
 from clarion.core.decide import decide
-from clarion.core.decision import Decision
+from clarion.core.decision import Decision, remembered
 from clarion.core.model import COUNTED, Channel, PastMessage, Status
 from clarion.core.spec import Audience, Cap, ChannelMode, MessageSpec, Policy, Timing
 from tests.unit.core_fixtures import T0, catalog, event, message, profile, step
@@ -113,7 +113,9 @@ def _caps(limit_max: int) -> st.SearchStrategy[tuple[Cap, ...]]:
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
-def test_one_event_never_leaves_a_cap_exceeded(data: st.DataObject) -> None:
+def test_events_never_leave_a_cap_exceeded(data: st.DataObject) -> None:
+    """One event, or a few of a batch decided one after the other, each outcome folded
+    into the history the next one sees (``remembered``, as the orchestrator does)."""
     n_specs = data.draw(st.integers(1, 4))
     specs = [data.draw(_spec(i)) for i in range(n_specs)]
     policy = Policy(
@@ -125,11 +127,21 @@ def test_one_event_never_leaves_a_cap_exceeded(data: st.DataObject) -> None:
     history = {
         pid: [data.draw(_past(k)) for k in range(data.draw(st.integers(0, 8)))] for pid in PROFILES
     }
-    out = decide(event("now", account_id="acc"), profiles, history, cat, T0)
+    batch = {pid: list(found) for pid, found in history.items()}
+    decisions: list[Decision] = []
+    now = T0
+    for k in range(data.draw(st.integers(1, 3))):
+        now += data.draw(st.sampled_from([0, 1, 120])) * timedelta(minutes=1)
+        pid = data.draw(st.sampled_from(PROFILES))
+        out = decide(event(f"now{k}", pid=pid, at=now, account_id="acc"), profiles, batch, cat, now)
+        decisions += out.decisions
+        for d in out.decisions:
+            if (past := remembered(d)) is not None:
+                batch[d.profile_id].append(past)
 
     for pid in PROFILES:
         old = [t for m in history[pid] if (t := _touch_of_past(m)) is not None]
-        new = [t for d in out.decisions if d.profile_id == pid and (t := _touch_of_decision(d))]
+        new = [t for d in decisions if d.profile_id == pid and (t := _touch_of_decision(d))]
         touches = old + new
         for spec in specs:
             own = [t for t in touches if t.message == spec.name]
