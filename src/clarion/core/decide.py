@@ -12,7 +12,7 @@ from datetime import datetime
 
 from clarion.core import reasons
 from clarion.core.cancel import bind, cancels
-from clarion.core.decision import Cancellation, Decision, Outcome
+from clarion.core.decision import Cancellation, Decision, Outcome, as_past, remembered
 from clarion.core.eligibility import dedup_key_of, message_block, schedule, step_block
 from clarion.core.experiment import is_held_out
 from clarion.core.ids import message_guid
@@ -41,12 +41,22 @@ def decide(
     own_history = history.get(event.profile_id, ())
     cancellations = _cancellations(event, own_history) if own_history else ()
     decisions: list[Decision] = []
-    for spec in catalog.by_trigger.get(event.type, ()):
+    # One fatigue budget: each message is checked against its profile's history and
+    # what this event already decided for the profile, in catalog order, so that the
+    # event's messages together cannot exceed a cap. The caller's lists stay as given
+    # (the orchestrator folds the outcome into them itself).
+    running: dict[str, list[PastMessage]] = {}
+    specs = catalog.by_trigger.get(event.type, ())
+    for i, spec in enumerate(specs):
         if spec.condition is not None and not spec.condition(event.payload):
             continue
+        # Transactional steps bypass caps: only the event's later messages need them.
+        track = i + 1 < len(specs) or not spec.transactional
         for profile in _targets(spec, event, profiles):
-            past = list(history.get(profile.id, ()))
-            decisions += _decide_profile(spec, event, profile, past, catalog, now)
+            past = running.get(profile.id)
+            if past is None:
+                past = running[profile.id] = list(history.get(profile.id, ()))
+            decisions += _decide_profile(spec, event, profile, past, catalog, now, track)
     return Outcome(tuple(decisions), cancellations, event.type in catalog.goal_events)
 
 
@@ -85,7 +95,10 @@ def _decide_profile(
     past: list[PastMessage],
     catalog: CatalogSpec,
     now: datetime,
+    track: bool = True,
 ) -> list[Decision]:
+    """``spec``'s decisions for ``profile``; its scheduled steps join ``past`` when
+    ``track`` (something decided after them may count them)."""
     test_id = cell = None
     if spec.experiment is not None:
         test_id, cell = spec.experiment.id, spec.experiment.allocate(profile.id)
@@ -97,9 +110,9 @@ def _decide_profile(
     if blocked is None and (due is None or (expires_at is not None and due > expires_at)):
         blocked = reasons.EXPIRED
     made: list[Decision] = []
-    # Later steps count this message's earlier ones against channel and global caps;
-    # transactional messages bypass caps, so they need no running history.
-    track = not spec.transactional
+    # Each scheduled step joins ``past`` at once: later steps, and the event's later
+    # messages, count it against their caps.
+    start = len(past)
     first_only = spec.channel_mode is ChannelMode.FIRST
     name, cancel_on = spec.name, bind(spec, event)
     rungs = spec.rungs
@@ -150,15 +163,14 @@ def _decide_profile(
             climbed = scheduled
         if scheduled:
             if track:
-                past.append(
-                    PastMessage(
-                        guid, name, step.channel, status, now, dedup_key, cancel_on, due_at=due
-                    )
-                )
+                past.append(as_past(made[-1]))
             if first_only:
                 break
     if spec.holdout and is_held_out(spec.name, profile.id, spec.holdout):
-        return _held_out(made)
+        # Its steps were checked as the sends they replace; never sent, they count
+        # against this message's own caps and dedup only.
+        made = _held_out(made)
+        past[start:] = [m for d in made if (m := remembered(d)) is not None]
     return made
 
 

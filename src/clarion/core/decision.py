@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from clarion.core.model import CancelOn, Channel, Status
+from clarion.core import reasons
+from clarion.core.model import CancelOn, Channel, PastMessage, Status
 from clarion.core.spec import Goal
 
 
@@ -72,3 +73,31 @@ class Outcome:
     cancellations: tuple[Cancellation, ...] = ()
     #: The event is the goal of a measured message: it converts exposures of its profile.
     converts: bool = False
+
+
+def remembered(decision: Decision) -> PastMessage | None:
+    """What a later decision for the same profile sees of ``decision``, as the store
+    will hold it: a scheduled message, or a held-out one (its own message's caps and
+    dedup count it). ``None`` for the rest: suppressed or expired, they count for
+    nothing, so later decisions need not see them."""
+    held_out = decision.reason == reasons.HELD_OUT
+    if decision.status is Status.SCHEDULED or held_out:
+        return as_past(decision, held_out)
+    return None
+
+
+def as_past(decision: Decision, held_out: bool = False) -> PastMessage:
+    """``decision`` as a message of the profile's history (``remembered`` says which)."""
+    return PastMessage(
+        decision.guid,
+        decision.message,
+        decision.channel,
+        decision.status,
+        decision.created_at,
+        decision.dedup_key,
+        decision.cancel_on,
+        decision.event_id,
+        decision.confirm_by is not None,
+        held_out,
+        decision.due_at,
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from clarion.catalog import Catalog
+from clarion.core.decision import remembered
 from clarion.core.escalation import LadderMove, move
 from clarion.core.model import PastMessage, Profile
 from clarion.observability import ESCALATIONS, get_logger
@@ -74,6 +75,11 @@ class Escalator:
             if moved is not None:
                 moves.append(moved)
                 channels[r.guid] = r.channel.value
+                if r.profile_id in history:
+                    # The profile's next ladder of this pass counts the rungs this
+                    # one scheduled against its caps, as an event's messages do.
+                    past = history[r.profile_id]
+                    past += [p for d in moved.decisions if (p := remembered(d)) is not None]
         # Another worker (or a goal event) may have settled some rungs since they were
         # read: only the moves applied are counted and logged.
         applied = set(self._store.apply_ladder_moves(moves, now, self._owner))

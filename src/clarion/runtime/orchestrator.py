@@ -27,11 +27,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from clarion.catalog import Catalog
-from clarion.core import reasons
 from clarion.core.backoff import RetryPolicy
 from clarion.core.decide import audience_of, decide
-from clarion.core.decision import Outcome
-from clarion.core.model import Event, PastMessage, Profile, Status
+from clarion.core.decision import Outcome, remembered
+from clarion.core.model import Event, PastMessage, Profile
 from clarion.core.spec import Audience
 from clarion.observability import (
     CANCELLATIONS,
@@ -201,23 +200,8 @@ def _shared_profiles(events: Sequence[Event], audiences: Sequence[Audience]) -> 
 def _remember(history: dict[str, list[PastMessage]], outcome: Outcome) -> None:
     """Fold an outcome into the in-memory history so later events of the batch see it."""
     for d in outcome.decisions:
-        held_out = d.reason == reasons.HELD_OUT
-        if d.status is Status.SCHEDULED or held_out:
-            history.setdefault(d.profile_id, []).append(
-                PastMessage(
-                    d.guid,
-                    d.message,
-                    d.channel,
-                    d.status,
-                    d.created_at,
-                    d.dedup_key,
-                    d.cancel_on,
-                    d.event_id,
-                    d.confirm_by is not None,
-                    held_out,
-                    d.due_at,
-                )
-            )
+        if (past := remembered(d)) is not None:
+            history.setdefault(d.profile_id, []).append(past)
     if outcome.cancellations:
         gone = {c.guid: c.status for c in outcome.cancellations}
         for profile_id in {c.profile_id for c in outcome.cancellations}:
