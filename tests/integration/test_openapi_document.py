@@ -60,7 +60,8 @@ def test_every_error_response_is_the_one_error_body(client: TestClient) -> None:
     for path, method, operation in _operations(document):
         responses = operation["responses"]
         errors = {status for status in responses if status.startswith(("4", "5"))}
-        assert errors, (method, path)
+        # Any request may be refused with 422 (a NUL in its path or query: clarion.api.guard).
+        assert "422" in errors, (method, path)
         for status in errors:
             assert _schema_ref(responses[status]) == ERROR, (method, path, status)
         if "requestBody" in operation:

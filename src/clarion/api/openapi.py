@@ -87,6 +87,7 @@ TRACKING: Final[Responses] = {
 CALLBACK: Final[Responses] = {
     403: _error("The provider's signature does not verify."),
     413: BODY[413],
+    **INVALID,
     **UNAVAILABLE,
 }
 #: A device's feedback: what the service refuses about the feedback object.
