@@ -16,6 +16,7 @@ from clarion.api import (
     event_routes,
     inapp_routes,
     insights_routes,
+    openapi,
     ops,
     reports,
     routes,
@@ -88,6 +89,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(tracking_routes.router)
     app.mount("/sdk", StaticFiles(directory=SDK_DIR), name="sdk")
+    openapi.install(app, service.settings)
     return app
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from clarion.observability import get_logger
 from clarion.store import UNAVAILABLE
@@ -45,7 +46,7 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, dict) else None
     body = detail or error_body(
@@ -54,7 +55,23 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
         ),
         str(exc.detail),
     )
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    allowed = _allowed(request) if exc.status_code == 405 else None
+    if allowed:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method the OpenAPI document gives the request's path. The router's 405
+    names only the methods of the first route matching the path (``PUT`` of a path
+    that has ``GET`` too); empty for a path the document leaves out."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
 
 
 async def _store_down(_: Request, exc: Exception) -> JSONResponse:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from clarion.api import openapi
 from clarion.api.auth import require_api_key
 from clarion.api.errors import error_body
 from clarion.api.query import known_query_only
@@ -23,7 +24,11 @@ from clarion.core.model import Channel, JSONObject, Status
 from clarion.service import Service
 from clarion.store.records import EventRecord, MessageRecord
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key), Depends(known_query_only)])
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_api_key), Depends(known_query_only)],
+    responses=openapi.API_KEY,
+)
 
 
 class StoredEventOut(BaseModel):
@@ -100,7 +105,7 @@ async def service(request: Request) -> Service:
     return svc
 
 
-@router.get("/events/{event_id}")
+@router.get("/events/{event_id}", responses=openapi.NOT_FOUND)
 async def get_event(event_id: str, svc: Annotated[Service, Depends(service)]) -> EventExplained:
     """An event and what it caused, or why each message its type triggers was not made."""
     found = await run_in_threadpool(svc.store.get_event, event_id)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from clarion.api import openapi
 from clarion.api.auth import authenticate_device
 from clarion.api.errors import error_body
 from clarion.api.query import known_query_only
@@ -24,7 +25,7 @@ from clarion.inapp.device_context import DeviceContext
 from clarion.inapp.recording import NotYours
 from clarion.inapp.service import InAppService
 
-router = APIRouter(prefix="/v1/inapp", tags=["in-app"])
+router = APIRouter(prefix="/v1/inapp", tags=["in-app"], responses=openapi.DEVICE)
 
 Platform = Annotated[str, Field(pattern=r"^(web|ios|android|tv)$")]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
@@ -112,7 +113,7 @@ class MarkedOut(BaseModel):
 
 @router.get(
     "/notifications",
-    responses={200: {"model": NotificationsResponse}},
+    responses={200: {"model": NotificationsResponse}, **openapi.BAD_CURSOR},
     dependencies=[Depends(known_query_only)],
 )
 async def get_notifications(
@@ -153,13 +154,13 @@ async def _mark(profile_id: str, guid: str, column: str, service: InAppService) 
     return Response(status_code=204)
 
 
-@router.post("/notifications/{guid}/read", status_code=204)
+@router.post("/notifications/{guid}/read", status_code=204, responses=openapi.NOT_FOUND)
 async def read_notification(guid: str, profile_id: ProfileId, service: Service) -> Response:
     """Mark a notification read on every device of the profile."""
     return await _mark(profile_id, guid, "read_at", service)
 
 
-@router.post("/notifications/{guid}/archive", status_code=204)
+@router.post("/notifications/{guid}/archive", status_code=204, responses=openapi.NOT_FOUND)
 async def archive_notification(guid: str, profile_id: ProfileId, service: Service) -> Response:
     """Archive a notification on every device of the profile."""
     return await _mark(profile_id, guid, "archived_at", service)
@@ -178,7 +179,7 @@ async def read_all_notifications(
     return MarkedOut(marked=await run_in_threadpool(service.mark_all_read, profile_id, device))
 
 
-@router.post("/notifications/{guid}/unarchive", status_code=204)
+@router.post("/notifications/{guid}/unarchive", status_code=204, responses=openapi.NOT_FOUND)
 async def unarchive_notification(guid: str, profile_id: ProfileId, service: Service) -> Response:
     """Put an archived notification back in the center, on every device of the profile."""
     if not await run_in_threadpool(service.unarchive, profile_id, guid):
@@ -186,7 +187,7 @@ async def unarchive_notification(guid: str, profile_id: ProfileId, service: Serv
     return Response(status_code=204)
 
 
-@router.post("/feedback", response_model_exclude_none=True)
+@router.post("/feedback", response_model_exclude_none=True, responses=openapi.FEEDBACK)
 async def post_feedback(body: FeedbackIn, profile_id: ProfileId, service: Service) -> FeedbackOut:
     """Record an impression or a CTA click; the feedback object must be unaltered.
 

@@ -10,14 +10,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from clarion.api import openapi
 from clarion.api.auth import require_api_key
 from clarion.api.query import known_query_only
 from clarion.api.routes import _invalid  # one 4xx shape naming the field
+from clarion.api.schemas import Time
 from clarion.core.model import Channel, Status
 from clarion.service import Service
 from clarion.store.records import INSIGHT_GROUPS, DeliveryQuery
 
-router = APIRouter(prefix="/v1/insights", dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1/insights", dependencies=[Depends(require_api_key)], responses=openapi.API_KEY
+)
 
 BUCKETS = {"1h": 3600, "1d": 86400}
 #: The most buckets one answer spans: keeps a typo in ``since`` from scanning years.
@@ -59,8 +63,8 @@ def _groups(value: str) -> tuple[str, ...]:
 async def delivery(
     request: Request,
     bucket: Literal["1h", "1d"] = "1h",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Time | None = None,
+    until: Time | None = None,
     group_by: Annotated[str, Query(max_length=200)] = "channel,status",
     channel: Channel | None = None,
     provider: Annotated[str | None, Query(max_length=200)] = None,

@@ -5,17 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from clarion.api import openapi
 from clarion.api.auth import require_api_key
 from clarion.api.errors import error_body
 from clarion.api.query import known_query_only
 from clarion.api.routes import Svc
+from clarion.api.schemas import AwareTime
 from clarion.experiments.report import ReportRequest, incrementality
 from clarion.store.sql.reports import ReportFilter
 
-router = APIRouter(prefix="/v1/reports", dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1/reports", dependencies=[Depends(require_api_key)], responses=openapi.API_KEY
+)
 
 
 class ArmOut(BaseModel):
@@ -132,8 +136,8 @@ def _invalid(field: str, problem: str) -> HTTPException:
 async def incrementality_report(
     svc: Svc,
     message: Annotated[str | None, Query(max_length=200)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: AwareTime | None = None,
+    until: AwareTime | None = None,
     alpha: Annotated[float, Query(gt=0, le=0.5)] = 0.05,
 ) -> IncrementalityOut:
     """Per message: treated versus held-out conversion, lift with intervals, a sample-ratio

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from clarion.api import convert
+from clarion.api import convert, openapi
 from clarion.api.auth import require_api_key
 from clarion.api.errors import error_body
 from clarion.api.query import known_query_only
@@ -24,13 +23,14 @@ from clarion.api.schemas import (
     MessageWithTimeline,
     ProfileIn,
     ProfileOut,
+    Time,
 )
 from clarion.core.cursor import decode_cursor, encode_cursor
 from clarion.core.model import Channel, Event, Status
 from clarion.service import Service
 from clarion.store.records import MessageQuery
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=openapi.API_KEY)
 
 
 async def service(request: Request) -> Service:
@@ -63,7 +63,7 @@ def _event(body: EventIn, svc: Service, idempotency_key: str | None, where: str)
     return convert.to_event(body, event_id, now)
 
 
-@router.post("/events", status_code=202)
+@router.post("/events", status_code=202, responses=openapi.BODY)
 async def post_event(
     body: EventIn,
     svc: Svc,
@@ -74,7 +74,7 @@ async def post_event(
     return convert.accepted_out(accepted)
 
 
-@router.post("/events:batch", status_code=202)
+@router.post("/events:batch", status_code=202, responses=openapi.BODY)
 async def post_events(body: EventBatchIn, svc: Svc) -> BatchAcceptedOut:
     """Accept up to 1,000 events in one durable commit; answers in request order.
 
@@ -104,7 +104,7 @@ def _no_repeated_ids(events: list[EventIn]) -> None:
         )
 
 
-@router.put("/profiles/{profile_id}")
+@router.put("/profiles/{profile_id}", responses=openapi.BODY)
 async def put_profile(profile_id: str, body: ProfileIn, svc: Svc) -> ProfileOut:
     """Create or replace a profile (its devices are kept)."""
     _check_id(profile_id, "profile_id")
@@ -113,7 +113,7 @@ async def put_profile(profile_id: str, body: ProfileIn, svc: Svc) -> ProfileOut:
     return await get_profile(profile_id, svc)
 
 
-@router.get("/profiles/{profile_id}")
+@router.get("/profiles/{profile_id}", responses=openapi.NOT_FOUND)
 async def get_profile(profile_id: str, svc: Svc) -> ProfileOut:
     profile = await run_in_threadpool(svc.store.get_profile, profile_id)
     if profile is None:
@@ -121,7 +121,10 @@ async def get_profile(profile_id: str, svc: Svc) -> ProfileOut:
     return convert.profile_out(profile)
 
 
-@router.put("/profiles/{profile_id}/devices/{device_id}")
+@router.put(
+    "/profiles/{profile_id}/devices/{device_id}",
+    responses={**openapi.BODY, **openapi.NOT_FOUND},
+)
 async def put_device(profile_id: str, device_id: str, body: DeviceIn, svc: Svc) -> DeviceOut:
     """Create or replace a device of an existing profile."""
     _check_id(device_id, "device_id")
@@ -131,7 +134,7 @@ async def put_device(profile_id: str, device_id: str, body: DeviceIn, svc: Svc) 
     return convert.device_out(device)
 
 
-@router.get("/profiles/{profile_id}/devices/{device_id}")
+@router.get("/profiles/{profile_id}/devices/{device_id}", responses=openapi.NOT_FOUND)
 async def get_device(profile_id: str, device_id: str, svc: Svc) -> DeviceOut:
     profile = await run_in_threadpool(svc.store.get_profile, profile_id)
     device = next((d for d in profile.devices if d.id == device_id), None) if profile else None
@@ -142,7 +145,7 @@ async def get_device(profile_id: str, device_id: str, svc: Svc) -> DeviceOut:
     return convert.device_out(device)
 
 
-@router.get("/messages/{guid}")
+@router.get("/messages/{guid}", responses=openapi.NOT_FOUND)
 async def get_message(guid: str, svc: Svc) -> MessageWithTimeline:
     """A message and every state change it went through, with reasons."""
     message = await run_in_threadpool(svc.store.get_message, guid)
@@ -158,7 +161,11 @@ async def get_message(guid: str, svc: Svc) -> MessageWithTimeline:
     )
 
 
-@router.get("/profiles/{profile_id}/messages", dependencies=[Depends(known_query_only)])
+@router.get(
+    "/profiles/{profile_id}/messages",
+    dependencies=[Depends(known_query_only)],
+    responses={**openapi.BAD_CURSOR, **openapi.NOT_FOUND},
+)
 async def list_messages(
     profile_id: str,
     svc: Svc,
@@ -166,8 +173,8 @@ async def list_messages(
     message: str | None = None,
     channel: Channel | None = None,
     status: Status | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Time | None = None,
+    until: Time | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> MessagePage:

@@ -11,6 +11,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -48,6 +49,24 @@ Phone = Annotated[
 ]
 
 
+#: The start of an RFC 3339 date-time (``2026-03-02T12:00:00Z``).
+_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]")
+
+
+def _date_time(value: Any) -> Any:
+    # Pydantic would also take a number, or a numeric string, as seconds since 1970:
+    # the API documents (and takes) only date-time strings.
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time, e.g. 2026-03-02T12:00:00Z")
+
+
+#: A time in a request: an RFC 3339 date-time string (with or without an offset).
+Time = Annotated[datetime, BeforeValidator(_date_time)]
+#: A time in a request that must say its offset.
+AwareTime = Annotated[AwareDatetime, BeforeValidator(_date_time)]
+
+
 class Strict(BaseModel):
     """A request body: unknown fields are refused, and so are values no store can
     hold (``clarion.api.bounds``), each error naming its field."""
@@ -70,7 +89,7 @@ class EventIn(Strict):
     type: EventType
     profile_id: Id
     account_id: Id | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareTime | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -14,13 +14,14 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from clarion.api import openapi
 from clarion.api.errors import error_body
 from clarion.channels.email_tracking import EmailTracking, Kind, TokenRejected, Tracked
 from clarion.observability import EMAIL_TRACKING, get_logger
 from clarion.service import Service
 
 log = get_logger("clarion.tracking")
-router = APIRouter(prefix="/v1/t", tags=["email tracking"])
+router = APIRouter(prefix="/v1/t", tags=["email tracking"], responses=openapi.TRACKING)
 
 #: A transparent 1x1 GIF, the smallest image every mail client shows.
 PIXEL: Final = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

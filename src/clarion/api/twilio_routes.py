@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from clarion.api import openapi
 from clarion.api.errors import error_body
 from clarion.channels.provider_config import TwilioAccountConfig
 from clarion.channels.twilio_client import STATUS_CALLBACK_PATH
@@ -18,7 +19,7 @@ from clarion.service import Service
 
 log = get_logger("clarion.twilio")
 
-router = APIRouter()
+router = APIRouter(responses=openapi.CALLBACK)
 
 
 def _accounts(svc: Service, account_sid: str | None) -> list[TwilioAccountConfig]:
