@@ -44,6 +44,7 @@ run: $(STAMP)  ## migrate a SQLite database and start Clarion with the example c
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports  # the layers: contracts in pyproject.toml [tool.importlinter]
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -3,6 +3,11 @@
 PostgreSQL tests use a database created for the session (``clarion_test_<hex>``,
 dropped at the end) and emptied before each test. Without a reachable server
 they are skipped, except in CI (``CI`` set), where that is a failure.
+
+With ``CI`` set, Hypothesis runs the ``ci`` profile: the same examples on every run
+(derandomized, no example database replaying an earlier run's failures) and no
+time limits (no per-example deadline, no "too slow" health check), so a loaded
+machine cannot fail a property test that holds.
 """
 
 from __future__ import annotations
@@ -14,9 +19,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 
 from clarion.store import SqlStore, migrate
 from clarion.store.schema import metadata
+
+settings.register_profile(
+    "ci",
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 PG_SERVER = os.environ.get("CLARION_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 

@@ -59,7 +59,7 @@ TIMEOUT = 10.0
 
 
 #: What each notification-center post of the stub changes in an item.
-CHANGES: dict[str, dict[str, bool]] = {
+CHANGES: dict[str, dict[str, Any]] = {
     "read": {"read": True},
     "archive": {"archived": True},
     "unarchive": {"archived": False},

@@ -81,9 +81,9 @@ def load(service: Service) -> Stored:
             stored.attempts[row.guid] = row.attempts
         c = lifecycle.c
         query = sa.select(c.guid, c.at, c.status, c.reason, c.detail).order_by(c.id)
-        for row in conn.execute(query):
-            entry = Entry(row.at, row.status, row.reason, dict(row.detail or {}))
-            stored.timelines.setdefault(row.guid, []).append(entry)
+        for line in conn.execute(query):
+            entry = Entry(line.at, line.status, line.reason, dict(line.detail or {}))
+            stored.timelines.setdefault(line.guid, []).append(entry)
     return stored
 
 

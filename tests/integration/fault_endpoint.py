@@ -104,7 +104,7 @@ async def _answer(
         return False
     if outcome == LATE:
         await asyncio.sleep(endpoint.faults.late_seconds)
-    status, extra = 200, {}
+    status, extra = 200, dict[str, str]()
     if outcome == REFUSED:
         status = 503
     elif outcome == SCRIPTED:
@@ -141,6 +141,11 @@ async def _connection(
         writer.close()
 
 
+def _resolve(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
+
+
 @contextmanager
 def serving(endpoint: FaultyEndpoint) -> Iterator[FaultyEndpoint]:
     """Run the endpoint on a free local port, on its own thread and event loop."""
@@ -170,6 +175,6 @@ def serving(endpoint: FaultyEndpoint) -> Iterator[FaultyEndpoint]:
     try:
         yield endpoint
     finally:
-        loop.call_soon_threadsafe(lambda: stop.done() or stop.set_result(None) if stop else None)
+        loop.call_soon_threadsafe(_resolve, stop)
         thread.join(10)
         loop.close()

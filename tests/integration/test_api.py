@@ -156,7 +156,7 @@ def test_an_unavailable_store_is_a_503_not_an_acknowledgement(db_url: str, tmp_p
         raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
 
     with running(settings_for(db_url, tmp_path)) as (c, service):
-        service.store.accept_events = down  # type: ignore[method-assign]
+        service.store.accept_events = down  # type: ignore[method-assign, assignment]
         response = c.post("/v1/events", json={"type": "a.b", "profile_id": "p"})
         assert response.status_code == 503 and response.json()["error"] == "unavailable"
         assert response.headers["Retry-After"] == "1"

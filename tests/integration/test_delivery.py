@@ -301,7 +301,7 @@ class OneMessage:
             asyncio.run(service.stop())
 
     def dispatch(self, provider: Recording, owner: str, max_wait: float = 1.0) -> None:
-        routes = {channel: ["p"] for channel in ALL_CHANNELS}
+        routes = {Channel(channel): ["p"] for channel in ALL_CHANNELS}
         catalog = self.service.catalog
         dispatcher = Dispatcher(
             self.service.store,

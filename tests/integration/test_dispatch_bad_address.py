@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 
 from clarion.catalog import load_catalog
 from clarion.channels.base import Outgoing, Receipt
+from clarion.core.delivery import BadAddress
 from clarion.core.model import Channel, Profile, Status
 from clarion.runtime.dispatcher import Dispatcher
 from clarion.store import SqlStore
-from clarion.store.records import BadAddress
 from tests.integration.pipeline_support import EXAMPLE_CATALOG, ScriptedProvider
 from tests.integration.store_support import T0, decision, event, process
 

@@ -140,7 +140,7 @@ class Rig:
 
 
 def rig(store: SqlStore, tmp_path: Path, **scripts: Callable[[Outgoing], Receipt]) -> Rig:
-    base = {c: delivered for c in Channel}
+    base: dict[Channel, Callable[[Outgoing], Receipt]] = {c: delivered for c in Channel}
     base.update({Channel(c): s for c, s in scripts.items()})
     return Rig(store, tmp_path, base)
 

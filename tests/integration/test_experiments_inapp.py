@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from clarion.core.experiment import Cell, Experiment
 from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running, wait_for
@@ -38,7 +39,11 @@ def test_inapp_notifications_carry_their_cell(db_url: str, tmp_path: Path) -> No
             assert client.post("/v1/events", json=event).status_code == 202
         for pid in people:
             device = _device(client, clock, pid)
-            [item] = wait_for(lambda h=device: _center(client, h, locale="en")["notifications"])
+
+            def listed(h: dict[str, str] = device) -> list[dict[str, Any]]:
+                return list(_center(client, h, locale="en")["notifications"])
+
+            [item] = wait_for(listed)
             cell = test.allocate(pid)
             tracking = item["impressionFeedback"]["trackingInfo"]
             assert (tracking["abTestId"], tracking["abTestCell"]) == (77, cell)

@@ -260,7 +260,11 @@ def test_notification_center_is_per_profile_newest_first_and_paginated(
             json={"type": "recommendation.ready", "profile_id": "ana", "payload": payload},
         )
         ana = _device(client, clock, "ana")
-        wait_for(lambda n=i + 1, h=ana: len(_center(client, h)["notifications"]) == n)
+
+        def listed(n: int = i + 1, h: dict[str, str] = ana) -> bool:
+            return len(_center(client, h)["notifications"]) == n
+
+        wait_for(listed)
     assert _alerts(client, ana) == []  # notifications are not alerts
     first = _center(client, ana, limit="2", locale="en")
     assert first["unreadCount"] == 3
@@ -305,9 +309,11 @@ def test_in_app_caps_count_impressions(db_url: str, tmp_path: Path) -> None:
                 "payload": {"reason": reason},
             }
             client.post("/v1/events", json=event)
-            wait_for(
-                lambda n=count: len(client.get("/v1/profiles/cy/messages").json()["messages"]) == n
-            )
+
+            def decided(n: int = count) -> bool:
+                return len(client.get("/v1/profiles/cy/messages").json()["messages"]) == n
+
+            wait_for(decided)
         cy = _device(client, clock, "cy")
         [first] = wait_for(lambda: _alerts(client, cy))  # the cap leaves room for one alert a day
         _post(client, cy, first["attributes"]["impressionFeedback"])

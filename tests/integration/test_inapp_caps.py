@@ -55,14 +55,16 @@ def _six_picks(client: TestClient, clock: FakeClock, profile_id: str) -> dict[st
     token = issue_device_token(DEVICE_SECRET, profile_id, timedelta(hours=1), now=clock())
     headers = {"Authorization": f"Bearer {token}"}
 
-    def listed() -> int:
-        answer = client.get("/v1/inapp/notifications", params=CENTER, headers=headers)
-        return len(answer.json()["notifications"])
-
     # Each one decided, then stored for the devices when due: events decided in one
     # batch are dated a microsecond apart, so the clock must move on for the last.
     tick = timedelta(milliseconds=1)
-    wait_for(lambda: clock.advance(tick) or listed() == 6)
+
+    def all_listed() -> bool:
+        clock.advance(tick)
+        answer = client.get("/v1/inapp/notifications", params=CENTER, headers=headers)
+        return len(answer.json()["notifications"]) == 6
+
+    wait_for(all_listed)
     return headers
 
 
@@ -79,7 +81,8 @@ def _nudge(client: TestClient, profile_id: str) -> dict[str, Any]:
             if m["message"] == "continue_watching" and m["channel"] == "email"
         ]
 
-    [email] = wait_for(decided)
+    found: list[dict[str, Any]] = wait_for(decided)
+    [email] = found
     return email
 
 

@@ -84,11 +84,12 @@ def _picks(client: TestClient, clock: FakeClock, profile_id: str, count: int) ->
     # Events decided in one batch are dated a microsecond apart, so the clock must
     # move on for the last of them to fall due.
     tick = timedelta(milliseconds=1)
-    wait_for(
-        lambda: (
-            clock.advance(tick) or len(_center(client, headers, **WEB)["notifications"]) == count
-        )
-    )
+
+    def all_listed() -> bool:
+        clock.advance(tick)
+        return len(_center(client, headers, **WEB)["notifications"]) == count
+
+    wait_for(all_listed)
     return headers
 
 

@@ -93,7 +93,10 @@ def counts(store: SqlStore, bucket: int = 3600, **kw: Any) -> list[tuple[Any, ..
 
 def test_counts_per_hour_by_channel_and_status(store: SqlStore) -> None:
     seed(store)
-    h = lambda n: DAY + timedelta(hours=n)  # noqa: E731
+
+    def h(n: int) -> datetime:
+        return DAY + timedelta(hours=n)
+
     assert counts(store) == [
         (h(10), "sms", "delivered", 1),
         (h(10), "sms", "failed", 2),

@@ -69,7 +69,7 @@ def test_payment_failed_reaches_every_channel_in_the_profiles_locale(
         assert {m["channel"] for m in messages} == {"inapp", "push", "email", "sms"}
         assert {m["status"] for m in messages} == {"delivered"}
         lines = read_sink(tmp_path / "sink.jsonl")
-        assert sorted(line["guid"] for line in lines) == sorted(m["guid"] for m in messages)
+        assert sorted(str(line["guid"]) for line in lines) == sorted(m["guid"] for m in messages)
         push = next(line for line in lines if line["channel"] == "push")
         fields = push["fields"]
         assert isinstance(fields, dict) and "Stranger Things" in fields["body"]
@@ -188,7 +188,7 @@ def test_new_season_reaches_the_accounts_fans_once_per_show(db_url: str, tmp_pat
         repeat = wait_for(lambda: len(_messages(client, "fan1")) == 2 and _messages(client, "fan1"))
         assert repeat[0]["reason"] == "duplicate"
         first = read_sink(tmp_path / "sink.jsonl")
-        assert sorted(line["profile_id"] for line in first) == ["fan1", "fan2"]
+        assert sorted(str(line["profile_id"]) for line in first) == ["fan1", "fan2"]
         pilot = {**season, "season": 1}  # the trigger condition excludes first seasons
         client.post("/v1/events", json={**body, "id": "s-3", "payload": pilot})
         # Events are processed in order: once a later marker has its messages, s-3 had its turn.
@@ -228,7 +228,11 @@ def test_continue_watching_is_cancelled_by_play(db_url: str, tmp_path: Path) -> 
                     "payload": {"show_id": show},
                 },
             )
-            wait_for(lambda e=event_id: client.get(f"/v1/events/{e}").json()["processed"])
+
+            def processed(e: str = event_id) -> bool:
+                return bool(client.get(f"/v1/events/{e}").json()["processed"])
+
+            wait_for(processed)
             if show == "ozark":
                 assert _messages(client, "returns")[0]["status"] == "scheduled"
         assert _messages(client, "returns")[0]["status"] == "cancelled"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -26,7 +27,8 @@ def test_the_report_recovers_the_true_lifts(tmp_path: Path) -> None:
         seed=1,  # a fixed run; coverage over many runs is the statistics' own test
     )
     result = simulate(scenario, load_catalog(CATALOG), tmp_path)
-    found = {m["message"]: m for m in result.report["messages"]}
+    report: Any = result.report  # JSON, read as a client would
+    found = {m["message"]: m for m in report["messages"]}
     assert set(found) == {"continue_watching", "signup_dropoff"}
     for name, message in found.items():
         truth = result.truth[name]["absolute_lift"]

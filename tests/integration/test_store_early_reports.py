@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.model import Channel, Profile, Status
 from clarion.store import SqlStore
-from clarion.store.records import BadAddress, DeliveryReport, Transition
+from clarion.store.records import Transition
 from clarion.store.schema import early_reports
 from tests.integration.store_support import LEASE, T0, decision, event, process
 

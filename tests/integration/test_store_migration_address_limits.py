@@ -21,7 +21,7 @@ def _rows(url: str) -> list[tuple[str, str, float | None]]:
     try:
         with engine.connect() as conn:
             query = sa.text("SELECT profile_id, kind, until FROM bad_addresses ORDER BY profile_id")
-            return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+            return [tuple(row) for row in conn.execute(query)]
     finally:
         engine.dispose()
 

@@ -46,7 +46,9 @@ def test_0015_gives_open_events_their_partition_and_round_trips(fresh_db_url: st
             conn.execute(sa.text(f"INSERT INTO events ({columns}) VALUES ({marks})"), rows)
         _to(fresh_db_url, "0015")
         with engine.connect() as conn:
-            found = dict(conn.execute(sa.text('SELECT id, "partition" FROM events')).all())
+            found: dict[str, int] = dict(
+                conn.execute(sa.text('SELECT id, "partition" FROM events')).all()
+            )
         assert found == {
             "own": partition_of(partition_key("p-alone", None)),
             "named": partition_of(partition_key("p-any", "acct-1")),

@@ -21,8 +21,11 @@ from clarion.store.schema import (
 )
 from clarion.store.sql.inapp import _LIVE
 
+# An index's name and columns are as the inspector reports them (None for an expression).
+Indexes = dict[str | None, list[str | None]]
 
-def _inspect(url: str) -> tuple[set[str], dict[str, dict[str, list[str]]], list[str]]:
+
+def _inspect(url: str) -> tuple[set[str], dict[str, Indexes], list[str]]:
     """Tables, their indexes (name → columns), and the Alembic version."""
     engine = sa.create_engine(url)
     try:

@@ -24,7 +24,7 @@ def _profile(profile_id: str = "p1", **changes: object) -> Profile:
         opt_out_categories=frozenset({"marketing", "promo"}),
     )
     fields = {f: getattr(base, f) for f in Profile.__slots__} | changes
-    return Profile(**fields)  # type: ignore[arg-type]
+    return Profile(**fields)
 
 
 def test_profile_round_trips_with_every_field(store: SqlStore) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.model import PHONE_CHANNELS, AddressLimit, Channel, Profile, Status
 from clarion.store import SqlStore
-from clarion.store.records import BadAddress, DeliveryReport, ReportApplied, Transition
+from clarion.store.records import ReportApplied, Transition
 from tests.integration.store_support import LEASE, T0, decision, event, process
 
 REF = "SM" + "f" * 32

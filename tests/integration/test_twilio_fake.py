@@ -61,7 +61,7 @@ def sms_config(base_url: str, **kw: object) -> TwilioSmsConfig:
     return TwilioSmsConfig.model_validate(values)
 
 
-def outgoing(phone: str = "+5511912345678", **kw: object) -> Outgoing:
+def outgoing(phone: str | None = "+5511912345678", **kw: object) -> Outgoing:
     values: dict[str, object] = {
         "guid": "G1",
         "channel": Channel.SMS,

@@ -111,10 +111,11 @@ def test_same_inputs_give_the_same_decisions(offset: int, plan: str, tz: str) ->
         timing=Timing(window=LocalWindow(time(9), time(20))),
     )
     at = T0 + timedelta(seconds=offset)
+    no_history: dict[str, list[PastMessage]] = {}
     args = (
         event(at=at),
         {"p1": profile(timezone=tz, attributes={"plan": plan})},
-        {},
+        no_history,
         catalog(spec),
         at,
     )

@@ -136,7 +136,7 @@ def tampered(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     signed = signer().sign(draw(st.sampled_from([IMPRESSION, CLICK])))
     path = draw(st.sampled_from(leaves(signed)))
     changed = copy.deepcopy(signed)
-    target = changed
+    target: Any = changed  # nested JSON objects, down the path to a leaf
     for key in path[:-1]:
         target = target[key]
     target[path[-1]] = mutate(target[path[-1]], draw)

@@ -140,7 +140,7 @@ def test_absent_title_and_footer_are_left_out() -> None:
         echo,
     )
     assert alert["templateId"] == "banner"
-    assert set(alert["template"]) == {"body", "ctas"}  # type: ignore[arg-type]
+    assert set(alert["template"]) == {"body", "ctas"}  # type: ignore[call-overload]
     assert alert["template"]["ctas"] == []  # type: ignore[index]
     assert alert["attributes"]["blockedPages"] == []  # type: ignore[index]
 
@@ -222,7 +222,7 @@ def test_notification_without_image_or_action_and_unsafe_image() -> None:
     bare = assemble_notification(
         notification(image=None, action=None), tracking("notification"), echo
     )
-    assert set(bare["template"]) == {"title", "body"}  # type: ignore[arg-type]
+    assert set(bare["template"]) == {"title", "body"}  # type: ignore[call-overload]
     unsafe = notification(image="javascript:alert(1)", read=True)
     item = assemble_notification(unsafe, tracking("notification"), echo)
     assert "image" not in item["template"] and item["read"] is True  # type: ignore[operator]

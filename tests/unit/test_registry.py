@@ -159,7 +159,7 @@ def test_rejects_invalid_push_configs(push: dict[str, object]) -> None:
 def test_push_secrets_stay_out_of_reprs() -> None:
     key = ec_key().private_pem
     config = PushConfig(
-        apns={"team_id": "T", "key_id": "K", "private_key": key, "topic": "t"},  # type: ignore[arg-type]
+        apns={"team_id": "T", "key_id": "K", "private_key": key, "topic": "t"},
     )
     assert config.routes() == {"ios": "apns"}  # the default, for the services configured
     assert "PRIVATE KEY" not in repr(config)

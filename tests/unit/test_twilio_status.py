@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from clarion.channels.twilio_status import report_from_callback
+from clarion.core.delivery import BadAddress
 from clarion.core.model import Status
-from clarion.store.records import BadAddress
 
 SID = "SM" + "a" * 32
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 from clarion.channels.twilio_client import NUMBER_LIMITS, error_code
 from clarion.core import reasons
+from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.model import Status
-from clarion.store.records import BadAddress, DeliveryReport
 
 #: Twilio statuses of a message or call still on its way.
 _UNDERWAY = frozenset(

@@ -21,10 +21,11 @@ from clarion.channels.base import (
 )
 from clarion.core import reasons
 from clarion.core.backoff import RetryPolicy
+from clarion.core.delivery import BadAddress
 from clarion.core.model import Status
 from clarion.core.route import Next, Route, after_failure
 from clarion.observability import FAILOVERS, RETRIES
-from clarion.store.records import BadAddress, Claimed, Transition
+from clarion.store.records import Claimed, Transition
 
 #: Dispatch outcomes counted per (channel, provider, outcome) for one batch.
 Tally = Counter[tuple[str, str, str]]

@@ -8,16 +8,15 @@ from typing import Protocol
 
 from clarion.core.backoff import RetryPolicy
 from clarion.core.decision import Outcome
+from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
     Attempt,
-    BadAddress,
     Claimed,
     DeliveryCount,
     DeliveryQuery,
-    DeliveryReport,
     EventFailure,
     EventRecord,
     Holding,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from clarion.core.delivery import BadAddress
 from clarion.core.model import Channel, Event, JSONObject, Profile, Status
 
 
@@ -95,23 +96,6 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
-class BadAddress:
-    """What a provider said an address cannot receive (a number that does not exist,
-    a landline, a handset that is off).
-
-    Stored against the profile; while it is still the profile's address, the
-    channels its ``kind`` names (``clarion.core.model.ADDRESS_KINDS``) treat the
-    profile as having none (``Profile.address_limits``), for ``lasts`` after it was
-    recorded, or (``None``) until the profile's address changes.
-    """
-
-    kind: str  # "phone", "sms" or "email"
-    value: str
-    code: str  # the provider's error code, e.g. "twilio:21211"
-    lasts: timedelta | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Transition:
     """A dispatcher's verdict on a claimed message.
 
@@ -132,22 +116,6 @@ class Transition:
     #: The message's attempt count to store instead of the claim's: a message
     #: rescheduled without a call (rate limit) gives its attempt back.
     attempts: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryReport:
-    """A provider's later word on a message it accepted, found by its reference.
-
-    ``status`` is SENT (still on its way: a lifecycle entry, no change), DELIVERED
-    or FAILED. Reports only move a message forward: a sent message may become
-    delivered or failed, and nothing changes a delivered or failed one.
-    """
-
-    provider_ref: str
-    status: Status
-    reason: str | None = None
-    detail: JSONObject = field(default_factory=dict)
-    bad_address: BadAddress | None = None
 
 
 @dataclass(frozen=True, slots=True)

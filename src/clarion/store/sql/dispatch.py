@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from clarion.core import reasons
+from clarion.core.delivery import BadAddress
 from clarion.core.model import Event, Profile, Status
-from clarion.store.records import BadAddress, Claimed, Transition
+from clarion.store.records import Claimed, Transition
 from clarion.store.schema import events, lifecycle, messages
 from clarion.store.sql.attempts import unconfirmed_of
 from clarion.store.sql.bulk import append, chunked, pg_batch

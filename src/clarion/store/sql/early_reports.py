@@ -21,8 +21,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.model import Status
-from clarion.store.records import BadAddress, DeliveryReport
 from clarion.store.schema import early_reports
 from clarion.store.sql.bulk import chunked
 from clarion.store.sql.engine import insert, is_postgres

@@ -8,8 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.model import ADDRESS_KINDS, AddressLimit, JSONObject, Status
-from clarion.store.records import BadAddress, DeliveryReport, ReportApplied
+from clarion.store.records import ReportApplied
 from clarion.store.schema import bad_addresses, lifecycle, messages
 from clarion.store.sql.bulk import append, chunked
 from clarion.store.sql.convert import dt, lifecycle_row

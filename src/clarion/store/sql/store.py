@@ -14,17 +14,16 @@ from sqlalchemy.engine import Connection
 
 from clarion.core.backoff import RetryPolicy
 from clarion.core.decision import Outcome
+from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.escalation import LadderMove, OpenRung
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
     Attempt,
-    BadAddress,
     Claimed,
     DeliveryCount,
     DeliveryQuery,
-    DeliveryReport,
     EventFailure,
     EventRecord,
     FeedbackReceipt,
