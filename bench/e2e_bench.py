@@ -54,6 +54,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -321,16 +322,12 @@ def _postgres_floor(url: str, template: str, tag: str, per_event: int) -> Floor:
             ids = conn.scalars(
                 sa.select(events.c.id).where(events.c.id.like(f"{tag}-%")).limit(FLOOR_EVENTS)
             ).all()
-            batches = []
+            batches: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
             for k in range(0, len(ids), FLOOR_BATCH):
                 chunk = ids[k : k + FLOOR_BATCH]
-                event_rows = conn.execute(sa.select(events).where(events.c.id.in_(chunk)))
-                message_rows = conn.execute(
-                    sa.select(messages).where(messages.c.event_id.in_(chunk))
-                )
-                batches.append(
-                    ([r._asdict() for r in event_rows], [r._asdict() for r in message_rows])
-                )
+                found = conn.execute(sa.select(events).where(events.c.id.in_(chunk)))
+                made = conn.execute(sa.select(messages).where(messages.c.event_id.in_(chunk)))
+                batches.append(([r._asdict() for r in found], [r._asdict() for r in made]))
     finally:
         source.dispose()
     floor_url = _sibling(url, "_floor")

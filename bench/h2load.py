@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import h2.config
@@ -78,7 +79,9 @@ class _Client(asyncio.Protocol):
         assert self._transport is not None
         for event in self._conn.receive_data(data):
             if isinstance(event, h2.events.ResponseReceived):
-                self._status[event.stream_id] = dict(event.headers or []).get(":status", "")
+                # Decoded to str (``header_encoding``), which h2's types do not follow.
+                headers: dict[Any, Any] = dict(event.headers or [])
+                self._status[event.stream_id] = str(headers.get(":status", ""))
             elif isinstance(event, h2.events.DataReceived):
                 self._conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             elif isinstance(event, h2.events.StreamEnded):

@@ -43,8 +43,9 @@ import random
 import sys
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from bench.measure import percentile
@@ -76,9 +77,9 @@ class Plan:
 class Results:
     """Per-request records, indexed by request number (seq)."""
 
-    due: array = field(default_factory=lambda: array("d"))  # perf_counter at which it was due
-    sent: array = field(default_factory=lambda: array("d"))  # perf_counter of the write
-    done: array = field(default_factory=lambda: array("d"))  # perf_counter of the answer
+    due: array[float] = field(default_factory=lambda: array("d"))  # perf_counter when due
+    sent: array[float] = field(default_factory=lambda: array("d"))  # perf_counter of the write
+    done: array[float] = field(default_factory=lambda: array("d"))  # perf_counter of the answer
     ok: bytearray = field(default_factory=bytearray)  # 1: answered with the expected status
     errors: int = 0
     bad_status: dict[int, int] = field(default_factory=dict)
@@ -327,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         import uvloop
 
-        runner = uvloop.run
+        runner: Callable[..., Any] = uvloop.run
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         runner = asyncio.run
     results, start, end, wall = runner(run(plan))

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 import structlog
 
+from clarion.channels.base import Provider
 from clarion.channels.push import PushProvider
 from clarion.channels.push_message import Notification, TokenRejected
 from clarion.channels.sink import SinkProvider
@@ -130,7 +131,7 @@ def test_no_personal_datum_or_token_reaches_the_logs(
         "card_holder": PAYLOAD_VALUE,
     }}  # fmt: skip
     profile = {"locale": "en", "timezone": "UTC", "email": EMAIL, "phone": PHONE}
-    providers = {"push": push, "sink": SinkProvider(tmp_path / "sink.jsonl")}
+    providers: dict[str, Provider] = {"push": push, "sink": SinkProvider(tmp_path / "sink.jsonl")}
     with running(settings, clock=system_clock, providers=providers) as (client, service):
         push.tokens = service.store
         faults = Faults(settings.database_url)

@@ -42,7 +42,7 @@ def test_every_route_declares_who_must_authenticate(client: TestClient) -> None:
     assert schemes["DeviceToken"]["scheme"] == "bearer"
     for path, method, operation in _operations(document):
         if path.startswith("/v1/inapp/"):
-            expected = [{"DeviceToken": []}]
+            expected: list[dict[str, list[str]]] | None = [{"DeviceToken": []}]
         elif path.startswith(("/v1/t/", "/v1/providers/")):
             expected = None
         else:

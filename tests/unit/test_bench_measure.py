@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 from itertools import count
 from pathlib import Path
 
@@ -138,7 +139,9 @@ def test_varied_events_differ_in_amount_currency_and_title() -> None:
     assert all('"id": "r1-$SEQ"' in line and "p$PROFILE" in line for line in lines)
 
 
-def _statuses_server(statuses: list[int], delay: float) -> asyncio.Server:
+def _statuses_server(
+    statuses: list[int], delay: float
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
     """A keep-alive HTTP server answering requests with ``statuses`` in turn."""
     turn = count()
 
@@ -158,7 +161,7 @@ def _statuses_server(statuses: list[int], delay: float) -> asyncio.Server:
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
-    return serve  # type: ignore[return-value]
+    return serve
 
 
 async def _drive(
@@ -236,7 +239,7 @@ def test_h2load_counts_only_the_expected_answers_of_an_http2_peer() -> None:
     refused = summary["bad_status"]
     assert isinstance(refused, dict)
     assert summary["errors"] == 0
-    assert summary["accepted"] + refused["429"] == peer.count  # type: ignore[operator]
+    assert summary["accepted"] + refused["429"] == peer.count
     assert refused["429"] == (peer.count + 2) // 3
 
 
