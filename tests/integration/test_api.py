@@ -9,7 +9,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from clarion.catalog import load_catalog
-from tests.integration.pipeline_support import EXAMPLE_CATALOG, running, settings_for, wait_for
+from tests.integration.pipeline_support import (
+    AUTH,
+    EXAMPLE_CATALOG,
+    FakeClock,
+    running,
+    settings_for,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -173,3 +180,25 @@ def test_the_fast_intake_path_answers_exactly_as_the_framework(client: TestClien
     assert client.post("/v1/events", json={"type": "a.b"}).status_code == 422
     unauthorized = client.post("/v1/events", json=body, headers={"Authorization": "Bearer no"})
     assert unauthorized.status_code == 401
+
+
+def test_an_unexpected_failure_is_a_500_in_the_one_error_shape(db_url: str, tmp_path: Path) -> None:
+    from clarion.api.app import asgi_app
+    from clarion.service import Service
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("refused value ana@example.com")  # a cause quoting stored data
+
+    service = Service(settings_for(db_url, tmp_path), clock=FakeClock())
+    service.store.accept_events = broken  # type: ignore[method-assign, assignment]
+    with TestClient(asgi_app(service), raise_server_exceptions=False) as c:
+        # Through the short path and through the route (an Idempotency-Key).
+        for headers in ({}, {"Idempotency-Key": "k-1"}):
+            response = c.post(
+                "/v1/events", json={"type": "a.b", "profile_id": "p"}, headers={**AUTH, **headers}
+            )
+            assert response.status_code == 500, response.text
+            assert response.json() == {
+                "error": "internal",
+                "message": "the server failed to handle this request",
+            }

@@ -93,7 +93,17 @@ def store_down(exc: Exception) -> JSONResponse:
     )
 
 
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    """Anything else: a 500 in the one error shape, saying nothing of the cause (its
+    text may quote stored values); the traceback goes to the log as before."""
+    return JSONResponse(
+        error_body("internal", "the server failed to handle this request"), status_code=500
+    )
+
+
 def install(app: FastAPI) -> None:
+    # Starlette answers with this handler, then re-raises, so the error is still logged.
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     for unavailable in UNAVAILABLE:
