@@ -64,7 +64,10 @@ def serve(
 ) -> None:
     """Run the API (and, by default, every worker) in one process."""
     from clarion.api.app import asgi_app
+    from clarion.runtime.allocator import cap_malloc_arenas
     from clarion.runtime.workers import share_interpreter_fairly
+
+    cap_malloc_arenas()  # before any thread starts: see the module
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -129,7 +132,10 @@ def _run_api(app: object, settings: Settings) -> None:
 @main.command()
 def worker() -> None:
     """Run only the workers (distributed mode: several processes on PostgreSQL)."""
+    from clarion.runtime.allocator import cap_malloc_arenas
     from clarion.runtime.workers import share_interpreter_fairly
+
+    cap_malloc_arenas()  # before any thread starts: see the module
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)

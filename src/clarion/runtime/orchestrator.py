@@ -30,6 +30,7 @@ from clarion.catalog import Catalog
 from clarion.core.backoff import RetryPolicy
 from clarion.core.decide import audience_of, decide
 from clarion.core.decision import Outcome, remembered
+from clarion.core.history_needs import history_needs
 from clarion.core.model import Event, PastMessage, Profile
 from clarion.core.spec import Audience
 from clarion.observability import (
@@ -102,8 +103,12 @@ class Orchestrator:
                 self._failed(event, exc, now)
                 events.remove(event)
         profiles = self._load_profiles(events, spec_audiences=audiences)
+        # Only what the rules will read: a profile's pile of messages that no rule of
+        # this batch looks at would cost the batch its memory and time for nothing.
         history = self._store.history(
-            profiles.keys() | {e.profile_id for e in events}, now - spec.history_window
+            profiles.keys() | {e.profile_id for e in events},
+            now - spec.history_window,
+            history_needs(events, profiles, spec),
         )
         # Later events of the batch must see what earlier ones decided, but only a
         # profile that more than one event reaches can be decided on twice.

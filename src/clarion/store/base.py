@@ -10,6 +10,7 @@ from clarion.core.backoff import RetryPolicy
 from clarion.core.decision import Outcome
 from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.escalation import LadderMove, OpenRung
+from clarion.core.history_needs import HistoryNeeds
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.records import (
     Accepted,
@@ -73,8 +74,11 @@ class Store(Protocol):
         """Give back every partition of ``owner`` at once (a clean stop)."""
 
     # Orchestration
-    def history(self, profile_ids: Iterable[str], since: datetime) -> dict[str, list[PastMessage]]:
-        """Messages of each profile created since ``since``, plus all still pending."""
+    def history(
+        self, profile_ids: Iterable[str], since: datetime, needs: HistoryNeeds | None = None
+    ) -> dict[str, list[PastMessage]]:
+        """Messages of each profile created since ``since``, plus all still pending;
+        with ``needs``, only those its decisions read."""
 
     def apply_outcomes(
         self, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from clarion.core import reasons
 from clarion.core.decision import Cancellation, Decision, Outcome
+from clarion.core.history_needs import HistoryNeeds
 from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
 from clarion.store.schema import DONE, PROCESSING, events, inapp_state, lifecycle, messages
 from clarion.store.sql import measurement, partitions
@@ -40,31 +42,74 @@ _PAST_COLUMNS = tuple(
 
 
 def history(
-    conn: Connection, profile_ids: Iterable[str], since: datetime
+    conn: Connection,
+    profile_ids: Iterable[str],
+    since: datetime,
+    needs: HistoryNeeds | None = None,
 ) -> dict[str, list[PastMessage]]:
+    """The profiles' recent and open messages; with ``needs``, only those the batch's
+    decisions read (``core.history_needs``): everything recent for the profiles that
+    caps are counted for, and for the others the messages with a dedup key and the
+    open ones that an event type of the batch may cancel."""
     found: dict[str, list[PastMessage]] = {profile_id: [] for profile_id in profile_ids}
     m = messages.c
-    recent_or_open = sa.or_(
-        m.created_at >= ts(since),
-        # Caps count a message when due: one decided long ago may have gone out lately.
-        m.due_at >= ts(since),
+    is_open = sa.or_(
         m.status == Status.SCHEDULED.value,
         # Live in-app messages wait for their goal event however old they are.
         sa.and_(m.channel == Channel.INAPP.value, m.status.in_(LIVE_STATUSES)),
         # So do escalation ladders still waiting on a rung.
         m.confirm_by.is_not(None),
     )
-    for ids in chunked(sorted(found)):
-        query = (
-            # An in-app message counts against caps from its first impression.
-            sa.select(*_PAST_COLUMNS, inapp_state.c.first_seen_at)
-            .select_from(messages.outerjoin(inapp_state, inapp_state.c.guid == m.guid))
-            .where(messages.c.profile_id.in_(ids), recent_or_open)
-            .order_by(messages.c.created_at, messages.c.guid)
-        )
-        for row in conn.execute(query):
-            found[row.profile_id].append(past_of(row))
+    recent_or_open = sa.or_(
+        m.created_at >= ts(since),
+        # Caps count a message when due: one decided long ago may have gone out lately.
+        m.due_at >= ts(since),
+        is_open,
+    )
+    everything = sorted(found) if needs is None else sorted(needs.capped & found.keys())
+    parts: list[tuple[list[str], sa.ColumnElement[bool]]] = [(everything, recent_or_open)]
+    if needs is not None:
+        rest = sorted(found.keys() - needs.capped)
+        parts.append((rest, _read_without_caps(needs, since, is_open)))
+    for ids_of_part, condition in parts:
+        for ids in chunked(ids_of_part):
+            query = (
+                # An in-app message counts against caps from its first impression.
+                sa.select(*_PAST_COLUMNS, inapp_state.c.first_seen_at)
+                .select_from(messages.outerjoin(inapp_state, inapp_state.c.guid == m.guid))
+                .where(messages.c.profile_id.in_(ids), condition)
+                .order_by(messages.c.created_at, messages.c.guid)
+            )
+            for row in conn.execute(query):
+                found[row.profile_id].append(past_of(row))
     return found
+
+
+#: Event types as intake takes them: their JSON text is themselves in quotes, and
+#: none of LIKE's wildcards but ``_`` (escaped).
+_PLAIN_TYPE = re.compile(r"[a-z0-9][a-z0-9_.:\-]*")
+
+
+def _read_without_caps(
+    needs: HistoryNeeds, since: datetime, is_open: sa.ColumnElement[bool]
+) -> sa.ColumnElement[bool]:
+    """The messages decide() reads of a profile whose caps it does not count."""
+    m = messages.c
+    wanted: list[sa.ColumnElement[bool]] = []
+    if needs.dedup:
+        # A suppressed message is no duplicate's original, unless it was held out.
+        counts = sa.or_(m.status != Status.SUPPRESSED.value, m.reason == reasons.HELD_OUT)
+        wanted.append(sa.and_(m.dedup_key.is_not(None), m.created_at >= ts(since), counts))
+    types = sorted(needs.cancel_types)
+    if types and all(_PLAIN_TYPE.fullmatch(t) for t in types):
+        # Only the open messages whose cancel-on entries name one of the batch's types
+        # (a match elsewhere in the text only reads one more: decide() checks each).
+        text = sa.cast(m.cancel_on, sa.Text)
+        named = [text.like('%"' + t.replace("_", "\\_") + '"%', escape="\\") for t in types]
+        wanted.append(sa.and_(is_open, sa.or_(*named)))
+    elif types:
+        wanted.append(is_open)
+    return sa.or_(*wanted) if wanted else sa.false()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from clarion.core.backoff import RetryPolicy
 from clarion.core.decision import Outcome
 from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.escalation import LadderMove, OpenRung
+from clarion.core.history_needs import HistoryNeeds
 from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profile
 from clarion.store.base import Store
 from clarion.store.records import (
@@ -164,9 +165,11 @@ class SqlStore:
             partitions.release(conn, owner)
 
     # Orchestration
-    def history(self, profile_ids: Iterable[str], since: datetime) -> dict[str, list[PastMessage]]:
+    def history(
+        self, profile_ids: Iterable[str], since: datetime, needs: HistoryNeeds | None = None
+    ) -> dict[str, list[PastMessage]]:
         with self._reader.connect() as conn:
-            return orchestration.history(conn, profile_ids, since)
+            return orchestration.history(conn, profile_ids, since, needs)
 
     def apply_outcomes(
         self, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime
