@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clarion.channels.base import TransientError
-from clarion.channels.http2 import Http2Client, Response
-from clarion.channels.http_status import transport_errors
+from clarion.channels.http2 import Http2Client
+from clarion.channels.http_status import Response, transport_errors
 from clarion.channels.push_message import Notification, TokenRejected, service_error
 
 PRODUCTION_URL = "https://api.push.apple.com"

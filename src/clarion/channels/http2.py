@@ -43,16 +43,9 @@ import hpack
 import httpx
 from hpack import HeaderTuple, NeverIndexedHeaderTuple
 
+from clarion.channels.http_status import Response
+
 Header = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A complete response: status, headers (lower-case names) and body."""
-
-    status: int
-    headers: dict[str, str]
-    content: bytes
 
 
 class _PlainEncoder(hpack.Encoder):
