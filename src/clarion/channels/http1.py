@@ -213,3 +213,47 @@ class Http1Pool:
             conn.close()
         self._open.clear()
         self._idle.clear()
+
+
+class Http1Origins:
+    """A keep-alive pool per origin, for providers that post to many URLs (webhooks
+    with per-message URLs, Web Push endpoints), on the event loop that sends: a
+    pool of another loop (gone, or not running here) is left to that loop."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 32,
+        timeout: float = 10.0,
+        verify: bool | ssl.SSLContext = True,
+    ) -> None:
+        self._max = max_connections
+        self._timeout = timeout
+        self._verify = verify
+        self._pools: dict[str, Http1Pool] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def pool_for(self, url: str) -> tuple[Http1Pool, str]:
+        """The pool of ``url``'s origin and the request target (path and query);
+        ``ValueError`` for a URL that is not http(s)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._pools, self._loop = {}, loop
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = Http1Pool(
+                origin, max_connections=self._max, timeout=self._timeout, verify=self._verify
+            )
+            self._pools[origin] = pool
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return pool, target
+
+    async def aclose(self) -> None:
+        """Close the pools of the running loop."""
+        pools, loop = self._pools, self._loop
+        self._pools, self._loop = {}, None
+        if loop is asyncio.get_running_loop():
+            for pool in pools.values():
+                await pool.aclose()

@@ -7,18 +7,16 @@ time lets receivers reject replays of an old, validly signed request.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import orjson
 
 from clarion import __version__
 from clarion.channels.base import ErrorScope, Outgoing, PermanentError, Receipt
-from clarion.channels.http1 import Http1Pool
+from clarion.channels.http1 import Http1Origins
 from clarion.channels.http_status import Response, error_for_status, transport_errors
 from clarion.channels.wire import dumps, message_record
 
@@ -104,28 +102,9 @@ class WebhookProvider:
         self.url = url
         self._secret = secret
         self._timeout = timeout
-        self._max = max_connections
         self._clock = clock
         self._user_agent = f"clarion/{__version__}"
-        self._pools: dict[str, Http1Pool] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _pool(self, url: str) -> tuple[Http1Pool, str]:
-        """The pool of ``url``'s origin (on the running loop) and the request target."""
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # another loop's pools are unusable here
-            self._pools, self._loop = {}, loop
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        pool = self._pools.get(origin)
-        if pool is None:
-            try:
-                pool = Http1Pool(origin, max_connections=self._max, timeout=self._timeout)
-            except ValueError as exc:
-                raise PermanentError("invalid_url", str(exc), scope=ErrorScope.PROVIDER) from exc
-            self._pools[origin] = pool
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return pool, target
+        self._origins = Http1Origins(max_connections=max_connections, timeout=timeout)
 
     def _target(self, message: Outgoing) -> str:
         url = message.options.get("url", self.url)
@@ -135,7 +114,10 @@ class WebhookProvider:
 
     async def send(self, message: Outgoing) -> Receipt:
         """POST the message; map the response or transport failure to a receipt or error."""
-        pool, target = self._pool(self._target(message))
+        try:
+            pool, target = self._origins.pool_for(self._target(message))
+        except ValueError as exc:
+            raise PermanentError("invalid_url", str(exc), scope=ErrorScope.PROVIDER) from exc
         body = dumps(message_record(message))
         headers = (
             ("content-type", "application/json"),
@@ -152,10 +134,5 @@ class WebhookProvider:
         return Receipt(provider=self.name, ref=_receiver_ref(response), detail={"status": status})
 
     async def aclose(self) -> None:
-        """Close the connections, if they belong to the running loop (another
-        loop's close with it)."""
-        pools, loop = self._pools, self._loop
-        self._pools, self._loop = {}, None
-        if loop is asyncio.get_running_loop():
-            for pool in pools.values():
-                await pool.aclose()
+        """Close the connections (those of the running loop; another loop's close with it)."""
+        await self._origins.aclose()
