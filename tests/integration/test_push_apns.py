@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 import uuid
@@ -191,3 +192,63 @@ def test_over_tls_with_alpn_h2(key: KeyPair, tmp_path: Path) -> None:
     finally:
         peer.stop()
     assert peer.base_url.startswith("https://")
+
+
+def test_a_burst_beyond_the_stream_limit_and_the_window_goes_out_whole(
+    peer: ApnsPeer, key: KeyPair
+) -> None:
+    # 300 notifications of ~3 KB at once: more streams than the peer allows at a
+    # time (h2's default, 100) and more bytes than its flow-control window (64 KB).
+    client = client_for(peer, key)
+    body = "x" * 3000
+
+    async def go() -> list[str | None]:
+        try:
+            return await asyncio.gather(
+                *(client.push(note(f"B{i}", body=body), TOKEN) for i in range(300))
+            )
+        finally:
+            await client.aclose()
+
+    refs = asyncio.run(go())
+    assert refs == [push_id(f"B{i}") for i in range(300)]
+    assert len(peer.received) == 300
+    assert all(r.payload is not None for r in peer.received)
+
+
+def test_a_lost_connection_is_a_transient_error_and_the_next_push_reconnects(
+    peer: ApnsPeer, key: KeyPair
+) -> None:
+    def drop_first(request: ApnsRequest) -> tuple[int, str | None]:
+        if len(peer.received) == 1:
+            # An exception in the peer's protocol makes asyncio abort the connection.
+            raise ConnectionAbortedError("the peer drops the connection")
+        return 200, None
+
+    peer.reply = drop_first
+    client = client_for(peer, key)
+
+    async def go() -> tuple[TransientError, str | None]:
+        try:
+            with pytest.raises(TransientError) as caught:
+                await client.push(note("LOST"), TOKEN)
+            return caught.value, await client.push(note("AGAIN"), TOKEN)
+        finally:
+            await client.aclose()
+
+    error, ref = asyncio.run(go())
+    assert error.code == "connection_error"
+    assert error.unconfirmed  # the request had gone out: APNs may have taken it
+    assert ref == push_id("AGAIN")
+
+
+def test_an_unreachable_service_is_a_confirmed_transient_error(key: KeyPair) -> None:
+    auth = ApnsAuth(TEAM, KEY_ID, key.private_pem)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = ApnsClient(auth, TOPIC, base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(TransientError) as caught:
+        push(client, (note(), TOKEN))
+    assert caught.value.code == "connection_error"
+    assert not caught.value.unconfirmed

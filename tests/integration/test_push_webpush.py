@@ -111,3 +111,10 @@ def test_a_token_that_is_no_subscription_is_rejected(token: str) -> None:
     with pytest.raises(TokenRejected) as caught:
         parse_subscription(token)
     assert caught.value.reason == "invalid_subscription"
+
+
+def test_an_endpoint_without_a_host_is_no_subscription() -> None:
+    keys = {"p256dh": b64url(b"\x04" + b"\x01" * 64), "auth": b64url(b"\x02" * 16)}
+    with pytest.raises(TokenRejected) as caught:
+        parse_subscription(json.dumps({"endpoint": "https:///push/x", "keys": keys}))
+    assert caught.value.reason == "invalid_subscription"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -236,3 +237,40 @@ def test_providers_say_they_are_not_idempotent(fake: TwilioFake) -> None:
     provider = build_provider("sms", sms_config(fake.base_url))
     assert getattr(provider, "idempotent", None) is False
     asyncio.run(provider.aclose())
+
+
+def test_a_burst_beyond_the_connection_limit_is_sent_whole(fake: TwilioFake) -> None:
+    # 200 SMS at once over at most 4 keep-alive connections: the rest wait for one.
+    provider = build_provider("sms", sms_config(fake.base_url, max_connections=4, timeout=10))
+
+    async def go() -> list[Receipt]:
+        try:
+            return await asyncio.gather(
+                *(
+                    provider.send(outgoing(guid=f"G{i}", phone=f"+551191234{i:04d}"))
+                    for i in range(200)
+                )
+            )
+        finally:
+            await provider.aclose()
+
+    receipts = asyncio.run(go())
+    assert len({r.ref for r in receipts}) == 200
+    assert sorted(r.form["To"] for r in fake.requests) == sorted(
+        f"+551191234{i:04d}" for i in range(200)
+    )
+
+
+def test_a_connection_the_server_closes_is_not_used_again(fake: TwilioFake) -> None:
+    # "Connection: close" on every answer: each SMS needs a connection of its own.
+    fake.script = lambda request: replace(created(request), headers={"Connection": "close"})
+    provider = build_provider("sms", sms_config(fake.base_url))
+
+    async def go() -> list[Receipt]:
+        try:
+            return [await provider.send(outgoing(guid=f"G{i}")) for i in range(3)]
+        finally:
+            await provider.aclose()
+
+    assert len({r.ref for r in asyncio.run(go())}) == 3
+    assert len(fake.requests) == 3

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
-import httpx
 import orjson
 import pytest
 import uvicorn
@@ -203,14 +202,3 @@ def test_options_url_overrides_endpoint(receiver: Receiver) -> None:
     assert receipt.ref == "evt_123"
     assert receiver.received.bodies[-1]["guid"] == "GUID-OVERRIDE"
     assert "options" not in receiver.received.bodies[-1]
-
-
-def test_shared_client_is_left_open(receiver: Receiver) -> None:
-    async def go() -> bool:
-        async with httpx.AsyncClient() as client:
-            provider = WebhookProvider(f"{receiver.base_url}/hook/ok", SECRET, client=client)
-            await provider.send(outgoing())
-            await provider.aclose()
-            return client.is_closed
-
-    assert asyncio.run(go()) is False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
@@ -21,6 +22,16 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429})
 #: credentials, an unpaid account, an endpoint that does not exist (or no longer).
 #: The channel fails over to its next provider on these (docs/delivery.md).
 PROVIDER_STATUSES = frozenset({401, 402, 403, 404, 405, 407, 410})
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete response of Clarion's own HTTP clients (``http1``, ``http2``):
+    status, headers (lower-case names) and body."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes
 
 
 def is_transient(status: int) -> bool:

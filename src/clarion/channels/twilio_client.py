@@ -10,12 +10,13 @@ Its Messages and Calls resources take no idempotency key, so both providers say
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import orjson
 import phonenumbers
 
@@ -28,7 +29,8 @@ from clarion.channels.base import (
     Receipt,
     TransientError,
 )
-from clarion.channels.http_status import close_client, error_for_status, transport_errors
+from clarion.channels.http1 import Http1Pool
+from clarion.channels.http_status import Response, error_for_status, transport_errors
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 #: Where Clarion takes Twilio's status callbacks, below its public URL.
@@ -112,12 +114,12 @@ def require_phone(message: Outgoing) -> str:
     return message.phone
 
 
-def _twilio_error(response: httpx.Response) -> tuple[int | None, str]:
+def _twilio_error(response: Response) -> tuple[int | None, str]:
     # Twilio's error body: {"code": 21211, "message": "...", "more_info": ..., "status": 400}
     try:
         payload = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        return None, response.text[:200]
+        return None, response.content[:200].decode("utf-8", "replace")
     if not isinstance(payload, dict):
         return None, ""
     code = payload.get("code")
@@ -130,7 +132,7 @@ def _twilio_error(response: httpx.Response) -> tuple[int | None, str]:
     return None, text
 
 
-def error_for_response(response: httpx.Response, phone: str, now: float) -> ProviderError:
+def error_for_response(response: Response, phone: str, now: float) -> ProviderError:
     """The error a non-2xx Twilio answer maps to.
 
     The status decides as for every HTTP provider (``http_status.error_for_status``):
@@ -140,10 +142,10 @@ def error_for_response(response: httpx.Response, phone: str, now: float) -> Prov
     ``twilio:<code>`` when Twilio gave one, and is a bad-address error for the
     codes in ``NUMBER_LIMITS``.
     """
-    status = response.status_code
+    status = response.status
     code, text = _twilio_error(response)
     clarion_code = error_code(code) if code is not None else f"http_{status}"
-    mapped = error_for_status(status, response.headers.get("Retry-After"), now)
+    mapped = error_for_status(status, response.headers.get("retry-after"), now)
     if isinstance(mapped, TransientError):
         return TransientError(clarion_code, text, retry_after=mapped.retry_after)
     limit = NUMBER_LIMITS.get(code) if code is not None else None
@@ -156,10 +158,9 @@ def error_for_response(response: httpx.Response, phone: str, now: float) -> Prov
 class TwilioClient:
     """Creates Twilio resources (``Messages``, ``Calls``) for one account.
 
-    Pass ``client`` to share a connection pool; closing it is then the caller's job.
-    Otherwise the connection pool belongs to the event loop that sends: the
-    dispatcher runs in a loop of its own, which is gone by the time the service
-    closes its providers, and a pool cannot outlive its loop.
+    Its keep-alive connections (``http1.Http1Pool``) belong to the event loop that
+    sends: the dispatcher runs in a loop of its own, which is gone by the time the
+    service closes its providers, and a pool cannot outlive its loop.
     """
 
     def __init__(
@@ -170,53 +171,43 @@ class TwilioClient:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 10.0,
         max_connections: int = 32,
-        client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.account_sid = account_sid
-        self._auth = httpx.BasicAuth(account_sid, auth_token)
-        self._base = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
-        self._timeout = timeout
-        # Every connection is kept alive (httpx keeps 20 by default, so under the
-        # dispatcher's concurrency most requests would open a new one). Requests
-        # beyond ``max_connections`` wait on a semaphore rather than in httpcore's
-        # queue, whose bookkeeping costs connections x queued requests per answer.
-        self._max = max_connections
-        self._slots: asyncio.Semaphore | None = None
-        self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+        self._base_url = base_url
+        self._path = f"{urlsplit(base_url).path.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
+        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        # The same for every request: built once.
+        self._headers = (
+            ("authorization", f"Basic {credentials}"),
+            ("user-agent", f"clarion/{__version__}"),
+            ("accept", "application/json"),
+            ("content-type", "application/x-www-form-urlencoded"),
         )
+        self._timeout = timeout
+        # Every connection is kept alive; requests beyond ``max_connections`` wait.
+        self._max = max_connections
         self._clock = clock
-        self._given = client
-        self._client: httpx.AsyncClient | None = None
+        self._pool: Http1Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _http(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    def _http(self) -> Http1Pool:
         loop = asyncio.get_running_loop()
-        if self._slots is None or self._loop is not loop:
+        if self._pool is None or self._loop is not loop:
             # A pool of another loop is unusable here; its sockets close with it.
-            self._slots, self._loop = asyncio.Semaphore(self._max), loop
-            if self._given is None:
-                self._client = httpx.AsyncClient(limits=self._limits)
-        client = self._given or self._client
-        assert client is not None
-        return client, self._slots
+            self._loop = loop
+            self._pool = Http1Pool(self._base_url, max_connections=self._max, timeout=self._timeout)
+        return self._pool
 
     async def create(
         self, resource: str, form: Sequence[tuple[str, str]], phone: str
     ) -> Mapping[str, object]:
         """POST ``form`` to ``<resource>.json``; the created resource, or a provider error."""
-        client, slots = self._http()
+        pool = self._http()
+        body = urlencode(form).encode()
         with transport_errors():
-            async with slots:
-                response = await client.post(
-                    f"{self._base}/{resource}.json",
-                    data=dict(form),
-                    auth=self._auth,
-                    headers={"User-Agent": f"clarion/{__version__}", "Accept": "application/json"},
-                    timeout=self._timeout,
-                )
-        if not 200 <= response.status_code <= 299:
+            response = await pool.post(f"{self._path}/{resource}.json", body, self._headers)
+        if not 200 <= response.status <= 299:
             raise error_for_response(response, phone, self._clock())
         try:
             created = orjson.loads(response.content)
@@ -229,10 +220,10 @@ class TwilioClient:
 
     async def aclose(self) -> None:
         """Close the connection pool this client made, if it belongs to this loop."""
-        client, loop = self._client, self._loop
-        self._client, self._loop, self._slots = None, None, None
-        if client is not None and loop is asyncio.get_running_loop():
-            await close_client(client)
+        pool, loop = self._pool, self._loop
+        self._pool, self._loop = None, None
+        if pool is not None and loop is asyncio.get_running_loop():
+            await pool.aclose()
 
 
 def copy_of(message: Outgoing) -> str:

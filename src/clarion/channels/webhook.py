@@ -12,12 +12,12 @@ import hmac
 import time
 from collections.abc import Callable
 
-import httpx
 import orjson
 
 from clarion import __version__
-from clarion.channels.base import Outgoing, PermanentError, Receipt
-from clarion.channels.http_status import close_client, error_for_status, transport_errors
+from clarion.channels.base import ErrorScope, Outgoing, PermanentError, Receipt
+from clarion.channels.http1 import Http1Origins
+from clarion.channels.http_status import Response, error_for_status, transport_errors
 from clarion.channels.wire import dumps, message_record
 
 SIGNATURE_HEADER = "Clarion-Signature"
@@ -59,7 +59,7 @@ def verify_signature(
     return any(hmac.compare_digest(expected, candidate.encode()) for candidate in candidates)
 
 
-def _receiver_ref(response: httpx.Response) -> str | None:
+def _receiver_ref(response: Response) -> str | None:
     # The receiver's own id for the message, if it answered with {"id": ...}.
     try:
         payload = orjson.loads(response.content)
@@ -78,8 +78,8 @@ class WebhookProvider:
 
     The message guid goes out as ``Idempotency-Key`` so receivers can drop retries
     they already handled. A message's ``options["url"]`` overrides the endpoint.
-    Pass ``client`` to share a connection pool; the provider then leaves closing
-    it to the caller.
+    Connections are kept alive, a pool per origin (``http1.Http1Pool``), on the
+    event loop that sends (the dispatcher's own; a pool cannot outlive its loop).
 
     Idempotent: receivers are expected to deduplicate on ``Idempotency-Key``. A
     failure after the request went out (read timeout, dropped connection) is
@@ -95,7 +95,7 @@ class WebhookProvider:
         *,
         name: str = "webhook",
         timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        max_connections: int = 32,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
@@ -103,8 +103,8 @@ class WebhookProvider:
         self._secret = secret
         self._timeout = timeout
         self._clock = clock
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
+        self._user_agent = f"clarion/{__version__}"
+        self._origins = Http1Origins(max_connections=max_connections, timeout=timeout)
 
     def _target(self, message: Outgoing) -> str:
         url = message.options.get("url", self.url)
@@ -114,25 +114,25 @@ class WebhookProvider:
 
     async def send(self, message: Outgoing) -> Receipt:
         """POST the message; map the response or transport failure to a receipt or error."""
-        url = self._target(message)
+        try:
+            pool, target = self._origins.pool_for(self._target(message))
+        except ValueError as exc:
+            raise PermanentError("invalid_url", str(exc), scope=ErrorScope.PROVIDER) from exc
         body = dumps(message_record(message))
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature_header(self._secret, int(self._clock()), body),
-            "Idempotency-Key": message.guid,
-            "User-Agent": f"clarion/{__version__}",
-        }
+        headers = (
+            ("content-type", "application/json"),
+            (SIGNATURE_HEADER.lower(), signature_header(self._secret, int(self._clock()), body)),
+            ("idempotency-key", message.guid),
+            ("user-agent", self._user_agent),
+        )
         with transport_errors():
-            response = await self._client.post(
-                url, content=body, headers=headers, timeout=self._timeout
-            )
-        status = response.status_code
-        error = error_for_status(status, response.headers.get("Retry-After"), self._clock())
+            response = await pool.post(target, body, headers)
+        status = response.status
+        error = error_for_status(status, response.headers.get("retry-after"), self._clock())
         if error is not None:
             raise error
         return Receipt(provider=self.name, ref=_receiver_ref(response), detail={"status": status})
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this provider created it."""
-        if self._owns_client:
-            await close_client(self._client)
+        """Close the connections (those of the running loop; another loop's close with it)."""
+        await self._origins.aclose()
