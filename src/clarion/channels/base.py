@@ -14,6 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import ClassVar, Protocol
 
+from clarion.core.contracts import ChannelOptions, NoOptions
 from clarion.core.model import Channel, JSONObject
 
 
@@ -51,7 +52,8 @@ class Outgoing:
     devices: tuple[DeviceAddress, ...] = ()
     attempt: int = 1
     tracking: JSONObject = field(default_factory=dict)
-    options: JSONObject = field(default_factory=dict)
+    #: The step's options, typed by its channel and checked when the catalog loaded.
+    options: ChannelOptions = field(default_factory=NoOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +152,7 @@ class BadAddressError(PermanentError):
 
 
 class Provider(Protocol):
-    """Sends rendered messages on one or more channels.
+    """Sends rendered messages on one or more channels (``channels``).
 
     ``idempotent`` (a class attribute) is True when the provider deduplicates on
     ``Outgoing.guid`` (it sends it as an idempotency key, or keeps the message
@@ -161,6 +163,9 @@ class Provider(Protocol):
 
     name: str
     idempotent: bool
+    #: The channels it serves (a class attribute); a route that sends another channel
+    #: to it is refused at start (``clarion.channels.routing``).
+    channels: frozenset[Channel]
 
     async def send(self, message: Outgoing) -> Receipt:
         """Send one message; raise ``TransientError`` or ``PermanentError`` on failure."""

@@ -16,9 +16,11 @@ import httpx
 import orjson
 
 from clarion import __version__
-from clarion.channels.base import Outgoing, PermanentError, Receipt
+from clarion.channels.base import Outgoing, Receipt
 from clarion.channels.http_status import close_client, error_for_status, transport_errors
 from clarion.channels.wire import dumps, message_record
+from clarion.core.contracts import WebhookOptions
+from clarion.core.model import Channel
 
 SIGNATURE_HEADER = "Clarion-Signature"
 
@@ -77,7 +79,7 @@ class WebhookProvider:
     """Delivers by POSTing the message as signed JSON to ``url``.
 
     The message guid goes out as ``Idempotency-Key`` so receivers can drop retries
-    they already handled. A message's ``options["url"]`` overrides the endpoint.
+    they already handled. A message's ``WebhookOptions.url`` overrides the endpoint.
     Pass ``client`` to share a connection pool; the provider then leaves closing
     it to the caller.
 
@@ -87,6 +89,7 @@ class WebhookProvider:
     """
 
     idempotent = True
+    channels = frozenset(Channel)  # "for anything else": the receiver decides
 
     def __init__(
         self,
@@ -107,10 +110,8 @@ class WebhookProvider:
         self._client = client if client is not None else httpx.AsyncClient()
 
     def _target(self, message: Outgoing) -> str:
-        url = message.options.get("url", self.url)
-        if not isinstance(url, str):
-            raise PermanentError("invalid_url", "options.url must be a string")
-        return url
+        options = message.options
+        return (options.url if isinstance(options, WebhookOptions) else None) or self.url
 
     async def send(self, message: Outgoing) -> Receipt:
         """POST the message; map the response or transport failure to a receipt or error."""
