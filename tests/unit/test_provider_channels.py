@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 
 from clarion.catalog import load_catalog
-from clarion.channels.base import Provider
+from clarion.channels.base import Outgoing, PermanentError, Provider
+from clarion.channels.email_render import render
 from clarion.channels.provider_config import ProviderType, parse_provider_configs
+from clarion.channels.push_message import notification_of
 from clarion.channels.registry import BUILDERS, build_providers
 from clarion.channels.routing import misrouted
+from clarion.channels.twilio_client import copy_of
 from clarion.config import Settings
+from clarion.core.contracts import EmailCopy, FieldsCopy, PushCopy, TextCopy
 from clarion.core.model import Channel
 from clarion.service import ConfigError, Service
 from tests.peers.keys import vapid_key
@@ -99,3 +103,27 @@ def test_the_service_refuses_to_start(db_url: str, tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"routes\.sms sends sms to 'inapp', which serves inapp"):
         Service(settings)
+
+
+def _outgoing(channel: Channel, fields: dict[str, str]) -> Outgoing:
+    return Outgoing("G1", channel, "m", 1, "account", "p1", "en", fields, phone="+15005550006")
+
+
+def test_what_reaches_a_provider_is_copy_typed_by_its_channel() -> None:
+    both = {"subject": "S", "title": "T", "body": "B"}
+    assert _outgoing(Channel.EMAIL, both).content == EmailCopy("S", "B")
+    assert _outgoing(Channel.PUSH, both).content == PushCopy("T", "B")
+    assert _outgoing(Channel.SMS, both).content == TextCopy("B")
+    assert _outgoing(Channel.VOICE, {"a": "one", "b": "two"}).content == TextCopy("one\ntwo")
+    assert _outgoing(Channel.WEBHOOK, both).content == FieldsCopy(both)
+    assert _outgoing(Channel.INAPP, both).content == FieldsCopy(both)
+
+
+def test_a_provider_handed_another_channel_refuses_it() -> None:
+    sms = _outgoing(Channel.SMS, {"body": "B"})
+    with pytest.raises(PermanentError, match="email cannot send a sms message"):
+        render(sms)
+    with pytest.raises(PermanentError, match="push cannot send a sms message"):
+        notification_of(sms, 60)
+    with pytest.raises(PermanentError, match="Twilio cannot send a email message"):
+        copy_of(_outgoing(Channel.EMAIL, {"subject": "S", "body": "B"}))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from clarion.channels.base import Outgoing, PermanentError, ProviderError, TransientError
 from clarion.channels.http_status import error_for_status
-from clarion.core.contracts import PushOptions
+from clarion.core.contracts import PushCopy, PushOptions
 from clarion.core.markup import to_plain
 
 #: Namespace of the UUIDs derived from message guids (``Notification.push_id``).
@@ -71,8 +71,10 @@ def push_id(guid: str) -> str:
 def notification_of(message: Outgoing, default_ttl: int) -> Notification:
     """The notification for ``message``; ``PermanentError`` without a title or a body."""
     options = message.options if isinstance(message.options, PushOptions) else PushOptions()
-    title = to_plain(message.fields.get("title", ""))
-    body = to_plain(message.fields.get("body", ""))
+    copy = message.content
+    if not isinstance(copy, PushCopy):
+        raise PermanentError("wrong_channel", f"push cannot send a {message.channel} message")
+    title, body = to_plain(copy.title), to_plain(copy.body)
     if not title and not body:
         raise PermanentError("empty_content", "a push message needs a title or a body")
     return Notification(
