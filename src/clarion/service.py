@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from clarion.channels.base import Provider
 from clarion.channels.email_tracking import EmailTracking
 from clarion.channels.registry import ProviderContext, build_providers
+from clarion.channels.routing import misrouted
 from clarion.config import Settings
 from clarion.inapp import DeviceAuthenticator, FeedbackSigner
 from clarion.inapp.federated import FederatedCaller
@@ -94,6 +95,9 @@ class Service:
         if unknown:
             configured = ", ".join(sorted(self.providers)) or "none"
             raise ConfigError(f"routes name unknown providers {unknown} (configured: {configured})")
+        wrong = misrouted(self.settings.routes, self.catalog.current.spec, self.providers)
+        if wrong:
+            raise ConfigError("; ".join(wrong))
         if self.settings.run_workers and self.settings.worker_processes > 0:
             self.workers = WorkerProcesses(self.settings, self.settings.worker_processes)
         elif self.settings.run_workers:

@@ -18,6 +18,7 @@ from clarion.api.app import asgi_app
 from clarion.channels.base import Outgoing, Provider, Receipt
 from clarion.channels.provider_config import SinkConfig
 from clarion.config import Settings
+from clarion.core.model import Channel
 from clarion.service import Service
 
 EXAMPLE_CATALOG = Path(__file__).parents[2] / "catalog"
@@ -48,6 +49,7 @@ class ScriptedProvider:
     script: Callable[[Outgoing], Receipt]
     name: str = "scripted"
     idempotent: bool = True
+    channels: frozenset[Channel] = frozenset(Channel)
     calls: list[Outgoing] = field(default_factory=list)
 
     async def send(self, message: Outgoing) -> Receipt:

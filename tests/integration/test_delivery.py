@@ -150,6 +150,7 @@ class Clocked:
 
     name: str = "clocked"
     idempotent: bool = True
+    channels: frozenset[Channel] = frozenset(Channel)
     calls: list[float] = field(default_factory=list)
 
     async def send(self, message: Outgoing) -> Receipt:
@@ -216,6 +217,7 @@ class Timed:
     retry_after: float
     name: str = "timed"
     idempotent: bool = True
+    channels: frozenset[Channel] = frozenset(Channel)
     calls: list[tuple[float, str]] = field(default_factory=list)
 
     async def send(self, message: Outgoing) -> Receipt:
@@ -266,6 +268,7 @@ class Recording:
     crash: bool = False
     errors: list[TransientError] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    channels: frozenset[Channel] = frozenset(Channel)
 
     async def send(self, message: Outgoing) -> Receipt:
         self.calls.append(message.guid)

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from clarion import __version__
 from clarion.channels.base import Outgoing, PermanentError, Receipt, TransientError
 from clarion.channels.webhook import SIGNATURE_HEADER, WebhookProvider, verify_signature
+from clarion.core.contracts import WebhookOptions
 from clarion.core.model import Channel
 
 SECRET = "whsec_test"
@@ -197,7 +198,7 @@ def test_connection_refused_is_transient() -> None:
 
 
 def test_options_url_overrides_endpoint(receiver: Receiver) -> None:
-    message = outgoing("GUID-OVERRIDE", options={"url": f"{receiver.base_url}/hook/ok"})
+    message = outgoing("GUID-OVERRIDE", options=WebhookOptions(f"{receiver.base_url}/hook/ok"))
     receipt = send(f"{receiver.base_url}/hook/bad", message)
     assert receipt.ref == "evt_123"
     assert receiver.received.bodies[-1]["guid"] == "GUID-OVERRIDE"

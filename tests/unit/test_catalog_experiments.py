@@ -21,7 +21,7 @@ channel_mode: first
 channels:
   - channel: push
     content: {{title: greeting.title}}
-  - channel: email
+  - channel: webhook
     content: {{title: greeting.title}}
 timing: {{delay: 1h, expires_after: 2d}}
 {extra}"""
@@ -34,7 +34,7 @@ experiment:
     - {name: control, weight: 2}
     - name: short
       weight: 1
-      content: {email: {title: greeting.short}}
+      content: {webhook: {title: greeting.short}}
       timing: {delay: 3h}
       caps: [{limit: 1, window: 1d}]
     - name: sms_only
@@ -123,18 +123,18 @@ def test_account_messages_are_never_held_out_but_may_opt_out(tmp_path: Path) -> 
             "messages/promo.yaml: experiment.cells[1].weight: expected a positive number, got -1",
         ),
         (
-            GOAL + TEST.replace("{email: {title", "{sms: {title"),
+            GOAL + TEST.replace("{webhook: {title", "{sms: {title"),
             "messages/promo.yaml: experiment.cells[1].content.sms: the message has no sms "
             "channel to override",
         ),
         (
-            GOAL + TEST.replace("{email: {title", "{email: {subject"),
-            "messages/promo.yaml: experiment.cells[1].content.email: fields ['subject'] are not "
+            GOAL + TEST.replace("{webhook: {title", "{webhook: {subject"),
+            "messages/promo.yaml: experiment.cells[1].content.webhook: fields ['subject'] are not "
             "among the channel's ['title']",
         ),
         (
             GOAL + TEST.replace("title: greeting.short", "title: greeting.nope"),
-            "messages/promo.yaml: experiment.cells[1].content.email.title: string key "
+            "messages/promo.yaml: experiment.cells[1].content.webhook.title: string key "
             "'greeting.nope' is missing from strings/en.yaml",
         ),
         (
@@ -168,7 +168,7 @@ def test_a_ladders_cells_keep_its_channels(tmp_path: Path) -> None:
         "channel_mode: first\n", ""
     )
     ladder = ladder.replace(
-        "experiment:", "escalation: [{channel: push, timeout: 1h}, {channel: email}]\nexperiment:"
+        "experiment:", "escalation: [{channel: push, timeout: 1h}, {channel: webhook}]\nexperiment:"
     )
     root = write(tmp_path, {"messages/promo.yaml": ladder, "strings/en.yaml": STRINGS})
     assert issues(root) == [

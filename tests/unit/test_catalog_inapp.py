@@ -12,6 +12,7 @@ from clarion.catalog import (
     check_catalog,
     load_catalog,
 )
+from clarion.core.contracts import PushOptions
 from clarion.core.inapp_spec import (
     ActionType,
     CtaType,
@@ -128,7 +129,7 @@ def test_fields_name_other_content_fields(tmp_path: Path) -> None:
 def test_other_channels_have_no_inapp_spec() -> None:
     spec = load_catalog(EXAMPLE).message("payment_failed")
     assert [s.inapp is not None for s in spec.channels] == [True, False, False, False]
-    assert spec.channels[1].options == {"deep_link": "/account/payment"}
+    assert spec.channels[1].options == PushOptions(deep_link="/account/payment")
 
 
 @pytest.mark.parametrize(
@@ -235,13 +236,21 @@ def test_dismiss_rule_needs_a_dismiss_cta(tmp_path: Path) -> None:
     )
 
 
-def test_options_of_other_channels_stay_free(tmp_path: Path) -> None:
+def test_options_of_other_channels_are_checked_by_their_own_contract(tmp_path: Path) -> None:
+    # Once free, now typed per channel (tests/unit/test_channel_contracts.py): an
+    # in-app option on a push step is an unknown push option.
     text = (
         message()
         .replace("channel: inapp", "channel: push")
         .replace("template: standard", "anything: 1")
     )
-    assert check_catalog(write(tmp_path, text)) == []
+    found = check_catalog(write(tmp_path, text))
+    assert "channels[0].options.anything" in {i.key for i in found}
+    unknown = [i for i in found if i.problem.startswith("unknown push ")]
+    assert [str(i) for i in found if i not in unknown] == [
+        "messages/alert.yaml: channels[0].options.ttl: "
+        "expected a whole number of at least 0, got '30d'"  # push's ttl is in seconds
+    ]
 
 
 def test_several_mistakes_are_all_reported(tmp_path: Path) -> None:

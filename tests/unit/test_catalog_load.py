@@ -57,7 +57,6 @@ def test_payment_failed() -> None:
     inapp = spec.channels[0]
     assert inapp.content["body"] == "payment_failed.alert.body"
     assert inapp.platforms == frozenset({"web", "ios", "android", "tv"})
-    assert inapp.options["template"] == "standard"
     assert inapp.inapp is not None and inapp.inapp.template == "standard"
     assert inapp.inapp.blocked_pages == ("/account/payment",)
     assert spec.example is not None and spec.example.event["show_title"] == "Stranger Things"

@@ -21,7 +21,7 @@ id: 1
 category: account
 trigger: {event: note}
 channels:
-  - channel: email
+  - channel: webhook  # any content fields
     content: {a: s.a, b: s.b, c: s.c}
 """
 

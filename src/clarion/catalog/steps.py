@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from typing import Final
 
 from clarion.catalog import reader
+from clarion.catalog.contracts import check_content, read_options
 from clarion.catalog.inapp import read_inapp
 from clarion.catalog.reader import Shape, Where
+from clarion.core.contracts import ChannelOptions, NoOptions
 from clarion.core.model import Channel
 from clarion.core.spec import ChannelStep
 
@@ -43,15 +45,17 @@ def _step(where: Where, index: int, value: object) -> ChannelStep | None:
         content = read_content(where.at("content"), data["content"])
     elif channel is not Channel.WEBHOOK:
         where.at("content").error("missing required key (field -> string key)")
+    if channel is not None and content is not None and "content" in data:
+        check_content(where.at("content"), channel, content)
     platforms = reader.optional(where, data, "platforms", reader.text_list)
     providers = reader.optional(where, data, "provider", _providers) or ()
-    options = reader.optional(
-        where, data, "options", lambda w, v: reader.mapping(w, v, _keys_of(v))
-    )
+    options: ChannelOptions | None = NoOptions()
+    if channel is not None and "options" in data:
+        options = read_options(where.at("options"), channel, data["options"])
     inapp = None
     if channel is Channel.INAPP and content is not None:
         inapp = read_inapp(where, data, content)
-    if len(where.issues) > before or channel is None or content is None:
+    if len(where.issues) > before or channel is None or content is None or options is None:
         return None
     return ChannelStep(
         index=index,
@@ -60,7 +64,7 @@ def _step(where: Where, index: int, value: object) -> ChannelStep | None:
         platforms=frozenset(platforms or ()),
         provider=providers[0] if providers else None,
         fallbacks=providers[1:],
-        options=dict(options or {}),
+        options=options,
         inapp=inapp,
     )
 

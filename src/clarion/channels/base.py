@@ -14,6 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import ClassVar, Protocol
 
+from clarion.core.contracts import CONTRACTS, ChannelCopy, ChannelOptions, NoOptions
 from clarion.core.model import Channel, JSONObject
 
 
@@ -32,9 +33,10 @@ class Outgoing:
     """A message rendered in its recipient's locale, ready for a provider.
 
     ``guid`` is stable across retries and is the idempotency key wherever the
-    provider accepts one. ``fields`` hold the localized copy per content field in
-    Clarion's copy markup (``**bold**``, ``[text](url)``, newlines); providers turn
-    it into their own format with ``clarion.core.markup``.
+    provider accepts one. ``fields`` hold the localized copy per content field
+    (``content`` the same, typed by the channel) in Clarion's copy markup
+    (``**bold**``, ``[text](url)``, newlines); providers turn it into their own
+    format with ``clarion.core.markup``.
     """
 
     guid: str
@@ -51,7 +53,14 @@ class Outgoing:
     devices: tuple[DeviceAddress, ...] = ()
     attempt: int = 1
     tracking: JSONObject = field(default_factory=dict)
-    options: JSONObject = field(default_factory=dict)
+    #: The step's options, typed by its channel and checked when the catalog loaded.
+    options: ChannelOptions = field(default_factory=NoOptions)
+    #: Derived: ``fields`` typed by the channel (``EmailCopy``, ``PushCopy``, ...): what
+    #: a provider of that channel reads; ``fields`` stay for those that forward them all.
+    content: ChannelCopy = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", CONTRACTS[self.channel].copy(self.fields))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +159,7 @@ class BadAddressError(PermanentError):
 
 
 class Provider(Protocol):
-    """Sends rendered messages on one or more channels.
+    """Sends rendered messages on one or more channels (``channels``).
 
     ``idempotent`` (a class attribute) is True when the provider deduplicates on
     ``Outgoing.guid`` (it sends it as an idempotency key, or keeps the message
@@ -161,6 +170,9 @@ class Provider(Protocol):
 
     name: str
     idempotent: bool
+    #: The channels it serves (a class attribute); a route that sends another channel
+    #: to it is refused at start (``clarion.channels.routing``).
+    channels: frozenset[Channel]
 
     async def send(self, message: Outgoing) -> Receipt:
         """Send one message; raise ``TransientError`` or ``PermanentError`` on failure."""

@@ -36,6 +36,7 @@ from clarion.channels.base import (
 )
 from clarion.channels.email_render import Sender, Tracking, compose, message_id, render
 from clarion.channels.smtp_pool import SmtpPool
+from clarion.core.model import Channel
 from clarion.observability import SMTP_CONNECTIONS, get_logger
 
 log = get_logger("clarion.email")
@@ -132,6 +133,7 @@ class SmtpProvider:
 
     #: SMTP has no idempotency key (see the module docstring).
     idempotent = False
+    channels = frozenset({Channel.EMAIL})
 
     def __init__(
         self,

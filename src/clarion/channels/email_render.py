@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from clarion.channels.base import Outgoing, PermanentError
 from clarion.channels.email_tracking import EmailTracking
+from clarion.core.contracts import EmailCopy
 from clarion.core.markup import to_html, to_plain
 
 _PARAGRAPHS: Final = re.compile(r"\n[ \t]*\n\s*")
@@ -63,9 +64,14 @@ class EmailContent:
     html: str
 
 
-def _field(message: Outgoing, name: str) -> str:
-    value = message.fields.get(name)
-    if not value or not value.strip():
+def _copy(message: Outgoing) -> EmailCopy:
+    if not isinstance(message.content, EmailCopy):
+        raise PermanentError("wrong_channel", f"email cannot send a {message.channel} message")
+    return message.content
+
+
+def _field(value: str, name: str) -> str:
+    if not value.strip():
         raise PermanentError("missing_field", f"an email needs a non-empty {name!r} field")
     return value
 
@@ -77,8 +83,9 @@ def _paragraphs(body: str) -> list[str]:
 
 def render(message: Outgoing, tracking: Tracking | None = None) -> EmailContent:
     """Subject, plain text and HTML of ``message``; ``PermanentError`` without subject or body."""
-    subject = _SPACE.sub(" ", to_plain(_field(message, "subject"))).strip()
-    paragraphs = _paragraphs(_field(message, "body"))
+    copy = _copy(message)
+    subject = _SPACE.sub(" ", to_plain(_field(copy.subject, "subject"))).strip()
+    paragraphs = _paragraphs(_field(copy.body, "body"))
     text = "\n\n".join(to_plain(p) for p in paragraphs) + "\n"
     rewrite = tracking.links.link_rewriter(message.guid) if tracking and tracking.clicks else None
     body = "".join(f"<p>{to_html(p, rewrite) if rewrite else to_html(p)}</p>\n" for p in paragraphs)

@@ -7,12 +7,14 @@ its first impression on any device makes it ``delivered`` (``clarion.inapp``).
 from __future__ import annotations
 
 from clarion.channels.base import Outgoing, Receipt
+from clarion.core.model import Channel
 
 
 class InAppProvider:
     """Accepts every in-app message into the store it already lives in."""
 
     idempotent = True  # the message is stored under its guid; a repeat changes nothing
+    channels = frozenset({Channel.INAPP})
 
     def __init__(self, name: str = "inapp") -> None:
         self.name = name

@@ -41,7 +41,7 @@ from clarion.channels.base import (
     TransientError,
 )
 from clarion.channels.push_message import Notification, TokenRejected, notification_of
-from clarion.core.model import DeadPushToken
+from clarion.core.model import Channel, DeadPushToken
 from clarion.observability import PUSH_DEVICES, get_logger
 
 log = get_logger("clarion.push")
@@ -118,6 +118,7 @@ class PushProvider:
 
     # APNs and FCM collapse repeats on the device; Web Push does not (see WebPushClient).
     idempotent = False
+    channels = frozenset({Channel.PUSH})
 
     def __init__(
         self,

@@ -3,19 +3,20 @@ message, the error for a token the service no longer knows, and reading a
 service's error reply.
 
 A push message's content fields ``title`` and ``body`` (Clarion's copy markup,
-sent as plain text) and its catalog options (``deep_link``, ``sound``, ``badge``,
-``priority``, ``ttl``) become one ``Notification``, the same for every device of
-the message; each service client turns it into its own wire format.
+sent as plain text) and its options (``PushOptions``: ``deep_link``, ``sound``,
+``badge``, ``priority``, ``ttl``, checked when the catalog loaded) become one
+``Notification``, the same for every device of the message; each service client
+turns it into its own wire format.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clarion.channels.base import Outgoing, PermanentError, ProviderError, TransientError
 from clarion.channels.http_status import error_for_status
+from clarion.core.contracts import PushCopy, PushOptions
 from clarion.core.markup import to_plain
 
 #: Namespace of the UUIDs derived from message guids (``Notification.push_id``).
@@ -67,25 +68,13 @@ def push_id(guid: str) -> str:
     return str(uuid.uuid5(PUSH_ID_NAMESPACE, guid))
 
 
-def _option(options: Mapping[str, object], key: str, kind: type) -> object:
-    value = options.get(key)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise PermanentError("invalid_option", f"push option {key!r} must be a {kind.__name__}")
-    return value
-
-
 def notification_of(message: Outgoing, default_ttl: int) -> Notification:
-    """The notification for ``message``; ``PermanentError`` for unusable options."""
-    options = message.options
-    deep_link = _option(options, "deep_link", str)
-    sound = _option(options, "sound", str)
-    badge = _option(options, "badge", int)
-    ttl = _option(options, "ttl", int)
-    priority = options.get("priority", "high")
-    if priority not in ("high", "normal"):
-        raise PermanentError("invalid_option", "push option 'priority' must be high or normal")
-    title = to_plain(message.fields.get("title", ""))
-    body = to_plain(message.fields.get("body", ""))
+    """The notification for ``message``; ``PermanentError`` without a title or a body."""
+    options = message.options if isinstance(message.options, PushOptions) else PushOptions()
+    copy = message.content
+    if not isinstance(copy, PushCopy):
+        raise PermanentError("wrong_channel", f"push cannot send a {message.channel} message")
+    title, body = to_plain(copy.title), to_plain(copy.body)
     if not title and not body:
         raise PermanentError("empty_content", "a push message needs a title or a body")
     return Notification(
@@ -93,11 +82,11 @@ def notification_of(message: Outgoing, default_ttl: int) -> Notification:
         push_id=push_id(message.guid),
         title=title,
         body=body,
-        deep_link=deep_link if isinstance(deep_link, str) else None,
-        sound=sound if isinstance(sound, str) else None,
-        badge=badge if isinstance(badge, int) else None,
-        urgent=priority == "high",
-        ttl=max(ttl, 0) if isinstance(ttl, int) else default_ttl,
+        deep_link=options.deep_link,
+        sound=options.sound,
+        badge=options.badge,
+        urgent=options.priority == "high",
+        ttl=options.ttl if options.ttl is not None else default_ttl,
     )
 
 

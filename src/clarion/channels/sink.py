@@ -12,6 +12,7 @@ import orjson
 
 from clarion.channels.base import Outgoing, Receipt, TransientError
 from clarion.channels.wire import dumps, message_record
+from clarion.core.model import Channel
 
 
 def _utcnow() -> datetime:
@@ -29,6 +30,7 @@ class SinkProvider:
     """
 
     idempotent = False
+    channels = frozenset(Channel)  # a file takes any message
 
     def __init__(
         self, path: Path, name: str = "sink", *, clock: Callable[[], datetime] = _utcnow

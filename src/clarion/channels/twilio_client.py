@@ -31,6 +31,7 @@ from clarion.channels.base import (
 )
 from clarion.channels.http1 import Http1Pool
 from clarion.channels.http_status import Response, error_for_status, transport_errors
+from clarion.core.contracts import TextCopy
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 #: Where Clarion takes Twilio's status callbacks, below its public URL.
@@ -227,12 +228,10 @@ class TwilioClient:
 
 
 def copy_of(message: Outgoing) -> str:
-    """The copy to send or speak, in copy markup: the ``body`` field, or every field
-    in order (one per line) when the step names no ``body``."""
-    body = message.fields.get("body")
-    if body is not None:
-        return body
-    return "\n".join(text for text in message.fields.values() if text)
+    """The copy to send or speak, in copy markup (``TextCopy``)."""
+    if not isinstance(message.content, TextCopy):
+        raise PermanentError("wrong_channel", f"Twilio cannot send a {message.channel} message")
+    return message.content.body
 
 
 class TwilioProvider:

@@ -11,6 +11,7 @@ from clarion.channels.twilio_client import (
     require_phone,
 )
 from clarion.core.markup import to_plain
+from clarion.core.model import Channel
 
 
 class TwilioSmsProvider(TwilioProvider):
@@ -21,6 +22,7 @@ class TwilioSmsProvider(TwilioProvider):
     """
 
     resource = "Messages"
+    channels = frozenset({Channel.SMS})
 
     def __init__(
         self,

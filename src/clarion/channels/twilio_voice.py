@@ -14,6 +14,7 @@ from clarion.channels.twilio_client import (
     require_phone,
 )
 from clarion.core.markup import parse
+from clarion.core.model import Channel
 
 #: Languages ``<Say>`` speaks (Twilio's text-to-speech language list), and the one a
 #: bare language code maps to. Anything else is spoken as ``en-US``.
@@ -67,6 +68,7 @@ class TwilioVoiceProvider(TwilioProvider):
     """
 
     resource = "Calls"
+    channels = frozenset({Channel.VOICE})
 
     def __init__(
         self,

@@ -19,6 +19,8 @@ from clarion.channels.base import ErrorScope, Outgoing, PermanentError, Receipt
 from clarion.channels.http1 import Http1Origins
 from clarion.channels.http_status import Response, error_for_status, transport_errors
 from clarion.channels.wire import dumps, message_record
+from clarion.core.contracts import WebhookOptions
+from clarion.core.model import Channel
 
 SIGNATURE_HEADER = "Clarion-Signature"
 
@@ -77,7 +79,7 @@ class WebhookProvider:
     """Delivers by POSTing the message as signed JSON to ``url``.
 
     The message guid goes out as ``Idempotency-Key`` so receivers can drop retries
-    they already handled. A message's ``options["url"]`` overrides the endpoint.
+    they already handled. A message's ``WebhookOptions.url`` overrides the endpoint.
     Connections are kept alive, a pool per origin (``http1.Http1Pool``), on the
     event loop that sends (the dispatcher's own; a pool cannot outlive its loop).
 
@@ -87,6 +89,7 @@ class WebhookProvider:
     """
 
     idempotent = True
+    channels = frozenset(Channel)  # "for anything else": the receiver decides
 
     def __init__(
         self,
@@ -107,10 +110,8 @@ class WebhookProvider:
         self._origins = Http1Origins(max_connections=max_connections, timeout=timeout)
 
     def _target(self, message: Outgoing) -> str:
-        url = message.options.get("url", self.url)
-        if not isinstance(url, str):
-            raise PermanentError("invalid_url", "options.url must be a string")
-        return url
+        options = message.options
+        return (options.url if isinstance(options, WebhookOptions) else None) or self.url
 
     async def send(self, message: Outgoing) -> Receipt:
         """POST the message; map the response or transport failure to a receipt or error."""

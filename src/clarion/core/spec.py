@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from enum import StrEnum
 
+from clarion.core.contracts import ChannelOptions, NoOptions
 from clarion.core.experiment import Experiment
 from clarion.core.inapp_spec import InAppSpec
 from clarion.core.model import Channel, JSONObject
@@ -108,7 +109,8 @@ class ChannelStep:
     platforms: frozenset[str] = frozenset()  # eligible device platforms; empty = any
     provider: str | None = None  # None: the channel's route from the configuration
     fallbacks: tuple[str, ...] = ()  # providers after ``provider`` (failover)
-    options: JSONObject = field(default_factory=dict)  # channel-specific declarations
+    #: Its channel's options, typed and checked (``clarion.core.contracts``).
+    options: ChannelOptions = field(default_factory=NoOptions)
     #: An in-app step's options, typed and validated (``None`` on other channels).
     inapp: InAppSpec | None = None
 
