@@ -1,11 +1,15 @@
 """The composition root: builds store, catalog, providers, intake and workers from settings.
 
-Nothing else constructs these; tests build a ``Service`` with their own clock,
-store URL or providers.
+Nothing else constructs the store, providers and workers: the worker children of
+``clarion serve`` build theirs with ``build_worker_process``, the simulator and
+``clarion report`` with ``build_store`` and ``build_workers``
+(tests/unit/test_composition_root.py checks it). Tests build a ``Service`` with
+their own clock, store URL or providers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +27,7 @@ from clarion.runtime.catalog_holder import CatalogHolder
 from clarion.runtime.clock import Clock, system_clock
 from clarion.runtime.intake import Intake
 from clarion.runtime.processes import WorkerProcesses
-from clarion.runtime.workers import Workers
+from clarion.runtime.workers import LiveCatalog, Signal, Workers
 from clarion.store import migrate
 from clarion.store.sql import SqlStore
 
@@ -60,6 +64,99 @@ def feedback_signer(settings: Settings, clock: Clock) -> FeedbackSigner:
         raise ConfigError(f"feedback keys: {exc}") from None
 
 
+def build_store(settings: Settings) -> SqlStore:
+    """The store of ``settings.database_url`` with the configured timeouts; it does not
+    migrate (the service does, once, before anything opens it)."""
+    return SqlStore(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        timeouts=settings.database_timeouts(),
+    )
+
+
+def build_provider_map(
+    settings: Settings, store: SqlStore, links: EmailTracking | None
+) -> dict[str, Provider]:
+    """The configured providers, keeping push tokens in ``store`` and signing email links."""
+    return build_providers(settings.providers, ProviderContext(tokens=store, links=links))
+
+
+def build_workers(
+    settings: Settings,
+    store: SqlStore,
+    catalog: LiveCatalog,
+    providers: Mapping[str, Provider],
+    clock: Clock,
+    wake: Signal | None = None,
+    messages: Signal | None = None,
+    *,
+    orchestrate: bool = True,
+    dispatch: bool = True,
+) -> Workers:
+    """The orchestrator, escalator and dispatcher over ``store``, configured by ``settings``."""
+    return Workers(
+        store,
+        catalog,
+        providers,
+        settings,
+        clock,
+        wake,
+        messages,
+        orchestrate=orchestrate,
+        dispatch=dispatch,
+    )
+
+
+@dataclass
+class WorkerProcess:
+    """What a worker child of ``clarion serve`` holds: its own store, catalog, providers
+    and workers, built as the API process builds its own."""
+
+    settings: Settings
+    store: SqlStore
+    catalog: CatalogHolder
+    providers: Mapping[str, Provider]
+    workers: Workers
+
+    def start(self) -> None:
+        self.catalog.watch(self.settings.catalog_reload_seconds)
+        self.workers.start()
+
+    def stop(self) -> None:
+        self.workers.stop()
+        self.catalog.stop_watching()
+        asyncio.run(_close(self.providers))
+        self.store.close()
+
+
+def build_worker_process(
+    settings: Settings, wake: Signal, messages: Signal, roles: tuple[bool, bool]
+) -> WorkerProcess:
+    """A worker child's parts (``runtime.processes`` calls this in the child); ``roles`` is
+    (orchestrate, dispatch). The parent migrated the database before starting it."""
+    store = build_store(settings)
+    providers = build_provider_map(settings, store, settings.email_tracking(system_clock))
+    catalog = CatalogHolder(settings.catalog)
+    orchestrate, dispatch = roles
+    workers = build_workers(
+        settings,
+        store,
+        catalog,
+        providers,
+        system_clock,
+        wake,
+        messages,
+        orchestrate=orchestrate,
+        dispatch=dispatch,
+    )
+    return WorkerProcess(settings, store, catalog, providers, workers)
+
+
+async def _close(providers: Mapping[str, Provider]) -> None:
+    for provider in providers.values():
+        await provider.aclose()
+
+
 @dataclass
 class Service:
     """Everything a running Clarion holds; ``start``/``stop`` run inside the API's loop."""
@@ -77,16 +174,11 @@ class Service:
     def __post_init__(self) -> None:
         self.catalog = CatalogHolder(self.settings.catalog)  # refuses an invalid catalog
         migrate(self.settings.database_url)
-        self.store = SqlStore(
-            self.settings.database_url,
-            sqlite_synchronous=self.settings.sqlite_synchronous,
-            timeouts=self.settings.database_timeouts(),
-        )
+        self.store = build_store(self.settings)
         # Signs the open and click URLs of emails, and checks them when they come back.
         self.email_tracking = self.settings.email_tracking(self.clock)
         if self.providers is None:
-            context = ProviderContext(tokens=self.store, links=self.email_tracking)
-            self.providers = build_providers(self.settings.providers, context)
+            self.providers = build_provider_map(self.settings, self.store, self.email_tracking)
         unknown = {
             c.value: ", ".join(p for p in names if p not in self.providers)
             for c, names in self.settings.routes.items()
@@ -99,10 +191,12 @@ class Service:
         if wrong:
             raise ConfigError("; ".join(wrong))
         if self.settings.run_workers and self.settings.worker_processes > 0:
-            self.workers = WorkerProcesses(self.settings, self.settings.worker_processes)
+            self.workers = WorkerProcesses(
+                self.settings, self.settings.worker_processes, build_worker_process
+            )
         elif self.settings.run_workers:
-            self.workers = Workers(
-                self.store, self.catalog, self.providers, self.settings, self.clock
+            self.workers = build_workers(
+                self.settings, self.store, self.catalog, self.providers, self.clock
             )
         wake = self.workers.wake if self.workers else lambda: None
         self.intake = Intake(self.store, self.clock, on_commit=wake)

@@ -101,28 +101,9 @@ def profile_out(profile: Profile) -> ProfileOut:
 
 
 def message_out(m: MessageRecord) -> MessageOut:
-    return MessageOut(
-        guid=m.guid,
-        event_id=m.event_id,
-        profile_id=m.profile_id,
-        message=m.message,
-        message_id=m.message_id,
-        category=m.category,
-        channel=m.channel,
-        step=m.step,
-        status=m.status,
-        reason=m.reason,
-        created_at=m.created_at,
-        updated_at=m.updated_at,
-        due_at=m.due_at,
-        expires_at=m.expires_at,
-        attempts=m.attempts,
-        devices=list(m.devices),
-        provider=m.provider,
-        provider_ref=m.provider_ref,
-        ab_test_id=m.ab_test_id,
-        ab_test_cell=m.ab_test_cell,
-    )
+    # Field by field, by name: MessageOut states the API's contract and has the same
+    # fields as the record (tests/unit/test_message_fields.py).
+    return MessageOut.model_validate(m, from_attributes=True)
 
 
 def lifecycle_out(entry: LifecycleEntry) -> LifecycleOut:

@@ -16,7 +16,10 @@ class Decision(NamedTuple):
     """One message (a profile, a message definition, a channel step) and its fate.
 
     A NamedTuple rather than a frozen dataclass: equally immutable and typed, but
-    built four times faster, and decide() builds one per channel step on the hot path.
+    built more than twice as fast (2.2 against 5.2 us with keywords, for these 26
+    fields), and decide() builds one per channel step on the hot path. Build it
+    with keywords: positional arguments save 1.5 us a decision, not worth a call
+    that says which value is which only by counting.
     """
 
     guid: str
@@ -89,15 +92,15 @@ def remembered(decision: Decision) -> PastMessage | None:
 def as_past(decision: Decision, held_out: bool = False) -> PastMessage:
     """``decision`` as a message of the profile's history (``remembered`` says which)."""
     return PastMessage(
-        decision.guid,
-        decision.message,
-        decision.channel,
-        decision.status,
-        decision.created_at,
-        decision.dedup_key,
-        decision.cancel_on,
-        decision.event_id,
-        decision.confirm_by is not None,
-        held_out,
-        decision.due_at,
+        guid=decision.guid,
+        message=decision.message,
+        channel=decision.channel,
+        status=decision.status,
+        created_at=decision.created_at,
+        dedup_key=decision.dedup_key,
+        cancel_on=decision.cancel_on,
+        event_id=decision.event_id,
+        escalating=decision.confirm_by is not None,
+        held_out=held_out,
+        due_at=decision.due_at,
     )

@@ -53,7 +53,7 @@ def report(
     from clarion.config import Settings
     from clarion.experiments.report import ReportRequest, incrementality
     from clarion.experiments.table import render_table
-    from clarion.store import open_store
+    from clarion.service import build_store
     from clarion.store.sql.reports import ReportFilter
 
     settings = Settings()
@@ -67,8 +67,9 @@ def report(
         click.echo(str(exc), err=True)
         sys.exit(2)
     try:
-        store = open_store(settings.database_url)
+        store = build_store(settings)
         try:
+            store.ping()  # an unreachable database fails here, before any statistics
             body = incrementality(store, catalog.spec, ReportRequest(flt, alpha))
         finally:
             store.close()

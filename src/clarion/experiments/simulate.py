@@ -22,6 +22,7 @@ import orjson
 
 from clarion.catalog import Catalog
 from clarion.channels.sink import SinkProvider
+from clarion.config import Settings
 from clarion.core.model import Channel, Device, Event, Profile
 from clarion.core.spec import CatalogSpec, MessageSpec
 from clarion.experiments.report import Json, ReportRequest, incrementality
@@ -29,6 +30,7 @@ from clarion.experiments.scenario import Scenario, Truth
 from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.intake import Intake
 from clarion.runtime.orchestrator import Orchestrator
+from clarion.service import build_store, build_workers
 from clarion.store import SqlStore, migrate
 
 #: A Monday, 08:00 UTC: triggers fire then; send windows open later that day.
@@ -70,10 +72,11 @@ def simulate(scenario: Scenario, catalog: Catalog, workdir: Path) -> Simulation:
     for stale in ("simulation.db", "simulation.db-wal", "simulation.db-shm", "sink.jsonl"):
         (workdir / stale).unlink(missing_ok=True)
     url = f"sqlite:///{workdir / 'simulation.db'}"
+    settings = _settings(url)
     migrate(url)
-    store = SqlStore(url, sqlite_synchronous="OFF")
+    store = build_store(settings)
     try:
-        asyncio.run(_run(scenario, sim_catalog, store, workdir / "sink.jsonl"))
+        asyncio.run(_run(scenario, sim_catalog, settings, store, workdir / "sink.jsonl"))
         report = incrementality(store, sim_catalog.spec, ReportRequest())
     finally:
         store.close()
@@ -102,6 +105,26 @@ def _with_specs(catalog: Catalog, specs: Mapping[str, MessageSpec]) -> Catalog:
     return catalog.with_spec(CatalogSpec(dict(specs), catalog.spec.policy))
 
 
+def _settings(url: str) -> Settings:
+    """The pipeline's settings for a run: a throwaway database (no fsync), every channel
+    to the sink, large batches."""
+    return Settings(
+        database_url=url,
+        sqlite_synchronous="OFF",
+        providers={},  # the run's sink is passed in: it keeps the simulated clock
+        routes={channel: ["sink"] for channel in Channel},
+        orchestrator_batch=_BATCH,
+        dispatcher_batch=_BATCH,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """The run's catalog, as the workers read a live one."""
+
+    current: Catalog
+
+
 class _Clock:
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -110,14 +133,16 @@ class _Clock:
         return self.now
 
 
-async def _run(scenario: Scenario, catalog: Catalog, store: SqlStore, sink_path: Path) -> None:
+async def _run(
+    scenario: Scenario, catalog: Catalog, settings: Settings, store: SqlStore, sink_path: Path
+) -> None:
     clock = _Clock(START)
     rng = random.Random(scenario.seed)
     sink = SinkProvider(sink_path, clock=clock)
     intake = Intake(store, clock, max_batch=_BATCH)
-    orchestrator = Orchestrator(store, lambda: catalog, clock, "simulator", batch=_BATCH)
-    routes = {channel: ["sink"] for channel in Channel}
-    dispatcher = Dispatcher(store, lambda: catalog, {"sink": sink}, routes, clock, "simulator")
+    # The service's workers, run a batch at a time by the simulated clock (no threads).
+    workers = build_workers(settings, store, _Fixed(catalog), {"sink": sink}, clock)
+    orchestrator, dispatcher = workers.orchestrator, workers.dispatcher
     sent = _Received(sink_path)
     people = [_profile(i) for i in range(scenario.profiles)]
     for person in people:

@@ -10,24 +10,24 @@ interpreter (a thread waiting on the database and another busy in Python slow
 each other down far beyond their share of the core). Intake wakes the
 orchestrator after each commit, and the orchestrator the dispatchers, through
 cross-process events. A child that dies is started again; a child whose parent
-died stops by itself.
+died stops by itself. What a child runs is built by the composition root
+(``clarion.service.build_worker_process``), passed in as ``build``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event as ProcessEvent
+from typing import Protocol
 
-from clarion.channels.base import Provider
 from clarion.config import Settings
 from clarion.observability import configure_logging, get_logger
-from clarion.runtime.catalog_holder import CatalogHolder
+from clarion.runtime.workers import Signal, share_interpreter_fairly
 
 log = get_logger("clarion.processes")
 
@@ -49,11 +49,26 @@ def child_settings(settings: Settings, count: int) -> Settings:
     )
 
 
+class ChildWorkers(Protocol):
+    """What a child runs: ``start`` its workers, ``stop`` them and close what it opened."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+#: Builds a child's workers from its settings, its two flags (events accepted,
+#: messages scheduled) and its roles (orchestrate, dispatch). Called in the child,
+#: so it must be picklable: a module-level function.
+BuildChild = Callable[[Settings, Signal, Signal, tuple[bool, bool]], ChildWorkers]
+
+
 class WorkerProcesses:
     """Starts, watches and stops the worker children; ``wake()`` is safe from any thread."""
 
-    def __init__(self, settings: Settings, count: int) -> None:
+    def __init__(self, settings: Settings, count: int, build: BuildChild) -> None:
         self._settings = child_settings(settings, count)
+        self._build = build
         self._context = multiprocessing.get_context("spawn")
         self._wakes = [self._context.Event() for _ in range(count)]
         # Set by the orchestrator, awaited by the dispatchers.
@@ -97,7 +112,14 @@ class WorkerProcesses:
         assert self._messages is not None, "started after stop"
         child = self._context.Process(
             target=_child_main,
-            args=(self._settings, self._wakes[index], self._messages, roles, os.getpid()),
+            args=(
+                self._build,
+                self._settings,
+                self._wakes[index],
+                self._messages,
+                roles,
+                os.getpid(),
+            ),
             name=f"clarion-worker-{index}",
             daemon=True,
         )
@@ -113,6 +135,7 @@ class WorkerProcesses:
 
 
 def _child_main(
+    build: BuildChild,
     settings: Settings,
     wake: ProcessEvent,
     messages: ProcessEvent,
@@ -120,38 +143,12 @@ def _child_main(
     parent: int,
 ) -> None:
     """A child's whole life: run the workers until SIGTERM or the parent's death."""
-    # Imported here: the API's modules stay out of the children, and theirs out of the API.
-    from clarion.channels.registry import ProviderContext, build_providers
-    from clarion.runtime.clock import system_clock
-    from clarion.runtime.workers import Workers, share_interpreter_fairly
-    from clarion.store.sql import SqlStore
-
     configure_logging(settings.log_level, settings.log_json)
     share_interpreter_fairly()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
-    store = SqlStore(
-        settings.database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        timeouts=settings.database_timeouts(),
-    )
-    context = ProviderContext(tokens=store, links=settings.email_tracking(system_clock))
-    providers = build_providers(settings.providers, context)
-    orchestrate, dispatch = roles
-    catalog = CatalogHolder(settings.catalog)
-    catalog.watch(settings.catalog_reload_seconds)
-    workers = Workers(
-        store,
-        catalog,
-        providers,
-        settings,
-        system_clock,
-        wake=wake,
-        messages=messages,
-        orchestrate=orchestrate,
-        dispatch=dispatch,
-    )
+    workers = build(settings, wake, messages, roles)
     workers.start()
     try:
         while not stop.wait(_CHECK_S):
@@ -160,11 +157,3 @@ def _child_main(
                 break
     finally:
         workers.stop()
-        catalog.stop_watching()
-        asyncio.run(_close(providers.values()))
-        store.close()
-
-
-async def _close(providers: Iterable[Provider]) -> None:
-    for provider in providers:
-        await provider.aclose()

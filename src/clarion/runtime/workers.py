@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Protocol
 
+from clarion.catalog import Catalog
 from clarion.channels.base import Provider
 from clarion.channels.provider_config import rate_limits
 from clarion.config import Settings
 from clarion.core.backoff import RetryPolicy
 from clarion.observability import get_logger
-from clarion.runtime.catalog_holder import CatalogHolder
 from clarion.runtime.clock import Clock
 from clarion.runtime.dispatcher import Dispatcher
 from clarion.runtime.escalator import Escalator
@@ -72,6 +72,14 @@ class Signal(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
 
+class LiveCatalog(Protocol):
+    """Where workers read the current catalog: a ``CatalogHolder`` (hot-reloaded), or the
+    simulator's fixed one."""
+
+    @property
+    def current(self) -> Catalog: ...
+
+
 class Workers:
     """Owns the worker threads; ``wake()`` is safe to call from any thread.
 
@@ -84,7 +92,7 @@ class Workers:
     def __init__(
         self,
         store: Store,
-        catalog: CatalogHolder,
+        catalog: LiveCatalog,
         providers: Mapping[str, Provider],
         settings: Settings,
         clock: Clock,

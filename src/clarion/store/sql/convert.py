@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,32 +31,8 @@ _CHANNELS = {channel.value: channel for channel in Channel}
 _STATUSES = {status.value: status for status in Status}
 _VALUES: dict[Channel | Status, str] = {m: m.value for m in (*Channel, *Status)}
 
-#: Columns that make a MessageRecord, in the order ``message_of`` reads them.
-MESSAGE_COLUMNS = tuple(
-    messages.c[name]
-    for name in (
-        "guid",
-        "event_id",
-        "profile_id",
-        "message",
-        "message_id",
-        "category",
-        "channel",
-        "step",
-        "status",
-        "reason",
-        "created_at",
-        "updated_at",
-        "due_at",
-        "expires_at",
-        "attempts",
-        "devices",
-        "provider",
-        "provider_ref",
-        "ab_test_id",
-        "ab_test_cell",
-    )
-)
+#: Columns that make a MessageRecord: one per field, of the same name and in its order.
+MESSAGE_COLUMNS = tuple(messages.c[f.name] for f in fields(MessageRecord))
 EVENT_COLUMNS = tuple(
     events.c[name]
     for name in ("id", "type", "profile_id", "account_id", "occurred_at", "received_at", "payload")
@@ -173,33 +150,38 @@ def device_of(row: Row) -> Device:
     )
 
 
+#: The fields of a Decision stored as they are (``decision_row`` converts the rest).
+_AS_IS = (frozenset(Decision._fields) & set(messages.c.keys())) - {
+    "channel",
+    "status",
+    "created_at",
+    "due_at",
+    "expires_at",
+    "confirm_by",
+    "devices",
+    "cancel_on",
+}
+
+
 def decision_row(decision: Decision, now: float) -> dict[str, object]:
-    return {
-        "guid": decision.guid,
-        "event_id": decision.event_id,
-        "profile_id": decision.profile_id,
-        "message": decision.message,
-        "message_id": decision.message_id,
-        "category": decision.category,
-        "channel": _VALUES[decision.channel],
-        "step": decision.step,
-        "status": _VALUES[decision.status],
-        "reason": decision.reason,
-        "created_at": ts(decision.created_at),
-        "updated_at": now,
-        "due_at": opt_ts(decision.due_at),
-        "expires_at": opt_ts(decision.expires_at),
-        "attempts": 0,
-        "devices": list(decision.devices),
-        "dedup_key": decision.dedup_key,
-        "cancel_on": cancel_on_json(decision.cancel_on),
-        "country": decision.country,
-        "ladder": decision.ladder,
-        "rung": decision.rung,
-        "confirm_by": opt_ts(decision.confirm_by),
-        "ab_test_id": decision.ab_test_id,
-        "ab_test_cell": decision.ab_test_cell,
+    """The row of a new message: every field of ``decision`` that has a column of its
+    name, converted where the column holds another type, and the dispatch state."""
+    row: dict[str, object] = {
+        name: value
+        for name, value in zip(Decision._fields, decision, strict=True)
+        if name in _AS_IS
     }
+    row["channel"] = _VALUES[decision.channel]
+    row["status"] = _VALUES[decision.status]
+    row["created_at"] = ts(decision.created_at)
+    row["due_at"] = opt_ts(decision.due_at)
+    row["expires_at"] = opt_ts(decision.expires_at)
+    row["confirm_by"] = opt_ts(decision.confirm_by)
+    row["devices"] = list(decision.devices)
+    row["cancel_on"] = cancel_on_json(decision.cancel_on)
+    row["updated_at"] = now
+    row["attempts"] = 0
+    return row
 
 
 def decision_detail(decision: Decision) -> dict[str, object]:
@@ -224,51 +206,26 @@ def decision_detail(decision: Decision) -> dict[str, object]:
     return detail
 
 
+#: How each column of ``MESSAGE_COLUMNS`` becomes its MessageRecord field (None: as is).
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "channel": _CHANNELS.__getitem__,
+    "status": _STATUSES.__getitem__,
+    "created_at": dt,
+    "updated_at": dt,
+    "due_at": opt_dt,
+    "expires_at": opt_dt,
+    "devices": tuple,
+}
+_MESSAGE_READERS = tuple(_READERS.get(f.name) for f in fields(MessageRecord))
+
+
 def message_of(row: Row) -> MessageRecord:
     """A message from a row of ``MESSAGE_COLUMNS``, read by position (the hot path of claims)."""
-    (
-        guid,
-        event_id,
-        profile_id,
-        message,
-        message_id,
-        category,
-        channel,
-        step,
-        status,
-        reason,
-        created_at,
-        updated_at,
-        due_at,
-        expires_at,
-        attempts,
-        devices,
-        provider,
-        provider_ref,
-        ab_test_id,
-        ab_test_cell,
-    ) = row
     return MessageRecord(
-        guid,
-        event_id,
-        profile_id,
-        message,
-        message_id,
-        category,
-        _CHANNELS[channel],
-        step,
-        _STATUSES[status],
-        reason,
-        dt(created_at),
-        dt(updated_at),
-        None if due_at is None else dt(due_at),
-        None if expires_at is None else dt(expires_at),
-        attempts,
-        tuple(devices),
-        provider,
-        provider_ref,
-        ab_test_id,
-        ab_test_cell,
+        *[
+            value if read is None else read(value)
+            for read, value in zip(_MESSAGE_READERS, row, strict=True)
+        ]
     )
 
 
@@ -287,6 +244,17 @@ def cancel_on_of(stored: Sequence[object]) -> tuple[CancelOn, ...]:
         else str(e)
         for e in stored
     )
+
+
+#: What ``past_of`` reads (with ``inapp_state.first_seen_at``): the columns of
+#: PastMessage's fields of the same name, the profile the history is grouped by,
+#: and the columns ``escalating`` and ``held_out`` are read from.
+PAST_COLUMNS = (
+    *(messages.c[f.name] for f in fields(PastMessage) if f.name in messages.c),
+    messages.c.profile_id,
+    messages.c.confirm_by,
+    messages.c.reason,
+)
 
 
 def past_of(row: Row) -> PastMessage:

@@ -18,27 +18,16 @@ from clarion.core.model import LIVE_INAPP, Channel, Event, PastMessage, Status
 from clarion.store.schema import DONE, PROCESSING, events, inapp_state, lifecycle, messages
 from clarion.store.sql import measurement, partitions
 from clarion.store.sql.bulk import append, chunked, insert_new
-from clarion.store.sql.convert import decision_detail, decision_row, lifecycle_row, past_of, ts
+from clarion.store.sql.convert import (
+    PAST_COLUMNS,
+    decision_detail,
+    decision_row,
+    lifecycle_row,
+    past_of,
+    ts,
+)
 
 LIVE_STATUSES = sorted(s.value for s in LIVE_INAPP)
-
-_PAST_COLUMNS = tuple(
-    messages.c[name]
-    for name in (
-        "guid",
-        "event_id",
-        "profile_id",
-        "message",
-        "channel",
-        "status",
-        "created_at",
-        "due_at",
-        "dedup_key",
-        "cancel_on",
-        "confirm_by",
-        "reason",
-    )
-)
 
 
 def history(
@@ -75,7 +64,7 @@ def history(
         for ids in chunked(ids_of_part):
             query = (
                 # An in-app message counts against caps from its first impression.
-                sa.select(*_PAST_COLUMNS, inapp_state.c.first_seen_at)
+                sa.select(*PAST_COLUMNS, inapp_state.c.first_seen_at)
                 .select_from(messages.outerjoin(inapp_state, inapp_state.c.guid == m.guid))
                 .where(messages.c.profile_id.in_(ids), condition)
                 .order_by(messages.c.created_at, messages.c.guid)
