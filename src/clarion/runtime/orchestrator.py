@@ -22,9 +22,10 @@ then expires and returns every event to the next claim, attempts uncounted.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from clarion.catalog import Catalog
 from clarion.core.backoff import RetryPolicy
@@ -41,9 +42,9 @@ from clarion.observability import (
     get_logger,
 )
 from clarion.runtime.clock import Clock
-from clarion.runtime.partitions import PartitionLease
-from clarion.store.base import Store
+from clarion.runtime.partitions import PartitionLease, PartitionStore
 from clarion.store.errors import unavailable
+from clarion.store.records import EventFailure
 
 log = get_logger("clarion.orchestrator")
 
@@ -51,12 +52,37 @@ log = get_logger("clarion.orchestrator")
 _TICK = timedelta(microseconds=1)
 
 
+class OrchestratorStore(PartitionStore, Protocol):
+    """The store operations the orchestrator uses (and its partition lease's)."""
+
+    def claim_events(
+        self, limit: int, now: datetime, lease: timedelta, owner: str
+    ) -> list[Event]: ...
+    def history(
+        self, profile_ids: Iterable[str], since: datetime
+    ) -> dict[str, list[PastMessage]]: ...
+    def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]: ...
+    def profiles_of_accounts(self, account_ids: Iterable[str]) -> dict[str, Profile]: ...
+    def apply_outcomes(
+        self, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime
+    ) -> int: ...
+    def fail_event(
+        self,
+        event_id: str,
+        owner: str,
+        error: str,
+        now: datetime,
+        policy: RetryPolicy,
+        unit: float,
+    ) -> EventFailure | None: ...
+
+
 class Orchestrator:
     """Turns events into decided messages, one claimed batch at a time."""
 
     def __init__(
         self,
-        store: Store,
+        store: OrchestratorStore,
         catalog: Callable[[], Catalog],
         clock: Clock,
         owner: str,
