@@ -6,7 +6,7 @@ transaction opened with ``BEGIN IMMEDIATE``. With pysqlite's default deferred
 lock and neither can upgrade: one fails at once with "database is locked" and
 the busy timeout does not help. Taking the write lock at ``BEGIN`` makes
 writers queue (``writer``) instead. Read-only work goes through
-``engine.reader()``, whose transactions use a deferred ``BEGIN`` and run
+``engine.reader``, whose transactions use a deferred ``BEGIN`` and run
 alongside the writer. Holding the write lock for the whole transaction is also
 what makes read-then-write steps here atomic, where PostgreSQL needs row locks.
 
