@@ -13,9 +13,9 @@ from clarion.core.model import Channel, Event, Profile
 from clarion.core.spec import CatalogSpec, ChannelStep, Dedup, Goal, MessageSpec
 from clarion.runtime.orchestrator import Orchestrator
 from clarion.store import SqlStore
+from clarion.store.records import ReportFilter
 from clarion.store.schema import conversions, exposures
 from clarion.store.sql import measurement
-from clarion.store.sql.reports import ReportFilter
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 WITHIN = timedelta(days=2)

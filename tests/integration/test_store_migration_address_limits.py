@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from clarion.store.sql.engine import create_engine
+from clarion.store.sql.dialects import create_engine
 from tests.integration.test_store_migration_measurement import _to
 
 ROWS = [

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from clarion.store.migrations import alembic_config
-from clarion.store.sql.engine import create_engine
+from clarion.store.sql.dialects import create_engine
 
 ROW = {
     "guid": "G1",

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from clarion.core.model import Event
 from clarion.store import SqlStore, migrate
-from clarion.store.sql.writer import WriterLock, writer_lock
+from clarion.store.sql.dialects import dialect_for
+from clarion.store.sql.writer import WriterLock
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -89,4 +90,4 @@ def test_waiting_past_the_timeout_is_the_database_being_locked(tmp_path: Path) -
 
 def test_postgres_needs_no_lock() -> None:
     engine = sa.create_engine("postgresql+psycopg://u@127.0.0.1:1/x")
-    assert not isinstance(writer_lock(engine, 1.0), WriterLock)
+    assert not isinstance(dialect_for(engine.url).writer_lock(engine, 1.0), WriterLock)

@@ -13,14 +13,15 @@ import pytest
 from clarion.core.experiment import Cell, Experiment
 from clarion.core.spec import CatalogSpec, Goal
 from clarion.experiments import report
-from clarion.experiments.report import CountsSource, ReportRequest
+from clarion.experiments.report import ReportRequest
 from clarion.experiments.table import render_table, render_truth, verdict
-from clarion.store.sql.reports import Breakdown, Grouped, ReportFilter
+from clarion.store.base import ReportCounts
+from clarion.store.records import Breakdown, Grouped, ReportFilter
 
 from .core_fixtures import catalog, message
 
 # The report is JSON: the tests read it at any depth, as a client would.
-incrementality: Callable[[CountsSource, CatalogSpec, ReportRequest], Any] = report.incrementality
+incrementality: Callable[[ReportCounts, CatalogSpec, ReportRequest], Any] = report.incrementality
 
 
 class Counts:

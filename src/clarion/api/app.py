@@ -66,7 +66,7 @@ def create_app(service: Service) -> FastAPI:
         FastAlerts,
         service=lambda: service.inapp,
         authenticator=app.state.device_auth,
-        inline=service.store.dialect == "sqlite",
+        inline=service.store.prefers_inline_reads,
     )
     app.add_middleware(
         FastFeedback, service=lambda: service.inapp, authenticator=app.state.device_auth
@@ -105,7 +105,7 @@ def asgi_app(service: Service) -> ASGIApp:
 
     auth = app.state.device_auth
     feedback = FastFeedback(app, service=inapp, authenticator=auth, cross_origin=False)
-    inline = service.store.dialect == "sqlite"
+    inline = service.store.prefers_inline_reads
     alerts = FastAlerts(feedback, inapp, auth, inline=inline, cross_origin=False)
     events = FastEvents(alerts, service)
     guarded = Guard(

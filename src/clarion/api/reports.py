@@ -15,7 +15,7 @@ from clarion.api.query import known_query_only
 from clarion.api.routes import Svc
 from clarion.api.schemas import AwareTime
 from clarion.experiments.report import ReportRequest, incrementality
-from clarion.store.sql.reports import ReportFilter
+from clarion.store.records import ReportFilter
 
 router = APIRouter(
     prefix="/v1/reports", dependencies=[Depends(require_api_key)], responses=openapi.API_KEY

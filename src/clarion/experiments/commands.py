@@ -54,7 +54,7 @@ def report(
     from clarion.experiments.report import ReportRequest, incrementality
     from clarion.experiments.table import render_table
     from clarion.service import build_store
-    from clarion.store.sql.reports import ReportFilter
+    from clarion.store.records import ReportFilter
 
     settings = Settings()
     configure_logging("WARNING", settings.log_json)

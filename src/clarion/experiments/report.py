@@ -1,7 +1,7 @@
 """Incrementality reports: per message, treated against held out (overall, per channel,
 per week of decision) and each A/B cell against the control cell.
 
-The store aggregates exposures per profile (``clarion.store.sql.reports``); this
+The store aggregates exposures per profile (``Store.profile_counts``); this
 module turns those counts into arms and comparisons with ``clarion.experiments.stats``
 and gives a JSON-ready report (the API's and ``clarion report --json``'s body).
 """
@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from clarion.core.spec import CatalogSpec, MessageSpec
 from clarion.experiments.stats import (
@@ -24,20 +23,11 @@ from clarion.experiments.stats import (
     compare_profiles,
     srm,
 )
+from clarion.store.base import ReportCounts
+from clarion.store.records import Grouped, ProfileCounts, ReportFilter
 from clarion.store.schema import HELD_OUT, TREATED
-from clarion.store.sql.reports import Breakdown, Grouped, ProfileCounts, ReportFilter
 
 Json = dict[str, object]
-
-
-class CountsSource(Protocol):
-    """Where per-profile counts come from (``SqlStore``)."""
-
-    def profile_counts(self, flt: ReportFilter, by: Breakdown) -> Grouped:
-        """Per profile: decisions and conversions, by message, group and arm."""
-
-    def planned_holdouts(self, flt: ReportFilter) -> dict[str, dict[float | None, int]]:
-        """Per message: profiles decided under each held-out share (``None``: unrecorded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +38,7 @@ class ReportRequest:
     alpha: float = 0.05
 
 
-def incrementality(source: CountsSource, catalog: CatalogSpec, request: ReportRequest) -> Json:
+def incrementality(source: ReportCounts, catalog: CatalogSpec, request: ReportRequest) -> Json:
     """The report for every message with exposures that ``request`` covers."""
     flt = request.filter
     grouped = {by: source.profile_counts(flt, by) for by in ("total", "channel", "week", "cell")}

@@ -16,6 +16,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from clarion.catalog import Catalog, RenderError
 from clarion.channels.base import (
@@ -43,10 +44,19 @@ from clarion.runtime.clock import Clock
 from clarion.runtime.outgoing import Contexts, outgoing_of
 from clarion.runtime.ratelimit import RateLimits
 from clarion.runtime.verdicts import Send, Tally, deferred, delivered, failed
-from clarion.store.base import Store
 from clarion.store.records import Attempt, Claimed, Transition
 
 log = get_logger("clarion.dispatcher")
+
+
+class DispatcherStore(Protocol):
+    """The store operations the dispatcher uses."""
+
+    def claim_due(
+        self, limit: int, now: datetime, lease: timedelta, owner: str
+    ) -> list[Claimed]: ...
+    def apply_transitions(self, transitions: Sequence[Transition], now: datetime) -> int: ...
+    def record_attempts(self, attempts: Sequence[Attempt], now: datetime) -> set[str]: ...
 
 
 def idempotent(provider: Provider) -> bool:
@@ -66,7 +76,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
+        store: DispatcherStore,
         catalog: Callable[[], Catalog],
         providers: Mapping[str, Provider],
         routes: Mapping[Channel, Sequence[str]],

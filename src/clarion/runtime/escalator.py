@@ -9,17 +9,31 @@ after a crash or a goal event arriving meanwhile never climb a ladder twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
 
 from clarion.catalog import Catalog
 from clarion.core.decision import remembered
-from clarion.core.escalation import LadderMove, move
+from clarion.core.escalation import LadderMove, OpenRung, move
 from clarion.core.model import PastMessage, Profile
 from clarion.observability import ESCALATIONS, get_logger
 from clarion.runtime.clock import Clock
-from clarion.store.base import Store
 
 log = get_logger("clarion.escalator")
+
+
+class EscalatorStore(Protocol):
+    """The store operations the escalator uses."""
+
+    def open_rungs(self, now: datetime, limit: int, owner: str) -> list[OpenRung]: ...
+    def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]: ...
+    def history(
+        self, profile_ids: Iterable[str], since: datetime
+    ) -> dict[str, list[PastMessage]]: ...
+    def apply_ladder_moves(
+        self, moves: Sequence[LadderMove], now: datetime, owner: str
+    ) -> list[str]: ...
 
 
 class Escalator:
@@ -27,7 +41,7 @@ class Escalator:
 
     def __init__(
         self,
-        store: Store,
+        store: EscalatorStore,
         catalog: Callable[[], Catalog],
         clock: Clock,
         owner: str,

@@ -10,17 +10,27 @@ the sweep runs), and keeps ``feedback_receipts`` to objects that can still verif
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 from clarion.observability import get_logger
 from clarion.runtime.clock import Clock
-from clarion.store.base import Store
 
 log = get_logger("clarion.inapp_sweeper")
+
+
+class SweeperStore(Protocol):
+    """The store operations the in-app sweeper uses."""
+
+    def inapp_upkeep_due(self, now: datetime) -> bool: ...
+    def end_suppressions(self, now: datetime, limit: int) -> int: ...
+    def purge_feedback_receipts(self, now: datetime, limit: int) -> int: ...
 
 
 class InAppSweeper:
     """One pass over ended suppressions and expired feedback receipts, a batch of each."""
 
-    def __init__(self, store: Store, clock: Clock, batch: int = 500) -> None:
+    def __init__(self, store: SweeperStore, clock: Clock, batch: int = 500) -> None:
         self._store = store
         self._clock = clock
         self._batch = batch

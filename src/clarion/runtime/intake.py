@@ -14,13 +14,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 from clarion.core.model import Event
 from clarion.observability import EVENTS_ACCEPTED, EVENTS_DUPLICATE, INTAKE_BATCH, INTAKE_SPLITS
 from clarion.runtime.clock import Clock
-from clarion.store.base import Store
 from clarion.store.errors import unavailable
 from clarion.store.records import Accepted
+
+
+class IntakeStore(Protocol):
+    """The store operation intake uses."""
+
+    def accept_events(self, events: Sequence[Event], now: datetime) -> list[Accepted]: ...
 
 
 @dataclass(slots=True)
@@ -34,7 +41,7 @@ class Intake:
 
     def __init__(
         self,
-        store: Store,
+        store: IntakeStore,
         clock: Clock,
         on_commit: Callable[[], None] = lambda: None,
         max_batch: int = 2000,

@@ -22,15 +22,16 @@ then expires and returns every event to the next claim, attempts uncounted.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from clarion.catalog import Catalog
 from clarion.core.backoff import RetryPolicy
 from clarion.core.decide import audience_of, decide
 from clarion.core.decision import Outcome, remembered
-from clarion.core.history_needs import history_needs
+from clarion.core.history_needs import HistoryNeeds, history_needs
 from clarion.core.model import Event, PastMessage, Profile
 from clarion.core.spec import Audience
 from clarion.observability import (
@@ -42,9 +43,9 @@ from clarion.observability import (
     get_logger,
 )
 from clarion.runtime.clock import Clock
-from clarion.runtime.partitions import PartitionLease
-from clarion.store.base import Store
+from clarion.runtime.partitions import PartitionLease, PartitionStore
 from clarion.store.errors import unavailable
+from clarion.store.records import EventFailure
 
 log = get_logger("clarion.orchestrator")
 
@@ -52,12 +53,37 @@ log = get_logger("clarion.orchestrator")
 _TICK = timedelta(microseconds=1)
 
 
+class OrchestratorStore(PartitionStore, Protocol):
+    """The store operations the orchestrator uses (and its partition lease's)."""
+
+    def claim_events(
+        self, limit: int, now: datetime, lease: timedelta, owner: str
+    ) -> list[Event]: ...
+    def history(
+        self, profile_ids: Iterable[str], since: datetime, needs: HistoryNeeds | None = None
+    ) -> dict[str, list[PastMessage]]: ...
+    def get_profiles(self, profile_ids: Iterable[str]) -> dict[str, Profile]: ...
+    def profiles_of_accounts(self, account_ids: Iterable[str]) -> dict[str, Profile]: ...
+    def apply_outcomes(
+        self, outcomes: Sequence[tuple[Event, Outcome]], owner: str, now: datetime
+    ) -> int: ...
+    def fail_event(
+        self,
+        event_id: str,
+        owner: str,
+        error: str,
+        now: datetime,
+        policy: RetryPolicy,
+        unit: float,
+    ) -> EventFailure | None: ...
+
+
 class Orchestrator:
     """Turns events into decided messages, one claimed batch at a time."""
 
     def __init__(
         self,
-        store: Store,
+        store: OrchestratorStore,
         catalog: Callable[[], Catalog],
         clock: Clock,
         owner: str,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from clarion.observability import PARTITION_REBALANCES, PARTITIONS_HELD, get_logger
 from clarion.runtime.clock import Clock
-from clarion.store.base import Store
+from clarion.store.records import Holding
 
 log = get_logger("clarion.partitions")
 
@@ -27,10 +29,19 @@ log = get_logger("clarion.partitions")
 _RENEW_AT_MOST_EVERY = timedelta(seconds=1)
 
 
+class PartitionStore(Protocol):
+    """The store operations a partition lease uses."""
+
+    def hold_partitions(
+        self, owner: str, now: datetime, lease: timedelta, gone: Collection[str] = ()
+    ) -> Holding: ...
+    def release_partitions(self, owner: str) -> None: ...
+
+
 class PartitionLease:
     """The partitions one worker (``owner``) holds; ``refresh()`` before each claim."""
 
-    def __init__(self, store: Store, clock: Clock, owner: str, lease: timedelta) -> None:
+    def __init__(self, store: PartitionStore, clock: Clock, owner: str, lease: timedelta) -> None:
         self._store = store
         self._clock = clock
         self._owner = owner

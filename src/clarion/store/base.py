@@ -15,22 +15,35 @@ from clarion.core.model import DeadPushToken, Device, Event, PastMessage, Profil
 from clarion.store.records import (
     Accepted,
     Attempt,
+    Breakdown,
     Claimed,
     DeliveryCount,
     DeliveryQuery,
     EventFailure,
     EventRecord,
+    Grouped,
     Holding,
     LadderRung,
     LifecycleEntry,
     MessageQuery,
     MessageRecord,
     ReportApplied,
+    ReportFilter,
     Transition,
 )
 
 
-class Store(Protocol):
+class ReportCounts(Protocol):
+    """What incrementality reports read (``clarion.experiments.report``)."""
+
+    def profile_counts(self, flt: ReportFilter, by: Breakdown) -> Grouped:
+        """Per profile: decisions and conversions, by message, ``by`` group and arm."""
+
+    def planned_holdouts(self, flt: ReportFilter) -> dict[str, dict[float | None, int]]:
+        """Per message: profiles decided under each held-out share (``None``: unrecorded)."""
+
+
+class Store(ReportCounts, Protocol):
     """Durable state of Clarion. Every method is one transaction; all are thread-safe."""
 
     # Profiles and devices

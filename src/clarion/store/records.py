@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from clarion.core.delivery import BadAddress
 from clarion.core.model import Channel, Event, JSONObject, Profile, Status
@@ -270,3 +271,21 @@ class Holding:
     released: frozenset[int]  # ones it gave up for a fair share
     workers: int  # the live workers the partitions are shared by
     peers: tuple[str, ...] = ()  # their names (this one included)
+
+
+#: How an incrementality report groups decisions (``Store.profile_counts``).
+Breakdown = Literal["total", "channel", "cell", "week"]
+#: ``{profile: (decisions, conversions)}``.
+ProfileCounts = dict[str, tuple[int, int]]
+#: (message, group, arm) -> counts; ``group`` is None for "total", the channel,
+#: the cell index, or the ISO date of the week's Monday.
+Grouped = dict[tuple[str, str | int | None, str], ProfileCounts]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    """Which decisions a report covers: one message or all, decided in [since, until)."""
+
+    message: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None

@@ -14,11 +14,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from clarion.store.sql.engine import create_engine
+from clarion.store.sql.dialects import create_engine, dialect_of
 
 _HERE = Path(__file__).resolve().parent
-# Any constant: PostgreSQL serializes migrators that take the same advisory lock.
-_PG_LOCK_KEY = 0x436C6172696F6E  # "Clarion"
 
 
 def alembic_config() -> Config:
@@ -37,8 +35,7 @@ def migrate(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+            dialect_of(conn).lock_schema(conn)
             config = alembic_config()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")

@@ -7,7 +7,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from clarion.store.schema import metadata
-from clarion.store.sql.engine import create_engine, normalize_url
+from clarion.store.sql.dialects import create_engine, dialect_of
+from clarion.store.sql.engine import normalize_url
 
 
 def _url() -> str:
@@ -23,7 +24,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         # SQLite alters tables by copying them; autogenerate must emit batch ops.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=dialect_of(connection).alters_by_copy,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -16,7 +16,7 @@ from clarion.core.model import Event, Profile, Status
 from clarion.store.records import Claimed, Transition
 from clarion.store.schema import events, lifecycle, messages
 from clarion.store.sql.attempts import unconfirmed_of
-from clarion.store.sql.bulk import append, chunked, pg_batch
+from clarion.store.sql.bulk import append, chunked
 from clarion.store.sql.claims import claim
 from clarion.store.sql.convert import (
     EVENT_COLUMNS,
@@ -27,55 +27,12 @@ from clarion.store.sql.convert import (
     opt_ts,
     ts,
 )
-from clarion.store.sql.engine import is_postgres, json_text
+from clarion.store.sql.dialects import dialect_of
 from clarion.store.sql.profiles import profiles_by_id
 from clarion.store.sql.receipts import apply_held, record_bad_addresses
 
 _SCHEDULED = Status.SCHEDULED.value
 _SENDING = Status.SENDING.value
-
-# A verdict sets the status and ends the lease. A retry moves the due time; the
-# others keep it, and keep an earlier provider reference when they carry none.
-_PG_TRANSITION = sa.text(
-    f"""
-    UPDATE messages AS m SET
-        status = v.status,
-        reason = v.reason,
-        due_at = COALESCE(v.due_at, m.due_at),
-        provider = COALESCE(v.provider, m.provider),
-        provider_ref = COALESCE(v.provider_ref, m.provider_ref),
-        attempts = COALESCE(v.attempts, m.attempts),
-        lease_owner = NULL,
-        lease_until = NULL,
-        updated_at = v.updated_at
-    FROM {pg_batch("messages")} AS v
-    WHERE m.guid = v.guid AND m.status = '{_SENDING}' AND m.lease_owner = v.lease_owner
-    RETURNING m.guid, v.lease_owner
-    """
-)
-_SQLITE_TRANSITION = f"""
-    UPDATE messages SET
-        status = ?,
-        reason = ?,
-        due_at = COALESCE(?, due_at),
-        provider = COALESCE(?, provider),
-        provider_ref = COALESCE(?, provider_ref),
-        attempts = COALESCE(?, attempts),
-        lease_owner = NULL,
-        lease_until = NULL,
-        updated_at = ?
-    WHERE guid = ? AND status = '{_SENDING}'
-"""
-_SQLITE_TRANSITION_ORDER = (
-    "status",
-    "reason",
-    "due_at",
-    "provider",
-    "provider_ref",
-    "attempts",
-    "updated_at",
-    "guid",
-)
 
 
 def claim_due(
@@ -176,11 +133,7 @@ def prepare_transitions(transitions: Sequence[Transition], now: datetime) -> Pre
 
 def apply_transitions(conn: Connection, prepared: PreparedTransitions) -> int:
     rows = prepared.rows
-    if is_postgres(conn):
-        result = conn.execute(_PG_TRANSITION, {"rows": json_text(rows)})
-        applied = {(guid, owner) for guid, owner in result}
-    else:
-        applied = _sqlite_transitions(conn, rows)
+    applied = dialect_of(conn).end_leases(conn, rows)
     entries = [
         entry
         for row, entry in zip(rows, prepared.entries, strict=True)
@@ -214,23 +167,6 @@ def _record_bad(
     owners: dict[str, str] = {guid: profile_id for guid, profile_id in conn.execute(query)}
     found = [(owners[key[0]], prepared.bad[key]) for key in keys if key[0] in owners]
     record_bad_addresses(conn, found, prepared.at)
-
-
-def _sqlite_transitions(conn: Connection, rows: list[dict[str, object]]) -> set[tuple[str, str]]:
-    """Check the leases, then update the rows still held (BEGIN IMMEDIATE keeps
-    the two steps atomic); the (guid, lease owner) pairs applied."""
-    owners: dict[str, str] = {}
-    for chunk in chunked(sorted({str(row["guid"]) for row in rows})):
-        query = sa.select(messages.c.guid, messages.c.lease_owner).where(
-            messages.c.guid.in_(chunk), messages.c.status == _SENDING
-        )
-        for guid, lease_owner in conn.execute(query):
-            owners[guid] = lease_owner
-    held = [row for row in rows if owners.get(str(row["guid"])) == row["lease_owner"]]
-    if held:
-        params = [tuple(row[name] for name in _SQLITE_TRANSITION_ORDER) for row in held]
-        conn.exec_driver_sql(_SQLITE_TRANSITION, params)
-    return {(str(row["guid"]), str(row["lease_owner"])) for row in held}
 
 
 def _detail(transition: Transition) -> dict[str, object]:

@@ -25,22 +25,10 @@ from clarion.core.delivery import BadAddress, DeliveryReport
 from clarion.core.model import Status
 from clarion.store.schema import early_reports
 from clarion.store.sql.bulk import chunked
-from clarion.store.sql.engine import insert, is_postgres
+from clarion.store.sql.dialects import dialect_of
 
 #: How long an unmatched report is kept: far longer than any batch takes to record.
 KEEP_SECONDS = 86_400.0
-
-#: First key of the two-key advisory locks on references (the second is the
-#: reference's hash); two-key locks never conflict with one-key ones.
-_LOCK_CLASS = 0x434C52
-
-_PG_LOCK = sa.text(
-    """
-    SELECT pg_advisory_xact_lock(:cls, k)
-    FROM (SELECT DISTINCT hashtext(r) AS k FROM unnest(CAST(:refs AS text[])) AS r
-          ORDER BY k) AS s
-    """
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +39,10 @@ class HeldReport:
     at: float
 
 
-def lock_refs(conn: Connection, refs: Sequence[str]) -> None:
-    """Serialize with other transactions on these references (PostgreSQL only).
-
-    Locks are taken in hash order, so two transactions cannot deadlock on them.
-    """
-    if refs and is_postgres(conn):
-        conn.execute(_PG_LOCK, {"cls": _LOCK_CLASS, "refs": list(refs)})
+def lock_refs(conn: Connection, refs: Sequence[str]) -> bool:
+    """Serialize with other transactions on these references (an advisory lock
+    each on PostgreSQL); whether this may have waited for one of them."""
+    return dialect_of(conn).lock_refs(conn, refs)
 
 
 def hold(conn: Connection, report: DeliveryReport, at: float) -> None:
@@ -79,9 +64,9 @@ def hold(conn: Connection, report: DeliveryReport, at: float) -> None:
         "at": at,
     }
     conn.execute(
-        insert(conn, early_reports).on_conflict_do_nothing(
-            index_elements=["provider_ref", "status"]
-        ),
+        dialect_of(conn)
+        .insert(early_reports)
+        .on_conflict_do_nothing(index_elements=["provider_ref", "status"]),
         [row],
     )
     conn.execute(sa.delete(early_reports).where(early_reports.c.at < at - KEEP_SECONDS))

@@ -6,11 +6,11 @@ so a replayed object, or two posts of it at once, act once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -27,10 +27,10 @@ from clarion.store.schema import (
     suppressions,
 )
 from clarion.store.sql.convert import lifecycle_row, ts
-from clarion.store.sql.engine import Insert, insert
+from clarion.store.sql.dialects import Insert, SqlDialect, dialect_of
 
 
-def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:
+def _upserts(dialect: SqlDialect) -> tuple[Insert, Insert]:
     """The in-app state upserts of an impression and of a CTA, in one dialect's INSERT."""
     c = inapp_state.c
     now: sa.BindParameter[float] = sa.bindparam("now")
@@ -39,7 +39,7 @@ def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:
         "profile_id": sa.bindparam("profile_id"),
     }
     impression = (
-        make(inapp_state)
+        dialect.insert(inapp_state)
         .values(**key, impressions=1, first_seen_at=now, last_seen_at=now)
         .on_conflict_do_update(
             index_elements=[c.guid],
@@ -54,17 +54,17 @@ def _upserts(make: Callable[[sa.Table], Insert]) -> tuple[Insert, Insert]:
     )
     action: sa.BindParameter[str] = sa.bindparam("action")
     cta = (
-        make(inapp_state)
+        dialect.insert(inapp_state)
         .values(**key, impressions=0, acted_at=now, action=action)
         .on_conflict_do_update(index_elements=[c.guid], set_={"acted_at": now, "action": action})
     )
     return impression, cta
 
 
-def _claim(make: Callable[[sa.Table], Insert]) -> ReturningInsert[Any]:
+def _claim(dialect: SqlDialect) -> ReturningInsert[Any]:
     """Insert a feedback receipt unless it is there already (then: no row, no error)."""
     return (
-        make(feedback_receipts)
+        dialect.insert(feedback_receipts)
         .values(
             key=sa.bindparam("key"),
             guid=sa.bindparam("guid"),
@@ -79,8 +79,8 @@ def _claim(make: Callable[[sa.Table], Insert]) -> ReturningInsert[Any]:
 
 # Built once per dialect, like ``inapp._LIVE``: feedback writes run under SQLite's one
 # writer at a time, so building statements there would cost every writer.
-_UPSERTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _upserts(postgresql.insert)}
-_CLAIMS = {"sqlite": _claim(sqlite.insert), "postgresql": _claim(postgresql.insert)}
+_UPSERTS = cache(_upserts)
+_CLAIMS = cache(_claim)
 _DELIVERED = (
     sa.update(messages)
     .where(messages.c.guid == sa.bindparam("message_guid"), messages.c.status == Status.SENT.value)
@@ -98,7 +98,7 @@ def take_receipt(conn: Connection, guid: str, receipt: FeedbackReceipt | None, n
     if receipt is None:
         return True
     values = {"key": receipt.key, "guid": guid, "now": now, "expires_at": ts(receipt.expires_at)}
-    return conn.execute(_CLAIMS[conn.dialect.name], values).first() is not None
+    return conn.execute(_CLAIMS(dialect_of(conn)), values).first() is not None
 
 
 def record_impression(
@@ -111,7 +111,7 @@ def record_impression(
     """Count an impression; False (and nothing written) when ``receipt`` was taken."""
     if not take_receipt(conn, message.guid, receipt, now):
         return False
-    upsert, _ = _UPSERTS[conn.dialect.name]
+    upsert, _ = _UPSERTS(dialect_of(conn))
     conn.execute(upsert, {"guid": message.guid, "profile_id": message.profile_id, "now": now})
     # The first impression on any device is the delivery of an in-app message.
     first = conn.execute(_DELIVERED, {"message_guid": message.guid, "now": now}).rowcount
@@ -136,7 +136,7 @@ def record_action(
     the suppression cancelled."""
     if not take_receipt(conn, message.guid, receipt, now):
         return None
-    _, upsert = _UPSERTS[conn.dialect.name]
+    _, upsert = _UPSERTS(dialect_of(conn))
     values = {"guid": message.guid, "profile_id": message.profile_id, "now": now, "action": action}
     conn.execute(upsert, values)
     row = lifecycle_row(message.guid, now, message.status, f"cta:{action}", detail)
@@ -158,7 +158,8 @@ def record_fallback(
     the alert is shown as its fallback (redirecting to ``fallback``) from now on."""
     marker = f"{FALLBACK}{fallback}"
     conn.execute(
-        insert(conn, inapp_state)
+        dialect_of(conn)
+        .insert(inapp_state)
         .values(guid=message.guid, profile_id=message.profile_id, impressions=0, action=marker)
         .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={"action": marker})
     )
@@ -177,7 +178,8 @@ def suppress(conn: Connection, profile_id: str, rule: Suppression, now: float) -
         "all_channels": rule.all_channels,
     }
     conn.execute(
-        insert(conn, suppressions)
+        dialect_of(conn)
+        .insert(suppressions)
         .values(profile_id=profile_id, message=rule.message, **values)
         .on_conflict_do_update(index_elements=[s.profile_id, s.message], set_=values)
     )
@@ -276,7 +278,8 @@ def mark_many(
     owned = _owned(conn, profile_id, guids)
     for guid in owned:
         conn.execute(
-            insert(conn, inapp_state)
+            dialect_of(conn)
+            .insert(inapp_state)
             .values(guid=guid, profile_id=profile_id, impressions=0, **{column: now})
             .on_conflict_do_update(index_elements=[inapp_state.c.guid], set_={column: now})
         )

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from clarion.core.partitions import PARTITIONS, fair_share
 from clarion.store.records import Holding
 from clarion.store.schema import partition_leases, partition_workers
-from clarion.store.sql.engine import insert
+from clarion.store.sql.dialects import dialect_of
 
 #: How long after its last renewal a dead worker's row is deleted.
 _FORGET_S = 3600.0
@@ -121,7 +121,7 @@ def _heartbeat(
 ) -> list[str]:
     """Note ``owner`` alive until ``until``, and forget the workers known ``gone``;
     the workers alive at ``at``."""
-    stmt = insert(conn, partition_workers).values(owner=owner, alive_until=until)
+    stmt = dialect_of(conn).insert(partition_workers).values(owner=owner, alive_until=until)
     conn.execute(
         stmt.on_conflict_do_update(index_elements=[_WORKERS.owner], set_={"alive_until": until})
     )
@@ -139,5 +139,5 @@ def _create_missing(conn: Connection) -> None:
     if count >= PARTITIONS:
         return
     rows = [{"partition": p} for p in range(PARTITIONS)]
-    stmt = insert(conn, partition_leases).values(rows)
+    stmt = dialect_of(conn).insert(partition_leases).values(rows)
     conn.execute(stmt.on_conflict_do_nothing(index_elements=[_LEASES.partition]))

@@ -21,7 +21,7 @@ from clarion.store.sql.convert import (
     profile_row,
     ts,
 )
-from clarion.store.sql.engine import insert
+from clarion.store.sql.dialects import dialect_of
 from clarion.store.sql.receipts import address_limits_of
 
 _PROFILE_KEPT = frozenset({"id", "created_at"})
@@ -31,7 +31,7 @@ _DEVICE_KEY = ("profile_id", "device_id")
 def upsert_profile(conn: Connection, profile: Profile, now: datetime) -> None:
     """Create or replace the profile; stored devices stay, the profile's own are upserted."""
     at = ts(now)
-    stmt = insert(conn, profiles).values(profile_row(profile, at))
+    stmt = dialect_of(conn).insert(profiles).values(profile_row(profile, at))
     replaced = {name: stmt.excluded[name] for name in _names(profiles) if name not in _PROFILE_KEPT}
     conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=replaced))
     upsert_devices(conn, profile.id, profile.devices, at)
@@ -40,7 +40,7 @@ def upsert_profile(conn: Connection, profile: Profile, now: datetime) -> None:
 def upsert_devices(conn: Connection, profile_id: str, batch: Sequence[Device], at: float) -> None:
     if not batch:
         return
-    stmt = insert(conn, devices)
+    stmt = dialect_of(conn).insert(devices)
     replaced = {name: stmt.excluded[name] for name in _names(devices) if name not in _DEVICE_KEY}
     rows = [device_row(profile_id, device, at) for device in batch]
     conn.execute(stmt.on_conflict_do_update(index_elements=list(_DEVICE_KEY), set_=replaced), rows)

@@ -14,8 +14,8 @@ from clarion.store.records import ReportApplied
 from clarion.store.schema import bad_addresses, lifecycle, messages
 from clarion.store.sql.bulk import append, chunked
 from clarion.store.sql.convert import dt, lifecycle_row
+from clarion.store.sql.dialects import dialect_of
 from clarion.store.sql.early_reports import hold, lock_refs, take_held
-from clarion.store.sql.engine import insert, is_postgres
 
 #: Statuses a report may still move a message out of: only "accepted by the provider".
 _OPEN = Status.SENT.value
@@ -39,7 +39,7 @@ def record_bad_addresses(
         }
         for pid, b in found
     ]
-    stmt = insert(conn, bad_addresses)
+    stmt = dialect_of(conn).insert(bad_addresses)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["profile_id", "kind", "value"],
@@ -104,10 +104,9 @@ def apply_delivery_report(
     and any number of times.
     """
     row = _find(conn, report.provider_ref)
-    if row is None and is_postgres(conn):
-        # Wait for a transaction storing this reference, then look again: it
+    if row is None and lock_refs(conn, [report.provider_ref]):
+        # Having waited for a transaction storing this reference, look again: it
         # has either committed (found now) or will see the held report.
-        lock_refs(conn, [report.provider_ref])
         row = _find(conn, report.provider_ref)
     if row is None:
         hold(conn, report, at)

@@ -13,37 +13,20 @@ is the occurrences on that channel.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Literal
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from clarion.store.records import Breakdown, Grouped, ReportFilter
 from clarion.store.schema import conversions, exposures
 from clarion.store.sql.convert import ts
-from clarion.store.sql.engine import is_postgres
-
-Breakdown = Literal["total", "channel", "cell", "week"]
-#: ``{profile: (decisions, conversions)}``.
-ProfileCounts = dict[str, tuple[int, int]]
-#: (message, group, arm) -> counts; ``group`` is None for "total", the channel,
-#: the cell index, or the ISO date of the week's Monday.
-Grouped = dict[tuple[str, str | int | None, str], ProfileCounts]
+from clarion.store.sql.dialects import dialect_of
 
 _WEEK_S = 7 * 86400
 #: 1970-01-05, the first Monday of the epoch: weeks start on Monday 00:00 UTC.
 _MONDAY = 4 * 86400
 _EPOCH = date(1970, 1, 5)
-
-
-@dataclass(frozen=True, slots=True)
-class ReportFilter:
-    """Which decisions a report covers: one message or all, decided in [since, until)."""
-
-    message: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 def week_start(index: int) -> str:
@@ -59,9 +42,7 @@ def _group(conn: Connection, by: Breakdown) -> sa.ColumnElement[object] | None:
         return x.ab_test_cell
     if by == "week":
         weeks = (x.created_at - _MONDAY) / _WEEK_S
-        # PostgreSQL rounds a double cast to integer; SQLite truncates (and the
-        # epoch-based value is positive, so truncating is flooring).
-        return sa.func.floor(weeks) if is_postgres(conn) else sa.cast(weeks, sa.Integer)
+        return dialect_of(conn).floor(weeks)  # the epoch-based value is positive
     return None
 
 

@@ -22,12 +22,14 @@ from clarion.store.base import Store
 from clarion.store.records import (
     Accepted,
     Attempt,
+    Breakdown,
     Claimed,
     DeliveryCount,
     DeliveryQuery,
     EventFailure,
     EventRecord,
     FeedbackReceipt,
+    Grouped,
     Holding,
     InAppView,
     LadderRung,
@@ -35,6 +37,7 @@ from clarion.store.records import (
     MessageQuery,
     MessageRecord,
     ReportApplied,
+    ReportFilter,
     Suppression,
     Transition,
 )
@@ -58,8 +61,9 @@ from clarion.store.sql import (
     reports,
 )
 from clarion.store.sql.convert import ts
-from clarion.store.sql.engine import DEFAULT_TIMEOUTS, Timeouts, create_engine, reader
-from clarion.store.sql.writer import WriterLock, writer_lock
+from clarion.store.sql.dialects import SqlDialect, dialect_for
+from clarion.store.sql.engine import DEFAULT_TIMEOUTS, Timeouts, normalize_url, reader
+from clarion.store.sql.writer import WriterLock
 
 
 class SqlStore:
@@ -73,9 +77,12 @@ class SqlStore:
     def __init__(
         self, url: str, *, sqlite_synchronous: str = "NORMAL", timeouts: Timeouts = DEFAULT_TIMEOUTS
     ) -> None:
-        self.engine = create_engine(url, sqlite_synchronous=sqlite_synchronous, timeouts=timeouts)
+        parsed = normalize_url(url)
+        self._dialect: SqlDialect = dialect_for(parsed)
+        self.engine = self._dialect.create_engine(parsed, sqlite_synchronous, timeouts)
         self._reader = reader(self.engine)
-        self._writer = writer_lock(self.engine, timeouts.sqlite_busy)
+        self._writer = self._dialect.writer_lock(self.engine, timeouts.sqlite_busy)
+        self._reads: inapp.Reads = (self._dialect, self.engine.dialect)
         # Orders events received at the same instant (one batch, or a test clock):
         # increasing within a process, and across restarts while the clock moves on.
         # next() on itertools.count is atomic, so threads may share it.
@@ -109,7 +116,13 @@ class SqlStore:
     @property
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
-        return self.engine.dialect.name
+        return self._dialect.name
+
+    @property
+    def prefers_inline_reads(self) -> bool:
+        """Whether callers on an event loop should make the in-app reads
+        (``inapp_view``, ``get_message``) inline rather than in a thread."""
+        return self._dialect.prefers_inline_reads
 
     # Profiles and devices
     def upsert_profile(self, profile: Profile, now: datetime) -> None:
@@ -245,7 +258,7 @@ class SqlStore:
     # Reads
     def get_message(self, guid: str) -> MessageRecord | None:
         with self._driver() as driver:
-            return inapp.message_by_guid(self.engine.dialect, driver, guid)
+            return inapp.message_by_guid(self._reads, driver, guid)
 
     def timeline(self, guid: str) -> list[LifecycleEntry]:
         with self._reader.connect() as conn:
@@ -273,7 +286,7 @@ class SqlStore:
     # In-app
     def inapp_view(self, profile_id: str, now: datetime, limit: int) -> InAppView:
         with self._driver() as driver:
-            return inapp.inapp_view(self.engine.dialect, driver, profile_id, ts(now), limit)
+            return inapp.inapp_view(self._reads, driver, profile_id, ts(now), limit)
 
     def record_impression(
         self,
@@ -358,12 +371,12 @@ class SqlStore:
             return engagement.record_engagement(conn, guid, reason, ts(now), detail)
 
     # Measurement
-    def profile_counts(self, flt: reports.ReportFilter, by: reports.Breakdown) -> reports.Grouped:
+    def profile_counts(self, flt: ReportFilter, by: Breakdown) -> Grouped:
         """Per profile: decisions and conversions, by message, group and arm."""
         with self._reader.connect() as conn:
             return reports.profile_counts(conn, flt, by)
 
-    def planned_holdouts(self, flt: reports.ReportFilter) -> dict[str, dict[float | None, int]]:
+    def planned_holdouts(self, flt: ReportFilter) -> dict[str, dict[float | None, int]]:
         """Per message: profiles decided under each held-out share."""
         with self._reader.connect() as conn:
             return reports.planned_holdouts(conn, flt)

@@ -9,7 +9,7 @@ writers queue instead and the next one starts as soon as the previous one ends:
 threads of one process on a lock, and processes sharing the file (``clarion
 worker`` beside ``clarion serve``) on an exclusive ``flock`` of a lock file next
 to the database. SQLite's own locking still guards the data; this only orders
-who asks. PostgreSQL needs none of it.
+who asks. PostgreSQL needs none of it (``dialects``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 try:
     import fcntl
@@ -77,11 +75,3 @@ def _locked() -> sa.exc.OperationalError:
     return sa.exc.OperationalError(
         "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
     )
-
-
-def writer_lock(engine: Engine, timeout: float) -> AbstractContextManager[None]:
-    """The lock for ``engine``'s write transactions (nothing to hold on PostgreSQL)."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database:
-        return nullcontext()
-    return WriterLock(os.path.abspath(database), timeout)
