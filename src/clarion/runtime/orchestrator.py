@@ -78,9 +78,6 @@ class Orchestrator:
         #: Only events of these partitions are claimed here, so no other worker
         #: decides this worker's profiles against history it is changing.
         self.partitions = PartitionLease(store, clock, owner, partition_lease)
-        #: When the last decision here was dated: a batch's events are dated a tick
-        #: apart, past the clock's time, so the next batch starts after them.
-        self._last_dated: datetime | None = None
 
     def run_once(self) -> int:
         """Process one batch; returns how many events it handled."""
@@ -96,11 +93,6 @@ class Orchestrator:
         # before it, so no decision is dated before its event was received (a time
         # read before the claim can precede an event committed meanwhile).
         now = self._clock()
-        if self._last_dated is not None and now <= self._last_dated:
-            # The clock moved less than the last batch's ticks (or stands still, in
-            # a test): without this a cancellation would predate what it cancels.
-            now = self._last_dated + _TICK
-        self._last_dated = now + _TICK * (claimed - 1)
         spec = self._catalog().spec
         audiences: list[Audience] = []
         for event in list(events):
