@@ -131,7 +131,10 @@ def test_delay_and_cancel_on(db_url: str, tmp_path: Path) -> None:
                 "/v1/events",
                 json={"id": f"s-{pid}", "type": "signup.started", "profile_id": pid},
             )
-        service.run_until_idle()
+            # Each decided on its own, as worker threads usually do: in one batch with
+            # a clock that stands still, the second would be dated a tick after the
+            # clock, and the cancellation read at the clock's time before it.
+            service.run_until_idle()
         assert _messages(client, "quitter") and _messages(client, "finisher")
         [pending] = _messages(client, "finisher")
         assert pending["status"] == "scheduled" and pending["channel"] == "email"
