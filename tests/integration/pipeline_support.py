@@ -89,7 +89,7 @@ def running(
         yield client, service
 
 
-def when_idle(service: Service, check: Callable[[], T]) -> T:
+def when_idle(service: Service, check: Callable[[], T | None]) -> T:
     """Run the workers until nothing is left to do (``Service.run_until_idle``), then
     ``check()``, which must hold; its value. For a service without worker threads."""
     service.run_until_idle()
