@@ -169,6 +169,8 @@ class Service:
     intake: Intake = field(init=False)
     inapp: InAppService = field(init=False)
     workers: Workers | WorkerProcesses | None = field(init=False, default=None)
+    #: The workers ``run_until_idle`` runs when no worker threads were configured.
+    _idle_workers: Workers | None = field(init=False, default=None)
     email_tracking: EmailTracking | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -220,6 +222,22 @@ class Service:
             clock=self.clock,
         )
 
+    def run_until_idle(self, max_rounds: int = 1000) -> int:
+        """Run the workers' steps on this thread until nothing is left to do at the
+        clock's time (``Workers.run_until_idle``); returns how many rounds did work.
+
+        For a service built with ``run_workers=False``: tests act, run this, and
+        assert, without polling threads. Refused while worker threads or processes run.
+        """
+        if self.settings.run_workers:
+            raise RuntimeError("run_until_idle needs a service built with run_workers=False")
+        if self._idle_workers is None:
+            assert self.providers is not None  # set by __post_init__
+            self._idle_workers = Workers(
+                self.store, self.catalog, self.providers, self.settings, self.clock
+            )
+        return self._idle_workers.run_until_idle(max_rounds)
+
     async def start(self) -> None:
         # This process's catalog, whatever runs here: the API's (fetches,
         # reports) and the workers' in embedded mode; worker children keep their own.
@@ -237,8 +255,9 @@ class Service:
 
     async def stop(self) -> None:
         await self.intake.stop()
-        if self.workers is not None:
-            self.workers.stop()
+        for workers in (self.workers, self._idle_workers):
+            if workers is not None:
+                workers.stop()
         self.catalog.stop_watching()
         for provider in (self.providers or {}).values():
             await provider.aclose()

@@ -1,5 +1,6 @@
 """Running a whole Clarion in-process for tests: a controllable clock, scripted
-providers, and a helper that waits for the workers."""
+providers, and helpers that run the workers until idle (``when_idle``) or, for tests
+of the worker threads themselves, wait for them (``wait_for``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.testclient import TestClient
 
@@ -23,6 +24,7 @@ from clarion.service import Service
 
 EXAMPLE_CATALOG = Path(__file__).parents[2] / "catalog"
 API_KEY = "test-key"
+T = TypeVar("T")
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
@@ -87,6 +89,15 @@ def running(
     with TestClient(asgi_app(service)) as client:
         client.headers.update(AUTH)
         yield client, service
+
+
+def when_idle(service: Service, check: Callable[[], T | None]) -> T:
+    """Run the workers until nothing is left to do (``Service.run_until_idle``), then
+    ``check()``, which must hold; its value. For a service without worker threads."""
+    service.run_until_idle()
+    value = check()
+    assert value, f"{check} does not hold once the workers are idle"
+    return value
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:

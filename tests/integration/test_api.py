@@ -9,21 +9,27 @@ import pytest
 from fastapi.testclient import TestClient
 
 from clarion.catalog import load_catalog
+from clarion.service import Service
 from tests.integration.pipeline_support import (
     AUTH,
     EXAMPLE_CATALOG,
     FakeClock,
     running,
     settings_for,
-    wait_for,
+    when_idle,
 )
 
 
 @pytest.fixture
-def client(db_url: str, tmp_path: Path) -> Iterator[TestClient]:
+def app(db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Service]]:
     # On both stores: the answers (duplicates, reads, 404s) come from the store's queries.
-    with running(settings_for(db_url, tmp_path)) as (c, _):
-        yield c
+    with running(settings_for(db_url, tmp_path, run_workers=False)) as pair:
+        yield pair
+
+
+@pytest.fixture
+def client(app: tuple[TestClient, Service]) -> TestClient:
+    return app[0]
 
 
 def _fields(response_json: dict[str, object]) -> dict[str, str]:
@@ -122,14 +128,15 @@ def test_unknown_message_and_bad_cursor(client: TestClient) -> None:
     assert client.get("/v1/profiles/p/messages", params={"status": "bogus"}).status_code == 422
 
 
-def test_pagination_walks_every_message_once(client: TestClient) -> None:
+def test_pagination_walks_every_message_once(app: tuple[TestClient, Service]) -> None:
+    client, service = app
     client.put("/v1/profiles/pg", json={"email": "pg@example.com", "timezone": "UTC"})
     for i in range(7):
         client.post(
             "/v1/events", json={"id": f"s{i}", "type": "signup.started", "profile_id": "pg"}
         )
     # The first reminder is scheduled; its 1-per-30-days cap suppresses the rest on both steps.
-    wait_for(lambda: len(client.get("/v1/profiles/pg/messages").json()["messages"]) == 13)
+    when_idle(service, lambda: len(client.get("/v1/profiles/pg/messages").json()["messages"]) == 13)
     seen: list[str] = []
     cursor = None
     while True:
@@ -184,7 +191,6 @@ def test_the_fast_intake_path_answers_exactly_as_the_framework(client: TestClien
 
 def test_an_unexpected_failure_is_a_500_in_the_one_error_shape(db_url: str, tmp_path: Path) -> None:
     from clarion.api.app import asgi_app
-    from clarion.service import Service
 
     def broken(*_: object) -> None:
         raise RuntimeError("refused value ana@example.com")  # a cause quoting stored data

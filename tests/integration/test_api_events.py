@@ -11,14 +11,21 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.pipeline_support import running, settings_for, wait_for
+from clarion.service import Service
+from tests.integration.pipeline_support import running, settings_for, when_idle
 
 
 @pytest.fixture
-def client(db_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    with running(settings_for(db_url, tmp_path)) as (c, _):
+def app(db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Service]]:
+    """The service without worker threads (``_done`` runs them until idle), and Ana."""
+    with running(settings_for(db_url, tmp_path, run_workers=False)) as (c, service):
         c.put("/v1/profiles/ana", json={"locale": "en", "email": "ana@example.com"})
-        yield c
+        yield c, service
+
+
+@pytest.fixture
+def client(app: tuple[TestClient, Service]) -> TestClient:
+    return app[0]
 
 
 def _send(client: TestClient, event_id: str, etype: str, payload: dict[str, object]) -> None:
@@ -26,23 +33,26 @@ def _send(client: TestClient, event_id: str, etype: str, payload: dict[str, obje
     assert client.post("/v1/events", json=body).status_code == 202
 
 
-def _done(client: TestClient, event_id: str) -> dict[str, Any]:
+def _done(app: tuple[TestClient, Service], event_id: str) -> dict[str, Any]:
+    """The event's trace, once the workers are idle; it must have been processed."""
+    client, service = app
+
     def check() -> dict[str, Any] | None:
         response = client.get(f"/v1/events/{event_id}")
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body if body["processed"] else None
 
-    found: dict[str, Any] = wait_for(check)
-    return found
+    return when_idle(service, check)
 
 
-def test_an_event_lists_what_it_caused(client: TestClient) -> None:
+def test_an_event_lists_what_it_caused(app: tuple[TestClient, Service]) -> None:
+    client, _ = app
     _send(
         client, "e-ok", "payment.failed", {"amount": 15.99, "currency": "USD", "show_title": "Dark"}
     )
 
-    body = _done(client, "e-ok")
+    body = _done(app, "e-ok")
 
     assert body["event"]["id"] == "e-ok" and body["event"]["type"] == "payment.failed"
     assert body["state"] == "done" and body["processed_at"] is not None
@@ -56,10 +66,13 @@ def test_an_event_lists_what_it_caused(client: TestClient) -> None:
     assert all(m["guid"] for m in entry["caused"])
 
 
-def test_a_false_condition_says_the_field_the_operator_and_the_value(client: TestClient) -> None:
+def test_a_false_condition_says_the_field_the_operator_and_the_value(
+    app: tuple[TestClient, Service],
+) -> None:
+    client, _ = app
     _send(client, "e-text", "payment.failed", {"amount": "9.99"})
 
-    body = _done(client, "e-text")
+    body = _done(app, "e-text")
 
     [entry] = body["messages"]
     assert entry["message"] == "payment_failed"
@@ -77,20 +90,22 @@ def test_a_false_condition_says_the_field_the_operator_and_the_value(client: Tes
     assert body["explained_with"] == "current_catalog"
 
 
-def test_a_missing_field_is_reported_as_absent(client: TestClient) -> None:
+def test_a_missing_field_is_reported_as_absent(app: tuple[TestClient, Service]) -> None:
+    client, _ = app
     _send(client, "e-none", "payment.failed", {})
 
-    [entry] = _done(client, "e-none")["messages"]
+    [entry] = _done(app, "e-none")["messages"]
 
     assert entry["condition"]["present"] is False
     assert entry["condition"]["value"] is None
     assert entry["condition"]["type_mismatch"] is False
 
 
-def test_an_event_type_without_a_message_says_so(client: TestClient) -> None:
+def test_an_event_type_without_a_message_says_so(app: tuple[TestClient, Service]) -> None:
+    client, _ = app
     _send(client, "e-typo", "paymnet.failed", {"amount": 15.99})
 
-    body = _done(client, "e-typo")
+    body = _done(app, "e-typo")
 
     assert body["no_message_for_type"] is True
     assert body["messages"] == []
@@ -102,11 +117,14 @@ def test_an_unknown_event_is_a_404(client: TestClient) -> None:
     assert response.json()["error"] == "not_found"
 
 
-def test_unknown_query_filters_are_refused_naming_the_parameter(client: TestClient) -> None:
+def test_unknown_query_filters_are_refused_naming_the_parameter(
+    app: tuple[TestClient, Service],
+) -> None:
+    client, _ = app
     _send(
         client, "e-ok", "payment.failed", {"amount": 15.99, "currency": "USD", "show_title": "Dark"}
     )
-    _done(client, "e-ok")
+    _done(app, "e-ok")
     for path in (
         "/v1/profiles/ana/messages?reason=no_address",
         "/v1/insights/delivery?reason=x",
@@ -133,8 +151,9 @@ def test_an_unknown_profiles_messages_are_a_404(client: TestClient) -> None:
 
 
 def test_an_account_event_lists_the_messages_of_every_profile_it_reached(
-    client: TestClient,
+    app: tuple[TestClient, Service],
 ) -> None:
+    client, _ = app
     for pid, watchlist in (("kid", ["dark"]), ("parent", []), ("other", ["dark"])):
         account = "acct-9" if pid != "other" else "acct-0"
         body = {"account_id": account, "attributes": {"watchlist": watchlist}}
@@ -148,7 +167,7 @@ def test_an_account_event_lists_the_messages_of_every_profile_it_reached(
     }
     assert client.post("/v1/events", json=event).status_code == 202
 
-    [entry] = _done(client, "e-season")["messages"]
+    [entry] = _done(app, "e-season")["messages"]
 
     assert entry["outcome"] == "caused"
     reached = {m["profile_id"]: m["reason"] for m in entry["caused"]}

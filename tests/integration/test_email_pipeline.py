@@ -17,8 +17,15 @@ from clarion.channels.email_tracking import EmailTracking
 from clarion.channels.provider_config import EmailConfig, SinkConfig
 from clarion.observability import EMAIL_TRACKING
 from clarion.runtime.clock import system_clock
+from clarion.service import Service
 from clarion.signing import KeyRing
-from tests.integration.pipeline_support import running, settings_for, wait_for
+from tests.integration.pipeline_support import (
+    FakeClock,
+    running,
+    settings_for,
+    wait_for,
+    when_idle,
+)
 from tests.integration.smtp_support import Mailbox, SmtpServer, smtp_server
 
 PAYMENT = {"amount": 15.49, "currency": "BRL", "show_title": "Stranger Things"}
@@ -59,14 +66,16 @@ def _pay_failed(client: TestClient, pid: str) -> None:
     assert client.post("/v1/events", json=event).status_code == 202
 
 
-def _email_message(client: TestClient, pid: str) -> dict[str, Any]:
-    def settled() -> dict[str, Any] | None:
-        found = client.get(f"/v1/profiles/{pid}/messages", params={"channel": "email"}).json()
-        done = [m for m in found["messages"] if m["status"] not in ("scheduled", "sending")]
-        return done[0] if done else None
+def _settled_email(client: TestClient, pid: str) -> dict[str, Any] | None:
+    """The profile's email message once past scheduled and sending, else None."""
+    found = client.get(f"/v1/profiles/{pid}/messages", params={"channel": "email"}).json()
+    done = [m for m in found["messages"] if m["status"] not in ("scheduled", "sending")]
+    return done[0] if done else None
 
-    message: dict[str, Any] = wait_for(settled)
-    return message
+
+def _email_message(client: TestClient, service: Service, pid: str) -> dict[str, Any]:
+    """The profile's settled email message, once the workers are idle."""
+    return when_idle(service, lambda: _settled_email(client, pid))
 
 
 def _timeline(client: TestClient, guid: str) -> list[dict[str, Any]]:
@@ -86,10 +95,13 @@ def _tracking_path(url: str) -> str:
 
 
 def test_an_event_becomes_a_localized_tracked_email(db_url: str, tmp_path: Path) -> None:
-    with smtp_server() as peer, running(_settings(db_url, tmp_path, peer)) as (client, _):
+    with (
+        smtp_server() as peer,
+        running(_settings(db_url, tmp_path, peer, run_workers=False)) as (client, service),
+    ):
         _profile(client, "ana", "ana@example.com")
         _pay_failed(client, "ana")
-        message = _email_message(client, "ana")
+        message = _email_message(client, service, "ana")
         assert message["status"] == "sent" and message["provider"] == "email"
         [arrived] = peer.mailbox.arrived
         mail = arrived.message
@@ -136,10 +148,13 @@ def _forged(guid: str, url: str) -> str:
 
 
 def test_forged_altered_and_expired_tokens_record_nothing(db_url: str, tmp_path: Path) -> None:
-    with smtp_server() as peer, running(_settings(db_url, tmp_path, peer)) as (client, service):
+    with (
+        smtp_server() as peer,
+        running(_settings(db_url, tmp_path, peer, run_workers=False)) as (client, service),
+    ):
         _profile(client, "bo", "bo@example.com")
         _pay_failed(client, "bo")
-        guid = _email_message(client, "bo")["guid"]
+        guid = _email_message(client, service, "bo")["guid"]
         links = service.email_tracking
         assert links is not None
         kid, payload, signature = links.token("click", guid, "https://www.example.com/").split(".")
@@ -174,11 +189,13 @@ def test_without_a_public_url_emails_are_untracked_and_routes_answer_404(
     db_url: str, tmp_path: Path
 ) -> None:
     with smtp_server() as peer:
-        settings = _settings(db_url, tmp_path, peer).model_copy(update={"public_url": None})
-        with running(settings) as (client, _):
+        settings = _settings(db_url, tmp_path, peer, run_workers=False).model_copy(
+            update={"public_url": None}
+        )
+        with running(settings) as (client, service):
             _profile(client, "cy", "cy@example.com")
             _pay_failed(client, "cy")
-            _email_message(client, "cy")
+            _email_message(client, service, "cy")
             html = _html(peer.mailbox.arrived[0].message)
             assert "/v1/t/" not in html and 'href="https://www.example.com/' in html
             assert client.get("/v1/t/c/k1.a.b", follow_redirects=False).status_code == 404
@@ -196,15 +213,24 @@ def test_550_fails_with_its_code_and_451_is_retried(db_url: str, tmp_path: Path)
                 return "451 4.3.0 try again later"
         return None
 
+    clock = FakeClock()
     with (
         smtp_server(Mailbox(rcpt_reply=rcpt)) as peer,
-        running(_settings(db_url, tmp_path, peer), clock=system_clock) as (client, _),
+        running(_settings(db_url, tmp_path, peer, run_workers=False), clock) as (client, service),
     ):
         _profile(client, "gone", "gone@example.com")
         _profile(client, "busy", "busy@example.com")
         _pay_failed(client, "gone")
         _pay_failed(client, "busy")
-        gone, busy = _email_message(client, "gone"), _email_message(client, "busy")
+        # Busy's email is decided a tick past the clock (second event of the batch),
+        # then deferred twice: each time the clock moves past the 0.05 s retry cap.
+        for _ in range(3):
+            service.run_until_idle()
+            clock.advance(timedelta(seconds=1))
+        gone, busy = (
+            _email_message(client, service, "gone"),
+            _email_message(client, service, "busy"),
+        )
         assert (gone["status"], gone["reason"]) == ("failed", "provider_rejected:smtp_550")
         failure = _timeline(client, gone["guid"])[-1]
         assert "mailbox unavailable" in failure["detail"]["error"]
@@ -226,7 +252,7 @@ def test_links_signed_in_a_worker_process_verify_in_the_api(db_url: str, tmp_pat
     ):
         _profile(client, "di", "di@example.com")
         _pay_failed(client, "di")
-        guid = _email_message(client, "di")["guid"]
+        guid = wait_for(lambda: _settled_email(client, "di"))["guid"]
         links = re.findall(r'href="([^"]+)"', _html(peer.mailbox.arrived[0].message))
         clicked = client.get(_tracking_path(links[0]), follow_redirects=False)
         assert clicked.status_code == 302

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from clarion.api.reports import IncrementalityOut
 from clarion.channels.sink import read_sink
 from clarion.core.experiment import Cell, Experiment, is_held_out
-from tests.integration.pipeline_support import FakeClock, running, settings_for, wait_for
+from tests.integration.pipeline_support import FakeClock, running, settings_for, when_idle
 
 PAUSED = {"show_id": "dark", "show_title": "Dark", "episode_title": "Secrets", "progress": 0.4}
 CANDIDATES = [f"viewer-{i}" for i in range(400)]
@@ -45,12 +45,13 @@ def test_held_out_decisions_are_recorded_never_sent_and_reported(
 ) -> None:
     clock = FakeClock()
     assert len(HELD) == 3
-    with running(settings_for(db_url, tmp_path), clock=clock) as (client, _):
+    settings = settings_for(db_url, tmp_path, run_workers=False)
+    with running(settings, clock=clock) as (client, service):
         for pid in HELD + TREATED:
             _profile(client, pid)
             event = {"id": f"p-{pid}", "type": "play.paused", "profile_id": pid, "payload": PAUSED}
             assert client.post("/v1/events", json=event).status_code == 202
-        wait_for(lambda: all(_messages(client, p) for p in HELD + TREATED))
+        when_idle(service, lambda: all(_messages(client, p) for p in HELD + TREATED))
         for pid in HELD:
             [held] = _messages(client, pid)
             assert (held["status"], held["reason"], held["channel"]) == (
@@ -59,7 +60,9 @@ def test_held_out_decisions_are_recorded_never_sent_and_reported(
                 "push",
             )
         clock.advance(timedelta(hours=2))
-        wait_for(lambda: all(_messages(client, p)[0]["status"] == "delivered" for p in TREATED))
+        when_idle(
+            service, lambda: all(_messages(client, p)[0]["status"] == "delivered" for p in TREATED)
+        )
         sent_to = {r["profile_id"] for r in read_sink(tmp_path / "sink.jsonl")}
         assert sent_to == set(TREATED)
         clock.advance(timedelta(hours=1))
@@ -74,7 +77,7 @@ def test_held_out_decisions_are_recorded_never_sent_and_reported(
             done = overall["treated"]["conversions"] + overall["held_out"]["conversions"]
             return entry if done == 3 else None
 
-        entry = wait_for(converted)
+        entry = when_idle(service, converted)
         overall = entry["overall"]
         assert overall["treated"] == {
             "profiles": 3,
@@ -108,19 +111,20 @@ def test_ab_cells_travel_in_tracking_with_their_copy(db_url: str, tmp_path: Path
     people = [f"signup-{i}" for i in range(6)]
     cells = {p: test.allocate(p) for p in people}
     assert set(cells.values()) == {0, 1}
-    with running(settings_for(db_url, tmp_path), clock=clock) as (client, _):
+    settings = settings_for(db_url, tmp_path, run_workers=False)
+    with running(settings, clock=clock) as (client, service):
         for pid in people:
             _profile(client, pid)
             event = {"id": f"s-{pid}", "type": "signup.started", "profile_id": pid}
             assert client.post("/v1/events", json=event).status_code == 202
-        wait_for(lambda: all(_messages(client, p) for p in people))
+        when_idle(service, lambda: all(_messages(client, p) for p in people))
         for pid in people:
             [message] = _messages(client, pid)
             assert (message["ab_test_id"], message["ab_test_cell"]) == (31, cells[pid])
         clock.advance(timedelta(hours=25))  # past the delay, inside the 10-20 window
-        records = wait_for(
-            lambda: (found := read_sink(tmp_path / "sink.jsonl")) and len(found) == 6 and found
-        )
+        service.run_until_idle()
+        records: list[dict[str, Any]] = read_sink(tmp_path / "sink.jsonl")
+        assert len(records) == 6
         for record in records:
             cell = cells[record["profile_id"]]
             assert (record["tracking"]["abTestId"], record["tracking"]["abTestCell"]) == (31, cell)
@@ -139,7 +143,7 @@ def test_ab_cells_travel_in_tracking_with_their_copy(db_url: str, tmp_path: Path
             converted = sum(c["conversions"] for c in test_report["cells"])
             return test_report if converted == 1 else None
 
-        test_report = wait_for(report)
+        test_report = when_idle(service, report)
         assert test_report["id"] == 31
         assert [c["name"] for c in test_report["cells"]] == ["control", "benefit_first"]
         assert sum(c["decisions"] for c in test_report["cells"]) == 6

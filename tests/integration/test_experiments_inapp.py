@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from clarion.core.experiment import Cell, Experiment
-from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running, wait_for
-from tests.integration.test_inapp import _center, _device, inapp_settings
+from tests.integration.conftest import device_auth, fetch_center, inapp_settings
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running, when_idle
 
 TEST = """
 experiment:
@@ -32,18 +32,22 @@ def test_inapp_notifications_carry_their_cell(db_url: str, tmp_path: Path) -> No
     people = [f"fan-{i}" for i in range(4)]
     assert {test.allocate(p) for p in people} == {0, 1}
     clock = FakeClock()
-    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, _):
+    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, service):
         for pid in people:
             assert client.put(f"/v1/profiles/{pid}", json={"timezone": "UTC"}).status_code == 200
             event = {"type": "recommendation.ready", "profile_id": pid, "payload": PAYLOAD}
             assert client.post("/v1/events", json=event).status_code == 202
+            # Decided one by one: a later event of a batch is dated a tick after a
+            # clock that stands still, and would not be due until it moved (what made
+            # this test flaky with worker threads, when two events shared a batch).
+            service.run_until_idle()
         for pid in people:
-            device = _device(client, clock, pid)
+            device = device_auth(clock, pid)
 
             def listed(h: dict[str, str] = device) -> list[dict[str, Any]]:
-                return list(_center(client, h, locale="en")["notifications"])
+                return list(fetch_center(client, h, locale="en")["notifications"])
 
-            [item] = wait_for(listed)
+            [item] = when_idle(service, listed)
             cell = test.allocate(pid)
             tracking = item["impressionFeedback"]["trackingInfo"]
             assert (tracking["abTestId"], tracking["abTestCell"]) == (77, cell)

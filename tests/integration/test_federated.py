@@ -24,7 +24,7 @@ from tests.integration.pipeline_support import (
     FakeClock,
     running,
     settings_for,
-    wait_for,
+    when_idle,
 )
 
 SECRET = b"s" * 32
@@ -111,12 +111,13 @@ def test_a_backend_cta_is_executed_by_the_service(
     settings = settings_for(
         db_url,
         tmp_path,
+        run_workers=False,
         catalog=catalog,
         providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
         device_token_secrets={"default": SECRET.decode()},
         federated_actions={"SEND_LINK": {"url": f"{base}/ok", "secret": BACKEND_SECRET}},
     )
-    with running(settings, clock=clock) as (client, _):
+    with running(settings, clock=clock) as (client, service):
         client.put("/v1/profiles/cy", json={"timezone": "UTC"})
         client.post(
             "/v1/events",
@@ -132,7 +133,7 @@ def test_a_backend_cta_is_executed_by_the_service(
             ).json()["alerts"]
             return found
 
-        [alert] = wait_for(alerts)
+        [alert] = when_idle(service, alerts)
         send_link = alert["template"]["ctas"][0]
         assert send_link["actionType"] == "BACKEND"
         calls.clear()

@@ -27,7 +27,7 @@ from tests.integration.pipeline_support import (
     FakeClock,
     running,
     settings_for,
-    wait_for,
+    when_idle,
 )
 
 SECRET = b"s" * 32
@@ -88,6 +88,7 @@ def test_a_failed_federated_call_shows_the_fallback_until_its_own_rule_ends_it(
     settings = settings_for(
         db_url,
         tmp_path,
+        run_workers=False,
         catalog=_catalog(tmp_path),
         providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
         device_token_secrets={"default": SECRET.decode()},
@@ -101,7 +102,7 @@ def test_a_failed_federated_call_shows_the_fallback_until_its_own_rule_ends_it(
             }
         },
     )
-    with running(settings, clock=clock) as (client, _):
+    with running(settings, clock=clock) as (client, service):
         client.put("/v1/profiles/cy", json={"timezone": "UTC"})
         event = {"type": "account.phone_missing", "profile_id": "cy", "payload": {"reason": "r"}}
         assert client.post("/v1/events", json=event).status_code == 202
@@ -114,7 +115,7 @@ def test_a_failed_federated_call_shows_the_fallback_until_its_own_rule_ends_it(
             found: list[dict[str, Any]] = answer.json()["alerts"]
             return found
 
-        [alert] = wait_for(alerts)
+        [alert] = when_idle(service, alerts)
         send_link = alert["template"]["ctas"][0]
         assert (send_link["actionType"], send_link["action"]) == ("BACKEND", "SEND_LINK")
         calls.clear()
@@ -188,6 +189,7 @@ def test_a_configured_fallback_alone_keeps_the_alert_with_a_redirect(
     settings = settings_for(
         db_url,
         tmp_path,
+        run_workers=False,
         catalog=catalog,
         providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
         device_token_secrets={"default": SECRET.decode()},
@@ -200,7 +202,7 @@ def test_a_configured_fallback_alone_keeps_the_alert_with_a_redirect(
             }
         },
     )
-    with running(settings, clock=clock) as (client, _):
+    with running(settings, clock=clock) as (client, service):
         client.put("/v1/profiles/cy", json={"timezone": "UTC"})
         event = {"type": "account.phone_missing", "profile_id": "cy", "payload": {"reason": "r"}}
         assert client.post("/v1/events", json=event).status_code == 202
@@ -214,7 +216,7 @@ def test_a_configured_fallback_alone_keeps_the_alert_with_a_redirect(
             ).json()["alerts"]
             return found
 
-        [alert] = wait_for(alerts)
+        [alert] = when_idle(service, alerts)
         answer = client.post(
             "/v1/inapp/feedback",
             json={"feedback": alert["template"]["ctas"][0]["ctaFeedback"], "context": params},

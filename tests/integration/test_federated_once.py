@@ -26,7 +26,7 @@ from tests.integration.pipeline_support import (
     FakeClock,
     running,
     settings_for,
-    wait_for,
+    when_idle,
 )
 
 SECRET = b"s" * 32
@@ -96,12 +96,13 @@ def test_a_replayed_backend_click_calls_the_backend_once(
     settings = settings_for(
         db_url,
         tmp_path,
+        run_workers=False,
         catalog=catalog,
         providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
         device_token_secrets={"default": SECRET.decode()},
         federated_actions={"SEND_LINK": {"url": f"{base}/ok", "secret": BACKEND_SECRET}},
     )
-    with running(settings, clock=clock) as (client, _):
+    with running(settings, clock=clock) as (client, service):
         client.put("/v1/profiles/cy", json={"timezone": "UTC"})
         client.post(
             "/v1/events",
@@ -110,8 +111,9 @@ def test_a_replayed_backend_click_calls_the_backend_once(
         token = issue_device_token(SECRET, "cy", timedelta(hours=1), now=clock())
         headers = {"Authorization": f"Bearer {token}"}
         params = {"platform": "web", "deviceId": "laptop"}
-        [alert] = wait_for(
-            lambda: client.get("/v1/inapp/alerts", params=params, headers=headers).json()["alerts"]
+        [alert] = when_idle(
+            service,
+            lambda: client.get("/v1/inapp/alerts", params=params, headers=headers).json()["alerts"],
         )
         feedback = alert["template"]["ctas"][0]["ctaFeedback"]
         render = feedback["trackingInfo"]["renderGuid"]

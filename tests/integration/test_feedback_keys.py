@@ -15,8 +15,14 @@ import structlog
 
 from clarion.config import Settings
 from clarion.service import feedback_signer
-from tests.integration.pipeline_support import FakeClock, running, wait_for
-from tests.integration.test_inapp import _alerts, _device, _post, _seed, inapp_settings
+from tests.integration.conftest import (
+    device_auth,
+    fetch_alerts,
+    inapp_settings,
+    post_feedback,
+    seed,
+)
+from tests.integration.pipeline_support import FakeClock, running, when_idle
 
 
 def test_feedback_from_before_a_restart_without_keys_is_an_unknown_key(
@@ -24,12 +30,12 @@ def test_feedback_from_before_a_restart_without_keys_is_an_unknown_key(
 ) -> None:
     clock = FakeClock()
     settings = inapp_settings(db_url, tmp_path).model_copy(update={"feedback_keys": {}})
-    with running(settings, clock=clock) as (client, _):
-        _seed(client, "ana")
-        ana = _device(client, clock, "ana")
-        [alert] = wait_for(lambda: _alerts(client, ana))
+    with running(settings, clock=clock) as (client, service):
+        seed(client, "ana")
+        ana = device_auth(clock, "ana")
+        [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
     with running(settings, clock=clock) as (client, _):  # restarted: a new random key
-        answer = _post(client, ana, alert["attributes"]["impressionFeedback"])
+        answer = post_feedback(client, ana, alert["attributes"]["impressionFeedback"])
         assert answer.status_code == 403
         assert answer.json()["error"] == "feedback_rejected"
         assert "unknown_key" in answer.json()["message"]

@@ -5,96 +5,35 @@ driven by signed feedback from the profile's own devices."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import pytest
 from fastapi.testclient import TestClient
 
-from clarion.channels.provider_config import InAppConfig, SinkConfig
-from clarion.config import Settings
 from clarion.inapp import issue_device_token
-from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA, NOTIFICATIONS_RESPONSE_SCHEMA
 from clarion.service import Service
-from tests.integration.pipeline_support import (
-    EXAMPLE_CATALOG,
-    FakeClock,
-    running,
-    settings_for,
-    wait_for,
+from tests.integration.conftest import (
+    PAYMENT,
+    device_auth,
+    fetch_alerts,
+    fetch_center,
+    inapp_settings,
+    post_feedback,
+    seed,
 )
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running, when_idle
 
-DEVICE_SECRET = b"d" * 32
-PAYMENT = {"amount": 15.49, "currency": "USD", "show_title": "Dark"}
 WEB_DEVICE = {"platform": "web", "deviceId": "laptop"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def app(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[TestClient, Service]]:
-    with running(inapp_settings(db_url, tmp_path), clock=clock) as pair:
-        yield pair
-
-
-def inapp_settings(db_url: str, tmp_path: Path, catalog: Path = EXAMPLE_CATALOG) -> Settings:
-    """Settings with the in-app store, a device secret and a feedback key."""
-    return settings_for(
-        db_url,
-        tmp_path,
-        catalog=catalog,
-        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
-        device_token_secrets={"default": DEVICE_SECRET.decode()},
-        feedback_keys={"k1": "f" * 32},
-    )
-
-
-def _device(client: TestClient, clock: FakeClock, profile_id: str) -> dict[str, str]:
-    token = issue_device_token(DEVICE_SECRET, profile_id, timedelta(hours=1), now=clock())
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _alerts(client: TestClient, headers: dict[str, str], **params: str) -> list[dict[str, Any]]:
-    query = {"platform": "web", "deviceId": "laptop", "locale": "en", **params}
-    response = client.get("/v1/inapp/alerts", params=query, headers=headers)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    jsonschema.validate(body, ALERTS_RESPONSE_SCHEMA)
-    alerts: list[dict[str, Any]] = body["alerts"]
-    return alerts
-
-
-def _seed(
-    client: TestClient, profile_id: str, event_type: str = "payment.failed", **payload: Any
-) -> None:
-    body = {"email": f"{profile_id}@example.com", "timezone": "UTC", "locale": "pt-BR"}
-    assert client.put(f"/v1/profiles/{profile_id}", json=body).status_code == 200
-    event = {"type": event_type, "profile_id": profile_id, "payload": payload or PAYMENT}
-    assert client.post("/v1/events", json=event).status_code == 202
-
-
-def _post(
-    client: TestClient, headers: dict[str, str], feedback: object, device: str = "laptop"
-) -> Any:
-    context = {"platform": "web", "deviceId": device, "appVersion": "1.0"}
-    return client.post(
-        "/v1/inapp/feedback", json={"feedback": feedback, "context": context}, headers=headers
-    )
 
 
 def test_an_alert_is_assembled_in_the_devices_locale(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    ana = _device(client, clock, "ana")
-    [alert] = wait_for(lambda: _alerts(client, ana))
+    client, service = app
+    seed(client, "ana")
+    ana = device_auth(clock, "ana")
+    [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
     assert alert["templateId"] == "standard"
     title = alert["template"]["title"]["copy"]
     assert title == [{"elementType": "TEXT", "content": "Your payment didn't go through"}]
@@ -103,9 +42,9 @@ def test_an_alert_is_assembled_in_the_devices_locale(
     assert [c["isSelected"] for c in alert["template"]["ctas"]] == [True, False]
     assert alert["attributes"]["blockedPages"] == ["/account/payment"]
     # Portuguese for a device that asks for it; nothing on the page the alert is about.
-    [pt] = _alerts(client, ana, locale="pt-BR")
+    [pt] = fetch_alerts(client, ana, locale="pt-BR")
     assert pt["template"]["ctas"][1]["copy"][0]["content"] == "Agora não"
-    assert _alerts(client, ana, page="/account/payment/card") == []
+    assert fetch_alerts(client, ana, page="/account/payment/card") == []
     # The in-app message is stored, not sent anywhere: sent, then delivered on impression.
     messages = client.get("/v1/profiles/ana/messages", params={"channel": "inapp"}).json()
     assert messages["messages"][0]["status"] == "sent"
@@ -114,19 +53,19 @@ def test_an_alert_is_assembled_in_the_devices_locale(
 def test_impressions_and_clicks_are_recorded_and_dismiss_hides_it_everywhere(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    ana = _device(client, clock, "ana")
-    [alert] = wait_for(lambda: _alerts(client, ana))
+    client, service = app
+    seed(client, "ana")
+    ana = device_auth(clock, "ana")
+    [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
     guid = alert["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"]
-    assert _post(client, ana, alert["attributes"]["impressionFeedback"]).json()["effects"] == [
-        "impression"
-    ]
+    assert post_feedback(client, ana, alert["attributes"]["impressionFeedback"]).json()[
+        "effects"
+    ] == ["impression"]
     not_now = alert["template"]["ctas"][1]
     assert not_now["actionType"] == "DISMISS"
-    effects = _post(client, ana, not_now["ctaFeedback"]).json()["effects"]
+    effects = post_feedback(client, ana, not_now["ctaFeedback"]).json()["effects"]
     assert effects[:2] == ["action", "suppressed"]
-    assert _alerts(client, ana, deviceId="tablet") == []  # every device of the profile
+    assert fetch_alerts(client, ana, deviceId="tablet") == []  # every device of the profile
     timeline = client.get(f"/v1/messages/{guid}").json()["timeline"]
     assert [(e["status"], e["reason"]) for e in timeline][-2:] == [
         ("delivered", "impression"),
@@ -138,41 +77,43 @@ def test_impressions_and_clicks_are_recorded_and_dismiss_hides_it_everywhere(
 def test_forged_altered_or_expired_feedback_changes_nothing(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    ana = _device(client, clock, "ana")
-    [alert] = wait_for(lambda: _alerts(client, ana))
+    client, service = app
+    seed(client, "ana")
+    ana = device_auth(clock, "ana")
+    [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
     feedback = alert["template"]["ctas"][1]["ctaFeedback"]
     guid = feedback["trackingInfo"]["messageGuid"]
     before = client.get(f"/v1/messages/{guid}").json()["timeline"]
     altered = {**feedback, "action": "UPDATE_PAYMENT"}
-    assert _post(client, ana, altered).status_code == 403
+    assert post_feedback(client, ana, altered).status_code == 403
     forged = {**feedback, "signature": "A" * 43}
-    assert _post(client, ana, forged).status_code == 403
-    assert _post(client, ana, {"ttl": 1}).status_code == 422
+    assert post_feedback(client, ana, forged).status_code == 403
+    assert post_feedback(client, ana, {"ttl": 1}).status_code == 422
     clock.advance(timedelta(days=2))  # past the feedback ttl (one day)
-    fresh = _device(client, clock, "ana")
-    assert _post(client, fresh, feedback).status_code == 410
+    fresh = device_auth(clock, "ana")
+    assert post_feedback(client, fresh, feedback).status_code == 410
     assert client.get(f"/v1/messages/{guid}").json()["timeline"] == before
 
 
 def test_a_device_of_one_profile_cannot_touch_another(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    _seed(client, "bo")
-    ana, bo = _device(client, clock, "ana"), _device(client, clock, "bo")
-    [ana_alert] = wait_for(lambda: _alerts(client, ana))
-    [bo_alert] = wait_for(lambda: _alerts(client, bo))
+    client, service = app
+    ana, bo = device_auth(clock, "ana"), device_auth(clock, "bo")
+    # Each event decided on its own: a second event of a batch is dated a tick after
+    # a clock that stands still, and would not be due until it moved.
+    seed(client, "ana")
+    [ana_alert] = when_idle(service, lambda: fetch_alerts(client, ana))
+    seed(client, "bo")
+    [bo_alert] = when_idle(service, lambda: fetch_alerts(client, bo))
     assert (
         ana_alert["attributes"]["impressionFeedback"]
         != bo_alert["attributes"]["impressionFeedback"]
     )
     # Bo's device posting Ana's (validly signed) feedback is refused and changes nothing.
     dismiss = ana_alert["template"]["ctas"][1]["ctaFeedback"]
-    assert _post(client, bo, dismiss).status_code == 404
-    assert len(_alerts(client, ana)) == 1
+    assert post_feedback(client, bo, dismiss).status_code == 404
+    assert len(fetch_alerts(client, ana)) == 1
     assert (
         client.get("/v1/inapp/alerts", params={"platform": "web", "deviceId": "x"}).status_code
         == 401
@@ -189,7 +130,7 @@ def test_a_device_of_one_profile_cannot_touch_another(
 def test_follow_up_after_impressions_uses_a_banner_on_the_web_only(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
+    client, service = app
     assert client.put("/v1/profiles/cy", json={"timezone": "UTC"}).status_code == 200
     client.post(
         "/v1/events",
@@ -199,15 +140,15 @@ def test_follow_up_after_impressions_uses_a_banner_on_the_web_only(
             "payload": {"reason": "recovery"},
         },
     )
-    cy = _device(client, clock, "cy")
+    cy = device_auth(clock, "cy")
     for _ in range(3):
-        [alert] = wait_for(lambda: _alerts(client, cy))
+        [alert] = when_idle(service, lambda: fetch_alerts(client, cy))
         assert alert["templateId"] == "standard"
-        _post(client, cy, alert["attributes"]["impressionFeedback"])
-    [follow_up] = _alerts(client, cy)
+        post_feedback(client, cy, alert["attributes"]["impressionFeedback"])
+    [follow_up] = fetch_alerts(client, cy)
     assert follow_up["templateId"] == "banner"
-    assert _alerts(client, cy, platform="ios", appVersion="16.1") == []
-    assert _alerts(client, cy, page="/account/phone") == []
+    assert fetch_alerts(client, cy, platform="ios", appVersion="16.1") == []
+    assert fetch_alerts(client, cy, page="/account/phone") == []
 
 
 def test_sdk_is_served(app: tuple[TestClient, Service]) -> None:
@@ -219,34 +160,28 @@ def test_sdk_is_served(app: tuple[TestClient, Service]) -> None:
 def test_the_goal_event_resolves_the_alert_everywhere(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
+    client, service = app
     assert client.put("/v1/profiles/cy", json={"timezone": "UTC"}).status_code == 200
     client.post(
         "/v1/events",
         json={"type": "account.phone_missing", "profile_id": "cy", "payload": {"reason": "r"}},
     )
-    cy = _device(client, clock, "cy")
-    [alert] = wait_for(lambda: _alerts(client, cy))
+    cy = device_auth(clock, "cy")
+    [alert] = when_idle(service, lambda: fetch_alerts(client, cy))
     guid = alert["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"]
     client.post("/v1/events", json={"type": "phone.added", "profile_id": "cy"})
-    wait_for(lambda: client.get(f"/v1/messages/{guid}").json()["status"] == "resolved")
+    when_idle(service, lambda: client.get(f"/v1/messages/{guid}").json()["status"] == "resolved")
     assert client.get(f"/v1/messages/{guid}").json()["reason"] == "resolved:phone.added"
-    assert _alerts(client, cy) == [] and _alerts(client, cy, deviceId="phone", platform="ios") == []
-
-
-def _center(client: TestClient, headers: dict[str, str], **params: str) -> dict[str, Any]:
-    query = {"platform": "web", "deviceId": "laptop", **params}
-    response = client.get("/v1/inapp/notifications", params=query, headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    jsonschema.validate(body, NOTIFICATIONS_RESPONSE_SCHEMA)
-    return body
+    assert (
+        fetch_alerts(client, cy) == []
+        and fetch_alerts(client, cy, deviceId="phone", platform="ios") == []
+    )
 
 
 def test_notification_center_is_per_profile_newest_first_and_paginated(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
+    client, service = app
     assert client.put("/v1/profiles/ana", json={"timezone": "UTC"}).status_code == 200
     for i, title in enumerate(["Dark", "Ozark", "Lupin"]):
         clock.advance(timedelta(minutes=1))
@@ -259,32 +194,32 @@ def test_notification_center_is_per_profile_newest_first_and_paginated(
             "/v1/events",
             json={"type": "recommendation.ready", "profile_id": "ana", "payload": payload},
         )
-        ana = _device(client, clock, "ana")
+        ana = device_auth(clock, "ana")
 
         def listed(n: int = i + 1, h: dict[str, str] = ana) -> bool:
-            return len(_center(client, h)["notifications"]) == n
+            return len(fetch_center(client, h)["notifications"]) == n
 
-        wait_for(listed)
-    assert _alerts(client, ana) == []  # notifications are not alerts
-    first = _center(client, ana, limit="2", locale="en")
+        when_idle(service, listed)
+    assert fetch_alerts(client, ana) == []  # notifications are not alerts
+    first = fetch_center(client, ana, limit="2", locale="en")
     assert first["unreadCount"] == 3
     titles = [n["template"]["title"]["copy"][1]["content"] for n in first["notifications"]]
     assert titles == ["Lupin", "Ozark"]
     assert first["notifications"][0]["template"]["image"] == "https://img.example.com/2.jpg"
-    rest = _center(client, ana, limit="2", cursor=first["nextCursor"])
+    rest = fetch_center(client, ana, limit="2", cursor=first["nextCursor"])
     assert [n["template"]["title"]["copy"][1]["content"] for n in rest["notifications"]] == ["Dark"]
     assert rest["nextCursor"] is None
     newest = first["notifications"][0]["guid"]
     assert client.post(f"/v1/inapp/notifications/{newest}/read", headers=ana).status_code == 204
     # Read state belongs to the profile: another device sees it too.
-    center = _center(client, ana, deviceId="tablet")
+    center = fetch_center(client, ana, deviceId="tablet")
     assert center["unreadCount"] == 2 and center["notifications"][0]["read"] is True
-    bo = _device(client, clock, "bo")
+    bo = device_auth(clock, "bo")
     assert client.post(f"/v1/inapp/notifications/{newest}/archive", headers=bo).status_code == 404
     assert client.post(f"/v1/inapp/notifications/{newest}/archive", headers=ana).status_code == 204
-    assert len(_center(client, ana)["notifications"]) == 2
-    assert len(_center(client, ana, archived="true")["notifications"]) == 3
-    assert _center(client, bo)["notifications"] == []
+    assert len(fetch_center(client, ana)["notifications"]) == 2
+    assert len(fetch_center(client, ana, archived="true")["notifications"]) == 3
+    assert fetch_center(client, bo)["notifications"] == []
     bad = client.get(
         "/v1/inapp/notifications", params={**WEB_DEVICE, "cursor": "nope"}, headers=ana
     )
@@ -299,7 +234,7 @@ def test_in_app_caps_count_impressions(db_url: str, tmp_path: Path) -> None:
     add_phone = catalog / "messages" / "add_phone.yaml"
     add_phone.write_text(add_phone.read_text().replace("category: account", "category: onboarding"))
     clock = FakeClock()
-    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, _):
+    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, service):
         client.put("/v1/profiles/cy", json={"timezone": "UTC"})
         for count, reason in enumerate(("recovery", "security"), 1):  # dedup is per reason
             clock.advance(timedelta(minutes=1))
@@ -313,18 +248,19 @@ def test_in_app_caps_count_impressions(db_url: str, tmp_path: Path) -> None:
             def decided(n: int = count) -> bool:
                 return len(client.get("/v1/profiles/cy/messages").json()["messages"]) == n
 
-            wait_for(decided)
-        cy = _device(client, clock, "cy")
-        [first] = wait_for(lambda: _alerts(client, cy))  # the cap leaves room for one alert a day
-        _post(client, cy, first["attributes"]["impressionFeedback"])
-        [again] = _alerts(client, cy)
+            when_idle(service, decided)
+        cy = device_auth(clock, "cy")
+        # The cap leaves room for one alert a day.
+        [first] = when_idle(service, lambda: fetch_alerts(client, cy))
+        post_feedback(client, cy, first["attributes"]["impressionFeedback"])
+        [again] = fetch_alerts(client, cy)
         assert (
             again["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"]
             == (first["attributes"]["impressionFeedback"]["trackingInfo"]["messageGuid"])
         )
         clock.advance(timedelta(days=1, minutes=1))
-        later = _device(client, clock, "cy")
-        assert len(_alerts(client, later)) == 1  # a new day: room for one alert again
+        later = device_auth(clock, "cy")
+        assert len(fetch_alerts(client, later)) == 1  # a new day: room for one alert again
 
 
 def test_a_dismiss_for_all_channels_suppresses_the_message_everywhere(
@@ -335,11 +271,11 @@ def test_a_dismiss_for_all_channels_suppresses_the_message_everywhere(
     payment = catalog / "messages" / "payment_failed.yaml"
     payment.write_text(payment.read_text().replace("scope: message}", "scope: all_channels}"))
     clock = FakeClock()
-    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, _):
-        _seed(client, "ana")
-        ana = _device(client, clock, "ana")
-        [alert] = wait_for(lambda: _alerts(client, ana))
-        _post(client, ana, alert["template"]["ctas"][1]["ctaFeedback"])  # Not now
+    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, service):
+        seed(client, "ana")
+        ana = device_auth(clock, "ana")
+        [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
+        post_feedback(client, ana, alert["template"]["ctas"][1]["ctaFeedback"])  # Not now
         again = {"id": "again", "type": "payment.failed", "profile_id": "ana", "payload": PAYMENT}
         client.post("/v1/events", json=again)
 
@@ -347,13 +283,16 @@ def test_a_dismiss_for_all_channels_suppresses_the_message_everywhere(
             found = client.get("/v1/profiles/ana/messages").json()["messages"]
             return [m for m in found if m["event_id"] == "again"]
 
-        messages = wait_for(lambda: len(decided()) == 4 and decided())
+        service.run_until_idle()
+        messages = decided()
+        assert len(messages) == 4
         assert {m["reason"] for m in messages} == {"suppressed:dismiss"}
         clock.advance(timedelta(days=1, minutes=1))  # the suppression lasts a day
         client.post("/v1/events", json={**again, "id": "later"})
-        wait_for(
+        when_idle(
+            service,
             lambda: any(
                 m["event_id"] == "later" and m["channel"] == "email" and m["status"] == "delivered"
                 for m in client.get("/v1/profiles/ana/messages").json()["messages"]
-            )
+            ),
         )

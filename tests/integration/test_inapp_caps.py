@@ -11,17 +11,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from clarion.channels.provider_config import InAppConfig, SinkConfig
-from clarion.inapp import issue_device_token
-from tests.integration.pipeline_support import (
-    EXAMPLE_CATALOG,
-    FakeClock,
-    running,
-    settings_for,
-    wait_for,
-)
+from clarion.service import Service
+from tests.integration.conftest import device_auth, inapp_settings
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running, when_idle
 
-DEVICE_SECRET = b"d" * 32
 IMAGE = "https://img.example.com/pick.jpg"
 CENTER = {"platform": "web", "deviceId": "laptop", "locale": "en"}
 
@@ -43,7 +36,9 @@ def _messages(client: TestClient, profile_id: str) -> list[dict[str, Any]]:
     return found
 
 
-def _six_picks(client: TestClient, clock: FakeClock, profile_id: str) -> dict[str, str]:
+def _six_picks(
+    client: TestClient, service: Service, clock: FakeClock, profile_id: str
+) -> dict[str, str]:
     """Six top picks (in-app notification-center items, global caps 6/1d) for a
     profile; returns its device headers once all six are in its center."""
     profile = {"timezone": "UTC", "email": f"{profile_id}@example.com"}
@@ -52,23 +47,19 @@ def _six_picks(client: TestClient, clock: FakeClock, profile_id: str) -> dict[st
         payload = {"title_id": f"t{i}", "title": f"Title {i}", "image": IMAGE}
         event = {"type": "recommendation.ready", "profile_id": profile_id, "payload": payload}
         assert client.post("/v1/events", json=event).status_code == 202
-    token = issue_device_token(DEVICE_SECRET, profile_id, timedelta(hours=1), now=clock())
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = device_auth(clock, profile_id)
 
     # Each one decided, then stored for the devices when due: events decided in one
     # batch are dated a microsecond apart, so the clock must move on for the last.
-    tick = timedelta(milliseconds=1)
-
-    def all_listed() -> bool:
-        clock.advance(tick)
-        answer = client.get("/v1/inapp/notifications", params=CENTER, headers=headers)
-        return len(answer.json()["notifications"]) == 6
-
-    wait_for(all_listed)
+    service.run_until_idle()
+    clock.advance(timedelta(milliseconds=1))
+    service.run_until_idle()
+    answer = client.get("/v1/inapp/notifications", params=CENTER, headers=headers)
+    assert len(answer.json()["notifications"]) == 6
     return headers
 
 
-def _nudge(client: TestClient, profile_id: str) -> dict[str, Any]:
+def _nudge(client: TestClient, service: Service, profile_id: str) -> dict[str, Any]:
     """continue_watching for the profile (email: it has no push device), once decided."""
     payload = {"show_id": "dark", "show_title": "Dark", "episode_title": "E1", "progress": 0.5}
     event = {"type": "play.paused", "profile_id": profile_id, "payload": payload}
@@ -81,8 +72,7 @@ def _nudge(client: TestClient, profile_id: str) -> dict[str, Any]:
             if m["message"] == "continue_watching" and m["channel"] == "email"
         ]
 
-    found: list[dict[str, Any]] = wait_for(decided)
-    [email] = found
+    [email] = when_idle(service, decided)
     return email
 
 
@@ -90,23 +80,16 @@ def test_unseen_in_app_messages_do_not_count_against_the_global_cap(
     db_url: str, tmp_path: Path
 ) -> None:
     clock = FakeClock()
-    settings = settings_for(
-        db_url,
-        tmp_path,
-        catalog=_catalog(tmp_path),
-        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
-        device_token_secrets={"default": DEVICE_SECRET.decode()},
-        feedback_keys={"k1": "f" * 32},
-    )
-    with running(settings, clock=clock) as (client, _):
+    settings = inapp_settings(db_url, tmp_path, _catalog(tmp_path))
+    with running(settings, clock=clock) as (client, service):
         # Six notifications nobody has looked at: the email goes out.
-        _six_picks(client, clock, "unseen")
-        email = _nudge(client, "unseen")
+        _six_picks(client, service, clock, "unseen")
+        email = _nudge(client, service, "unseen")
         assert email["status"] == "scheduled", email  # due in two hours
 
         # Six shown on a device (three of them marked read before their impression):
         # they spend the day's global budget, and the email is capped.
-        device = _six_picks(client, clock, "shown")
+        device = _six_picks(client, service, clock, "shown")
         center = client.get("/v1/inapp/notifications", params=CENTER, headers=device).json()
         items = center["notifications"]
         assert len(items) == 6
@@ -119,7 +102,7 @@ def test_unseen_in_app_messages_do_not_count_against_the_global_cap(
             body = {"feedback": item["impressionFeedback"], "context": context}
             answer = client.post("/v1/inapp/feedback", json=body, headers=device)
             assert answer.status_code == 200, answer.text
-        capped = _nudge(client, "shown")
+        capped = _nudge(client, service, "shown")
         assert (capped["status"], capped["reason"]) == (
             "suppressed",
             "frequency_capped:global:6/1d",

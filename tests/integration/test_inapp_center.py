@@ -14,26 +14,13 @@ import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
-from clarion.channels.provider_config import InAppConfig, SinkConfig
-from clarion.inapp import issue_device_token
 from clarion.inapp.contract import NOTIFICATIONS_RESPONSE_SCHEMA
 from clarion.service import Service
-from tests.integration.pipeline_support import (
-    EXAMPLE_CATALOG,
-    FakeClock,
-    running,
-    settings_for,
-    wait_for,
-)
+from tests.integration.conftest import device_auth, inapp_settings
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running
 
-DEVICE_SECRET = b"d" * 32
 IMAGE = "https://img.example.com/pick.jpg"
 WEB = {"platform": "web", "deviceId": "laptop"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
@@ -46,21 +33,8 @@ def app(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[TestCli
         "  - channel: inapp\n", "  - channel: inapp\n    platforms: [web, ios]\n"
     )
     pick.write_text(text.replace("ttl: 14d", 'ttl: 14d\n      app_versions: {ios: ">=16.0"}'))
-    settings = settings_for(
-        db_url,
-        tmp_path,
-        catalog=catalog,
-        providers={"sink": SinkConfig(path=tmp_path / "sink.jsonl"), "inapp": InAppConfig()},
-        device_token_secrets={"default": DEVICE_SECRET.decode()},
-        feedback_keys={"k1": "f" * 32},
-    )
-    with running(settings, clock=clock) as pair:
+    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as pair:
         yield pair
-
-
-def _device(clock: FakeClock, profile_id: str) -> dict[str, str]:
-    token = issue_device_token(DEVICE_SECRET, profile_id, timedelta(hours=1), now=clock())
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _center(client: TestClient, headers: dict[str, str], **params: str) -> dict[str, Any]:
@@ -71,7 +45,9 @@ def _center(client: TestClient, headers: dict[str, str], **params: str) -> dict[
     return body
 
 
-def _picks(client: TestClient, clock: FakeClock, profile_id: str, count: int) -> dict[str, str]:
+def _picks(
+    client: TestClient, service: Service, clock: FakeClock, profile_id: str, count: int
+) -> dict[str, str]:
     """``count`` top picks for an English-speaking profile; its device headers."""
     profile = {"timezone": "UTC", "locale": "en"}
     assert client.put(f"/v1/profiles/{profile_id}", json=profile).status_code == 200
@@ -80,16 +56,13 @@ def _picks(client: TestClient, clock: FakeClock, profile_id: str, count: int) ->
         payload = {"title_id": f"t{i}", "title": f"Title {i}", "image": IMAGE}
         event = {"type": "recommendation.ready", "profile_id": profile_id, "payload": payload}
         assert client.post("/v1/events", json=event).status_code == 202
-    headers = _device(clock, profile_id)
+    headers = device_auth(clock, profile_id)
     # Events decided in one batch are dated a microsecond apart, so the clock must
     # move on for the last of them to fall due.
-    tick = timedelta(milliseconds=1)
-
-    def all_listed() -> bool:
-        clock.advance(tick)
-        return len(_center(client, headers, **WEB)["notifications"]) == count
-
-    wait_for(all_listed)
+    service.run_until_idle()
+    clock.advance(timedelta(milliseconds=1))
+    service.run_until_idle()
+    assert len(_center(client, headers, **WEB)["notifications"]) == count
     return headers
 
 
@@ -100,8 +73,8 @@ def _title(item: dict[str, Any]) -> str:
 def test_center_items_follow_the_devices_platform_version_and_locale(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    ana = _picks(client, clock, "ana", 1)
+    client, service = app
+    ana = _picks(client, service, clock, "ana", 1)
     # The device's locale, not the profile's (English): Spanish copy for a Spanish device.
     [spanish] = _center(client, ana, **WEB, locale="es-ES")["notifications"]
     assert _title(spanish) == "Nuevo para ti: Title 0"
@@ -126,8 +99,8 @@ def test_center_items_follow_the_devices_platform_version_and_locale(
 def test_mark_all_read_marks_what_the_device_lists_on_every_device(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    ana = _picks(client, clock, "ana", 3)
+    client, service = app
+    ana = _picks(client, service, clock, "ana", 3)
     first = _center(client, ana, **WEB)
     assert first["unreadCount"] == 3
     newest = first["notifications"][0]["guid"]
@@ -141,7 +114,7 @@ def test_mark_all_read_marks_what_the_device_lists_on_every_device(
     again = client.post("/v1/inapp/notifications/read-all", params=WEB, headers=ana)
     assert again.json() == {"marked": 0}
     # Another profile's device marks nothing of Ana's.
-    bo = _picks(client, clock, "bo", 1)
+    bo = _picks(client, service, clock, "bo", 1)
     assert client.post("/v1/inapp/notifications/read-all", params=WEB, headers=bo).json() == {
         "marked": 1
     }
@@ -152,8 +125,8 @@ def test_mark_all_read_marks_what_the_device_lists_on_every_device(
 def test_unarchive_puts_an_item_back_for_every_device(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    ana = _picks(client, clock, "ana", 2)
+    client, service = app
+    ana = _picks(client, service, clock, "ana", 2)
     items = _center(client, ana, **WEB)["notifications"]
     guid = items[0]["guid"]
     assert client.post(f"/v1/inapp/notifications/{guid}/archive", headers=ana).status_code == 204
@@ -161,7 +134,7 @@ def test_unarchive_puts_an_item_back_for_every_device(
     archived = _center(client, ana, **WEB, archived="true")["notifications"]
     assert [n["archived"] for n in archived] == [True, False]
 
-    bo = _device(clock, "bo")
+    bo = device_auth(clock, "bo")
     assert client.post(f"/v1/inapp/notifications/{guid}/unarchive", headers=bo).status_code == 404
     assert client.post("/v1/inapp/notifications/nope/unarchive", headers=ana).status_code == 404
     assert client.post(f"/v1/inapp/notifications/{guid}/unarchive", headers=ana).status_code == 204

@@ -10,13 +10,8 @@ from fastapi.testclient import TestClient
 
 from clarion.inapp.contract import ALERTS_RESPONSE_SCHEMA
 from clarion.service import Service
-from tests.integration import test_inapp
-from tests.integration.pipeline_support import FakeClock, wait_for
-from tests.integration.test_inapp import _device, _seed
-
-# The in-app tests' fixtures: a fake clock, and the app on SQLite and PostgreSQL.
-clock = test_inapp.clock
-app = test_inapp.app
+from tests.integration.conftest import device_auth, seed
+from tests.integration.pipeline_support import FakeClock, when_idle
 
 #: Per render: a fresh render guid, and signatures over it.
 _PER_RENDER = frozenset({"renderGuid", "signature"})
@@ -34,10 +29,13 @@ def _stable(value: Any) -> Any:
 def test_the_short_path_and_the_route_answer_the_same(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    _seed(client, "ana", "account.phone_missing", reason="r")
-    headers = _device(client, clock, "ana")
+    client, service = app
+    seed(client, "ana")
+    # Each event decided on its own: a second event of a batch is dated a tick after
+    # a clock that stands still, and would not be due until it moved.
+    service.run_until_idle()
+    seed(client, "ana", "account.phone_missing", reason="r")
+    headers = device_auth(clock, "ana")
     query = "platform=web&deviceId=laptop&locale=pt-BR&appVersion=2.0"
 
     def fetch(extra: str = "") -> Any:
@@ -52,7 +50,7 @@ def test_the_short_path_and_the_route_answer_the_same(
         body = fetch()
         return body if len(body["alerts"]) == 2 else None
 
-    fast = wait_for(both)
+    fast = when_idle(service, both)
     # A parameter given twice (one the route ignores) sends the fetch to the route.
     routed = fetch("&utm=a&utm=b")
     assert _stable(fast) == _stable(routed)
@@ -67,7 +65,7 @@ def test_the_short_path_and_the_route_answer_the_same(
 
 def test_errors_keep_the_routes_shape(app: tuple[TestClient, Service], clock: FakeClock) -> None:
     client, _ = app
-    headers = _device(client, clock, "ana")
+    headers = device_auth(clock, "ana")
     bad = client.get("/v1/inapp/alerts?platform=desktop&deviceId=d", headers=headers)
     assert bad.status_code == 422
     assert bad.json()["fields"][0]["field"] == "platform"

@@ -5,30 +5,23 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from fastapi.testclient import TestClient
 
 from clarion.observability import REGISTRY
 from clarion.service import Service
-from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running, wait_for
-from tests.integration.test_inapp import _alerts, _device, _post, _seed, inapp_settings
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def app(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[TestClient, Service]]:
-    with running(inapp_settings(db_url, tmp_path), clock=clock) as pair:
-        yield pair
+from tests.integration.conftest import (
+    device_auth,
+    fetch_alerts,
+    inapp_settings,
+    post_feedback,
+    seed,
+)
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, FakeClock, running, when_idle
 
 
 def _timeline(client: TestClient, guid: str) -> list[dict[str, Any]]:
@@ -63,24 +56,28 @@ def _via_route(client: TestClient, headers: dict[str, str], feedback: object) ->
 def test_a_dismissed_alert_comes_back_on_every_device_when_its_suppression_ends(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    ana = _device(client, clock, "ana")
-    [alert] = wait_for(lambda: _alerts(client, ana))
+    client, service = app
+    seed(client, "ana")
+    ana = device_auth(clock, "ana")
+    [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
     guid = _guid(alert)
     dismissed_at = clock()
-    effects = _post(client, ana, alert["template"]["ctas"][1]["ctaFeedback"]).json()["effects"]
+    effects = post_feedback(client, ana, alert["template"]["ctas"][1]["ctaFeedback"]).json()[
+        "effects"
+    ]
     assert effects[:2] == ["action", "suppressed"]
     clock.advance(timedelta(hours=23, minutes=59))
-    ana = _device(client, clock, "ana")
-    assert _alerts(client, ana) == [] and _alerts(client, ana, deviceId="tablet") == []
+    ana = device_auth(clock, "ana")
+    assert fetch_alerts(client, ana) == [] and fetch_alerts(client, ana, deviceId="tablet") == []
     clock.advance(timedelta(minutes=2))  # past the day the dismiss suppressed it for
-    ana = _device(client, clock, "ana")
-    [back] = _alerts(client, ana)
+    ana = device_auth(clock, "ana")
+    [back] = fetch_alerts(client, ana)
     assert _guid(back) == guid
-    assert [_guid(a) for a in _alerts(client, ana, deviceId="tablet")] == [guid]
+    assert [_guid(a) for a in fetch_alerts(client, ana, deviceId="tablet")] == [guid]
     # The timeline says when the suppression ended (a worker records it, at the end time).
-    ended = wait_for(lambda: [e for e in _timeline(client, guid) if e["reason"] == "unsuppressed"])
+    ended = when_idle(
+        service, lambda: [e for e in _timeline(client, guid) if e["reason"] == "unsuppressed"]
+    )
     assert len(ended) == 1
     end = datetime.fromisoformat(ended[0]["at"])
     assert end == dismissed_at + timedelta(days=1)
@@ -90,19 +87,19 @@ def test_a_dismissed_alert_comes_back_on_every_device_when_its_suppression_ends(
 def test_an_alert_acted_on_while_dismissed_stays_gone_when_the_suppression_ends(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    ana = _device(client, clock, "ana")
-    [alert] = wait_for(lambda: _alerts(client, ana))
+    client, service = app
+    seed(client, "ana")
+    ana = device_auth(clock, "ana")
+    [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
     update, not_now = alert["template"]["ctas"]
-    _post(client, ana, not_now["ctaFeedback"])
+    post_feedback(client, ana, not_now["ctaFeedback"])
     clock.advance(timedelta(hours=1))
     # Another device still showed it, and its member clicked "Update payment" there.
-    assert _post(client, ana, update["ctaFeedback"], device="tablet").status_code == 200
+    assert post_feedback(client, ana, update["ctaFeedback"], device="tablet").status_code == 200
     clock.advance(timedelta(days=1))
-    ana = _device(client, clock, "ana")
-    wait_for(lambda: "unsuppressed" in _reasons(client, _guid(alert)))
-    assert _alerts(client, ana) == []
+    ana = device_auth(clock, "ana")
+    when_idle(service, lambda: "unsuppressed" in _reasons(client, _guid(alert)))
+    assert fetch_alerts(client, ana) == []
 
 
 def test_without_a_dismiss_rule_a_dismiss_closes_the_alert_for_good(
@@ -115,34 +112,36 @@ def test_without_a_dismiss_rule_a_dismiss_closes_the_alert_for_good(
         payment.read_text().replace("dismiss: {suppress_for: 1d, scope: message}", "")
     )
     clock = FakeClock()
-    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, _):
-        _seed(client, "ana")
-        ana = _device(client, clock, "ana")
-        [alert] = wait_for(lambda: _alerts(client, ana))
-        effects = _post(client, ana, alert["template"]["ctas"][1]["ctaFeedback"]).json()["effects"]
+    with running(inapp_settings(db_url, tmp_path, catalog), clock=clock) as (client, service):
+        seed(client, "ana")
+        ana = device_auth(clock, "ana")
+        [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
+        effects = post_feedback(client, ana, alert["template"]["ctas"][1]["ctaFeedback"]).json()[
+            "effects"
+        ]
         assert effects == ["action"]
         clock.advance(timedelta(days=2))
-        assert _alerts(client, _device(client, clock, "ana")) == []
+        assert fetch_alerts(client, device_auth(clock, "ana")) == []
 
 
 def test_replayed_feedback_takes_effect_once(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    ana = _device(client, clock, "ana")
-    [alert] = wait_for(lambda: _alerts(client, ana))
+    client, service = app
+    seed(client, "ana")
+    ana = device_auth(clock, "ana")
+    [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
     guid = _guid(alert)
     impression = alert["attributes"]["impressionFeedback"]
     before = _duplicates("impression")
-    first = _post(client, ana, impression)
+    first = post_feedback(client, ana, impression)
     assert first.status_code == 200 and first.json()["duplicate"] is False
-    for replay in (_post(client, ana, impression), _via_route(client, ana, impression)):
+    for replay in (post_feedback(client, ana, impression), _via_route(client, ana, impression)):
         assert replay.status_code == 200, replay.text
         assert replay.json() == {"status": "duplicate", "effects": [], "duplicate": True}
     # Three impressions switch to the follow-up banner: one render counts once.
-    _post(client, ana, impression)
-    [still] = _alerts(client, ana)
+    post_feedback(client, ana, impression)
+    [still] = fetch_alerts(client, ana)
     assert still["templateId"] == "standard"
     assert _reasons(client, guid).count("impression") == 1
     assert _duplicates("impression") == before + 3
@@ -150,26 +149,26 @@ def test_replayed_feedback_takes_effect_once(
     not_now = alert["template"]["ctas"][1]["ctaFeedback"]
     assert _via_route(client, ana, not_now).json()["duplicate"] is False
     clock.advance(timedelta(hours=12))
-    ana = _device(client, clock, "ana")
-    assert _post(client, ana, not_now).json()["duplicate"] is True
+    ana = device_auth(clock, "ana")
+    assert post_feedback(client, ana, not_now).json()["duplicate"] is True
     clock.advance(timedelta(hours=12, minutes=1))  # a day after the dismiss itself
-    ana = _device(client, clock, "ana")
-    assert [_guid(a) for a in _alerts(client, ana)] == [guid]
+    ana = device_auth(clock, "ana")
+    assert [_guid(a) for a in fetch_alerts(client, ana)] == [guid]
     assert _reasons(client, guid).count("cta:DISMISS_ALERT") == 1
     # A new render is new feedback: its impression counts.
-    [again] = _alerts(client, ana)
-    assert _post(client, ana, again["attributes"]["impressionFeedback"]).json()["effects"] == [
-        "impression"
-    ]
+    [again] = fetch_alerts(client, ana)
+    assert post_feedback(client, ana, again["attributes"]["impressionFeedback"]).json()[
+        "effects"
+    ] == ["impression"]
 
 
 def test_two_posts_of_the_same_feedback_at_once_act_once(
     app: tuple[TestClient, Service], clock: FakeClock
 ) -> None:
-    client, _ = app
-    _seed(client, "ana")
-    ana = _device(client, clock, "ana")
-    [alert] = wait_for(lambda: _alerts(client, ana))
+    client, service = app
+    seed(client, "ana")
+    ana = device_auth(clock, "ana")
+    [alert] = when_idle(service, lambda: fetch_alerts(client, ana))
     guid = _guid(alert)
     for feedback in (
         alert["attributes"]["impressionFeedback"],
@@ -186,7 +185,7 @@ def test_two_posts_of_the_same_feedback_at_once_act_once(
             answers.append(response.json().get("duplicate", response.status_code))
 
         # Two on the short path, two on the route, all at once.
-        senders = (_post, _post, _via_route, _via_route)
+        senders = (post_feedback, post_feedback, _via_route, _via_route)
         threads = [threading.Thread(target=post, args=(send,)) for send in senders]
         for thread in threads:
             thread.start()

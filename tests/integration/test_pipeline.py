@@ -1,5 +1,8 @@
 """The whole pipeline in-process, on SQLite and PostgreSQL: event in over HTTP,
-decided, scheduled, dispatched to a provider, and explained by the API."""
+decided, scheduled, dispatched to a provider, and explained by the API.
+
+The service runs without worker threads: each test acts, runs the workers until
+idle (``Service.run_until_idle``), and asserts, with no polling and no time limit."""
 
 from __future__ import annotations
 
@@ -11,13 +14,13 @@ from fastapi.testclient import TestClient
 
 from clarion.channels.base import Outgoing, PermanentError, Receipt, TransientError
 from clarion.channels.sink import read_sink
-from clarion.runtime.clock import system_clock
+from clarion.config import Settings
+from clarion.service import Service
 from tests.integration.pipeline_support import (
     FakeClock,
     ScriptedProvider,
     running,
     settings_for,
-    wait_for,
 )
 
 PAYMENT = {"amount": 15.49, "currency": "USD", "show_title": "Stranger Things"}
@@ -45,27 +48,31 @@ def _messages(client: TestClient, pid: str, **params: str) -> list[dict[str, Any
     return messages
 
 
-def _settled(client: TestClient, pid: str, count: int) -> list[dict[str, Any]]:
-    def check() -> list[dict[str, Any]] | None:
-        found = _messages(client, pid)
-        done = [m for m in found if m["status"] not in ("scheduled", "sending")]
-        return found if len(found) == count and len(done) == count else None
+def _settled(client: TestClient, service: Service, pid: str, count: int) -> list[dict[str, Any]]:
+    """The profile's ``count`` messages, each past scheduled and sending, once the
+    workers have nothing left to do."""
+    service.run_until_idle()
+    found = _messages(client, pid)
+    assert len(found) == count, found
+    assert [m for m in found if m["status"] in ("scheduled", "sending")] == [], found
+    return found
 
-    result: list[dict[str, Any]] = wait_for(check)
-    return result
+
+def _idle_settings(db_url: str, tmp_path: Path, **kw: Any) -> Settings:
+    return settings_for(db_url, tmp_path, run_workers=False, **kw)
 
 
 def test_payment_failed_reaches_every_channel_in_the_profiles_locale(
     db_url: str, tmp_path: Path
 ) -> None:
-    with running(settings_for(db_url, tmp_path)) as (client, _):
+    with running(_idle_settings(db_url, tmp_path)) as (client, service):
         _profile(client, "ana")
         answer = client.post(
             "/v1/events",
             json={"id": "evt-1", "type": "payment.failed", "profile_id": "ana", "payload": PAYMENT},
         )
         assert answer.status_code == 202 and answer.json()["duplicate"] is False
-        messages = _settled(client, "ana", 4)
+        messages = _settled(client, service, "ana", 4)
         assert {m["channel"] for m in messages} == {"inapp", "push", "email", "sms"}
         assert {m["status"] for m in messages} == {"delivered"}
         lines = read_sink(tmp_path / "sink.jsonl")
@@ -86,7 +93,7 @@ def test_payment_failed_reaches_every_channel_in_the_profiles_locale(
 
 
 def test_a_repeated_event_is_a_no_op_answered_as_before(db_url: str, tmp_path: Path) -> None:
-    with running(settings_for(db_url, tmp_path)) as (client, _):
+    with running(_idle_settings(db_url, tmp_path)) as (client, service):
         _profile(client, "ana")
         body = {"type": "payment.failed", "profile_id": "ana", "payload": PAYMENT}
         first = client.post("/v1/events", json=body, headers={"Idempotency-Key": "k-1"})
@@ -95,17 +102,17 @@ def test_a_repeated_event_is_a_no_op_answered_as_before(db_url: str, tmp_path: P
         assert again.json() == {**first.json(), "duplicate": True}
         batch = client.post("/v1/events:batch", json={"events": [{**body, "id": "k-1"}]})
         assert batch.json()["results"][0]["received_at"] == first.json()["received_at"]
-        assert len(_settled(client, "ana", 4)) == 4
+        assert len(_settled(client, service, "ana", 4)) == 4
 
 
 def test_why_not_suppressed_messages_say_which_rule(db_url: str, tmp_path: Path) -> None:
-    with running(settings_for(db_url, tmp_path)) as (client, _):
+    with running(_idle_settings(db_url, tmp_path)) as (client, service):
         _profile(client, "bo", email=None, opt_outs={"channels": ["sms"]})
         client.post(
             "/v1/events",
             json={"id": "e-bo", "type": "payment.failed", "profile_id": "bo", "payload": PAYMENT},
         )
-        messages = {m["channel"]: m for m in _settled(client, "bo", 4)}
+        messages = {m["channel"]: m for m in _settled(client, service, "bo", 4)}
         assert (messages["email"]["status"], messages["email"]["reason"]) == (
             "suppressed",
             "no_address",
@@ -117,24 +124,29 @@ def test_why_not_suppressed_messages_say_which_rule(db_url: str, tmp_path: Path)
 
 def test_delay_and_cancel_on(db_url: str, tmp_path: Path) -> None:
     clock = FakeClock()
-    with running(settings_for(db_url, tmp_path), clock=clock) as (client, _):
+    with running(_idle_settings(db_url, tmp_path), clock=clock) as (client, service):
         for pid in ("quitter", "finisher"):
             _profile(client, pid, timezone="UTC")
             client.post(
                 "/v1/events",
                 json={"id": f"s-{pid}", "type": "signup.started", "profile_id": pid},
             )
-        wait_for(lambda: _messages(client, "quitter") and _messages(client, "finisher"))
+            # Each decided on its own, as worker threads usually do: in one batch with
+            # a clock that stands still, the second would be dated a tick after the
+            # clock, and the cancellation read at the clock's time before it.
+            service.run_until_idle()
+        assert _messages(client, "quitter") and _messages(client, "finisher")
         [pending] = _messages(client, "finisher")
         assert pending["status"] == "scheduled" and pending["channel"] == "email"
         client.post(
             "/v1/events",
             json={"id": "c-1", "type": "signup.completed", "profile_id": "finisher"},
         )
-        wait_for(lambda: _messages(client, "finisher")[0]["status"] == "cancelled")
+        service.run_until_idle()
+        assert _messages(client, "finisher")[0]["status"] == "cancelled"
         assert _messages(client, "finisher")[0]["reason"] == "cancelled:signup.completed"
         clock.advance(timedelta(hours=25))  # past the 24 h delay, inside the 10-20 window
-        [sent] = _settled(client, "quitter", 1)
+        [sent] = _settled(client, service, "quitter", 1)
         assert sent["status"] == "delivered"
         timeline = client.get(f"/v1/messages/{pending['guid']}").json()["timeline"]
         assert [e["status"] for e in timeline] == ["scheduled", "cancelled"]
@@ -154,18 +166,22 @@ def test_transient_failures_retry_then_succeed_and_permanent_ones_dead_letter(
         return Receipt(provider="scripted", ref=f"ref-{message.guid[:6]}")
 
     provider = ScriptedProvider(script)
-    settings = settings_for(
+    settings = _idle_settings(
         db_url,
         tmp_path,
         routes=dict.fromkeys(["inapp", "push", "email", "sms", "voice", "webhook"], "scripted"),
     )
-    with running(settings, clock=system_clock, providers={"scripted": provider}) as (client, _):
+    clock = FakeClock()
+    with running(settings, clock=clock, providers={"scripted": provider}) as (client, service):
         _profile(client, "cy")
         client.post(
             "/v1/events",
             json={"id": "e-cy", "type": "payment.failed", "profile_id": "cy", "payload": PAYMENT},
         )
-        messages = {m["channel"]: m for m in _settled(client, "cy", 4)}
+        for _ in range(2):  # two failed attempts, each retried after its backoff
+            service.run_until_idle()
+            clock.advance(timedelta(seconds=1))  # past the 0.05 s retry cap
+        messages = {m["channel"]: m for m in _settled(client, service, "cy", 4)}
         assert messages["sms"]["status"] == "failed"
         assert messages["sms"]["reason"] == "provider_rejected:21211"
         push = messages["push"]
@@ -176,16 +192,18 @@ def test_transient_failures_retry_then_succeed_and_permanent_ones_dead_letter(
 
 
 def test_new_season_reaches_the_accounts_fans_once_per_show(db_url: str, tmp_path: Path) -> None:
-    with running(settings_for(db_url, tmp_path)) as (client, _):
+    with running(_idle_settings(db_url, tmp_path)) as (client, service):
         for pid, watchlist in (("fan1", ["dark"]), ("fan2", ["dark", "ozark"]), ("other", [])):
             _profile(client, pid, attributes={"watchlist": watchlist})
         season = {"show_id": "dark", "show_title": "Dark", "season": 3}
         body = {"type": "season.released", "profile_id": "fan1", "account_id": "acct-1"}
         client.post("/v1/events", json={**body, "id": "s-1", "payload": season})
-        assert _settled(client, "fan2", 1)[0]["status"] == "delivered"
-        assert _settled(client, "other", 1)[0]["reason"] == "not_in_segment"
+        assert _settled(client, service, "fan2", 1)[0]["status"] == "delivered"
+        assert _settled(client, service, "other", 1)[0]["reason"] == "not_in_segment"
         client.post("/v1/events", json={**body, "id": "s-2", "payload": season})
-        repeat = wait_for(lambda: len(_messages(client, "fan1")) == 2 and _messages(client, "fan1"))
+        service.run_until_idle()
+        repeat = _messages(client, "fan1")
+        assert len(repeat) == 2
         assert repeat[0]["reason"] == "duplicate"
         first = read_sink(tmp_path / "sink.jsonl")
         assert sorted(str(line["profile_id"]) for line in first) == ["fan1", "fan2"]
@@ -194,16 +212,16 @@ def test_new_season_reaches_the_accounts_fans_once_per_show(db_url: str, tmp_pat
         # Events are processed in order: once a later marker has its messages, s-3 had its turn.
         marker = {"type": "payment.failed", "profile_id": "fan1", "payload": PAYMENT}
         client.post("/v1/events", json={**marker, "id": "marker"})
-        messages = wait_for(
-            lambda: len(_messages(client, "fan1")) >= 6 and _messages(client, "fan1")
-        )
+        service.run_until_idle()
+        messages = _messages(client, "fan1")
+        assert len(messages) >= 6
         assert [m["message"] for m in messages].count("new_season") == 2
 
 
 def test_continue_watching_is_cancelled_by_play(db_url: str, tmp_path: Path) -> None:
     clock = FakeClock()
     paused = {"show_id": "dark", "show_title": "Dark", "episode_title": "Secrets", "progress": 0.4}
-    with running(settings_for(db_url, tmp_path), clock=clock) as (client, _):
+    with running(_idle_settings(db_url, tmp_path), clock=clock) as (client, service):
         for pid in ("stays", "returns"):
             _profile(client, pid, timezone="UTC")
             client.post(
@@ -215,7 +233,8 @@ def test_continue_watching_is_cancelled_by_play(db_url: str, tmp_path: Path) -> 
                     "payload": paused,
                 },
             )
-        wait_for(lambda: _messages(client, "stays") and _messages(client, "returns"))
+        service.run_until_idle()
+        assert _messages(client, "stays") and _messages(client, "returns")
         assert _messages(client, "stays")[0]["due_at"].startswith("2026-03-02T14:00:00")
         # Another show leaves the reminder pending; the same show cancels it.
         for event_id, show in (("play-0", "ozark"), ("play-1", "dark")):
@@ -232,11 +251,12 @@ def test_continue_watching_is_cancelled_by_play(db_url: str, tmp_path: Path) -> 
             def processed(e: str = event_id) -> bool:
                 return bool(client.get(f"/v1/events/{e}").json()["processed"])
 
-            wait_for(processed)
+            service.run_until_idle()
+            assert processed()
             if show == "ozark":
                 assert _messages(client, "returns")[0]["status"] == "scheduled"
         assert _messages(client, "returns")[0]["status"] == "cancelled"
         clock.advance(timedelta(hours=2))
-        [nudge] = _settled(client, "stays", 1)
+        [nudge] = _settled(client, service, "stays", 1)
         assert (nudge["channel"], nudge["status"]) == ("push", "delivered")
         assert _messages(client, "returns")[0]["reason"] == "cancelled:play.started"

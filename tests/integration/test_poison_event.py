@@ -20,7 +20,6 @@ from clarion.core.backoff import RetryPolicy
 from clarion.core.decision import Outcome
 from clarion.core.model import Event, Profile
 from clarion.observability import REGISTRY
-from clarion.runtime.clock import system_clock
 from clarion.runtime.orchestrator import Orchestrator
 from clarion.store import SqlStore, migrate
 from clarion.store.records import MessageQuery
@@ -29,7 +28,7 @@ from tests.integration.pipeline_support import (
     FakeClock,
     running,
     settings_for,
-    wait_for,
+    when_idle,
 )
 
 CATALOG = load_catalog(EXAMPLE_CATALOG)
@@ -221,9 +220,14 @@ def test_event_times_out_of_range_are_refused_at_intake(tmp_path: Path) -> None:
 def test_a_dead_event_does_not_stop_the_pipeline(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'pipe.db'}"
     settings = settings_for(
-        url, tmp_path, event_retry_base_seconds=0.01, event_retry_cap_seconds=0.01
+        url,
+        tmp_path,
+        event_retry_base_seconds=0.01,
+        event_retry_cap_seconds=0.01,
+        run_workers=False,
     )
-    with running(settings, clock=system_clock) as (client, svc):
+    clock = FakeClock()
+    with running(settings, clock=clock) as (client, svc):
         client.put("/v1/profiles/ana", json={"email": "ana@example.com"})
         # Past intake's checks (as an older Clarion could have stored it).
         svc.store.accept_events([_signup("poison", "ana", FAR_FUTURE)], svc.clock())
@@ -231,10 +235,12 @@ def test_a_dead_event_does_not_stop_the_pipeline(tmp_path: Path) -> None:
             "/v1/events", json={"id": "good", "type": "signup.started", "profile_id": "ana"}
         )
         assert accepted.status_code == 202
-        wait_for(lambda: client.get("/v1/profiles/ana/messages").json()["messages"])
-        status = wait_for(
-            lambda: (s := svc.store.event_record("poison")) is not None and s.state == "dead" and s
-        )
+        when_idle(svc, lambda: client.get("/v1/profiles/ana/messages").json()["messages"])
+        for _ in range(settings.event_max_attempts):  # each retry after its 0.01 s backoff
+            clock.advance(timedelta(seconds=1))
+            svc.run_until_idle()
+        status = svc.store.event_record("poison")
+        assert status is not None and status.state == "dead"
         assert status.attempts == settings.event_max_attempts
         # Support sees it through the event's trace.
         trace = client.get("/v1/events/poison").json()

@@ -18,9 +18,9 @@ from pydantic import SecretStr
 from clarion.channels.provider_config import PushConfig, SinkConfig
 from clarion.channels.push_config import ApnsConfig, FcmConfig, WebPushConfig
 from clarion.core.model import Channel, DeadPushToken, Device, Profile
-from clarion.runtime.clock import system_clock
+from clarion.service import Service
 from clarion.store import SqlStore
-from tests.integration.pipeline_support import running, settings_for, wait_for
+from tests.integration.pipeline_support import FakeClock, running, settings_for, when_idle
 from tests.integration.store_support import T0, decision, event, process
 from tests.peers.apns import ApnsPeer, ApnsRequest
 from tests.peers.fcm import FcmPeer
@@ -150,13 +150,13 @@ def _profile(client: TestClient, pid: str, browser: Browser | None) -> None:
         assert answer.status_code == 200
 
 
-def _push_message(client: TestClient, pid: str) -> dict[str, Any]:
+def _push_message(client: TestClient, service: Service, pid: str) -> dict[str, Any]:
     def settled() -> dict[str, Any] | None:
         found = client.get(f"/v1/profiles/{pid}/messages", params={"channel": "push"}).json()
         done = [m for m in found["messages"] if m["status"] not in ("scheduled", "sending")]
         return done[0] if done else None
 
-    message: dict[str, Any] = wait_for(settled)
+    message = when_idle(service, settled)
     detail: dict[str, Any] = client.get(f"/v1/messages/{message['guid']}").json()
     return detail
 
@@ -170,6 +170,7 @@ def _run(db_url: str, tmp_path: Path, peers: Peers, clock: Any = None) -> Any:
             "push": push_config(peers, tmp_path),
         },
         routes={Channel.PUSH: "push"},
+        run_workers=False,
     )
     return running(settings, clock=clock)
 
@@ -177,7 +178,7 @@ def _run(db_url: str, tmp_path: Path, peers: Peers, clock: Any = None) -> Any:
 def test_one_event_reaches_every_device(
     db_url: str, tmp_path: Path, peers: Peers, browser: Browser | None
 ) -> None:
-    with _run(db_url, tmp_path, peers) as (client, _):
+    with _run(db_url, tmp_path, peers) as (client, service):
         pid = f"ana-{tmp_path.name}"
         _profile(client, pid, browser)
         event = {
@@ -187,7 +188,7 @@ def test_one_event_reaches_every_device(
             "payload": PAYMENT,
         }
         assert client.post("/v1/events", json=event).status_code == 202
-        message = _push_message(client, pid)
+        message = _push_message(client, service, pid)
 
     assert message["status"] == "sent"
     sent = message["timeline"][-1]["detail"]
@@ -224,7 +225,7 @@ def test_dead_tokens_are_removed_and_recorded(
             event = {"id": f"evt-{pid}", "type": "payment.failed", "profile_id": pid,
                      "payload": PAYMENT}  # fmt: skip
             assert client.post("/v1/events", json=event).status_code == 202
-            message = _push_message(client, pid)
+            message = _push_message(client, service, pid)
             profile = service.store.get_profile(pid)
     finally:
         peers.apns.reply = lambda r: (200, None)
@@ -257,13 +258,16 @@ def test_a_throttled_device_is_retried_alone_with_the_same_apns_id(
 
     peers.apns.reply = once_429
     try:
-        with _run(db_url, tmp_path, peers, clock=system_clock) as (client, _):
+        clock = FakeClock()
+        with _run(db_url, tmp_path, peers, clock=clock) as (client, service):
             pid = f"cy-{tmp_path.name}"
             _profile(client, pid, browser)
             event = {"id": f"evt-{pid}", "type": "payment.failed", "profile_id": pid,
                      "payload": PAYMENT}  # fmt: skip
             assert client.post("/v1/events", json=event).status_code == 202
-            message = _push_message(client, pid)
+            service.run_until_idle()
+            clock.advance(timedelta(minutes=1))  # past the 429's backoff
+            message = _push_message(client, service, pid)
     finally:
         peers.apns.reply = lambda r: (200, None)
 

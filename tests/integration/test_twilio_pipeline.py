@@ -17,7 +17,8 @@ from clarion.channels.provider_config import SinkConfig, TwilioSmsConfig, Twilio
 from clarion.channels.twilio_signature import SIGNATURE_HEADER, compute_signature
 from clarion.core.model import Channel
 from clarion.runtime.clock import system_clock
-from tests.integration.pipeline_support import EXAMPLE_CATALOG, running, settings_for, wait_for
+from clarion.service import Service
+from tests.integration.pipeline_support import EXAMPLE_CATALOG, running, settings_for, when_idle
 from tests.integration.twilio_fake import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -83,6 +84,7 @@ def twilio_settings(db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
             "twilio_voice": TwilioVoiceConfig.model_validate(account),
         },
         routes={Channel.SMS: "twilio", Channel.VOICE: "twilio_voice"},
+        run_workers=False,
     )
 
 
@@ -98,14 +100,13 @@ def sms_of(client: TestClient, pid: str) -> list[dict[str, Any]]:
     return messages
 
 
-def settled(client: TestClient, pid: str, count: int = 1) -> list[dict[str, Any]]:
-    def check() -> list[dict[str, Any]] | None:
-        found = sms_of(client, pid)
-        done = [m for m in found if m["status"] not in ("scheduled", "sending")]
-        return found if len(done) == count else None
-
-    result: list[dict[str, Any]] = wait_for(check)
-    return result
+def settled(client: TestClient, service: Service, pid: str, count: int = 1) -> list[dict[str, Any]]:
+    """The profile's SMS messages once the workers are idle: ``count``, all settled."""
+    service.run_until_idle()
+    found = sms_of(client, pid)
+    done = [m for m in found if m["status"] not in ("scheduled", "sending")]
+    assert len(done) == count, found
+    return found
 
 
 def callback(
@@ -122,12 +123,12 @@ def callback(
     return response.status_code, response.json()
 
 
-def sent_sms(client: TestClient, pid: str) -> dict[str, Any]:
+def sent_sms(client: TestClient, service: Service, pid: str) -> dict[str, Any]:
     """A payment.failed event for a new profile ``pid``, once its SMS settled."""
     profile(client, pid)
     event = {"id": "e1", "type": "payment.failed", "profile_id": pid, "payload": PAYMENT}
     assert client.post("/v1/events", json=event).status_code == 202
-    [message] = settled(client, pid)
+    [message] = settled(client, service, pid)
     return message
 
 
@@ -140,8 +141,8 @@ def test_sms_with_the_countrys_sender_and_signed_status_callbacks(
     db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
 ) -> None:
     settings = twilio_settings(db_url, tmp_path, catalog, fake)
-    with running(settings, clock=system_clock) as (client, _):
-        message = sent_sms(client, "ana")
+    with running(settings, clock=system_clock) as (client, service):
+        message = sent_sms(client, service, "ana")
 
         [request] = [r for r in fake.requests if r.form.get("To") == "+5511912345678"]
         assert request.form["From"] == "+5511400000000"
@@ -181,11 +182,11 @@ def test_an_invalid_number_fails_and_is_not_used_again(
 ) -> None:
     fake.script = lambda r: twilio_error(400, 21211, "Invalid 'To' Phone Number")
     settings = twilio_settings(db_url, tmp_path, catalog, fake)
-    with running(settings, clock=system_clock) as (client, _):
+    with running(settings, clock=system_clock) as (client, service):
         profile(client, "bo", phone="+5511000")
         event = {"id": "e1", "type": "payment.failed", "profile_id": "bo", "payload": PAYMENT}
         assert client.post("/v1/events", json=event).status_code == 202
-        [first] = settled(client, "bo")
+        [first] = settled(client, service, "bo")
         assert (first["status"], first["reason"]) == ("failed", "provider_rejected:twilio:21211")
         last = client.get(f"/v1/messages/{first['guid']}").json()["timeline"][-1]
         assert last["detail"]["bad_address"] == "phone"
@@ -193,7 +194,7 @@ def test_an_invalid_number_fails_and_is_not_used_again(
 
         again = {**event, "id": "e2"}
         assert client.post("/v1/events", json=again).status_code == 202
-        found = settled(client, "bo", 2)
+        found = settled(client, service, "bo", 2)
         assert (found[0]["status"], found[0]["reason"]) == ("suppressed", "no_address")
         assert len(fake.requests) == asked  # Twilio was not asked again
 
@@ -202,7 +203,7 @@ def test_an_invalid_number_fails_and_is_not_used_again(
         profile(client, "bo", phone="+5511912340000")
         third = {**event, "id": "e3"}
         assert client.post("/v1/events", json=third).status_code == 202
-        assert settled(client, "bo", 3)[0]["status"] == "sent"
+        assert settled(client, service, "bo", 3)[0]["status"] == "sent"
 
 
 def test_an_unreachable_handset_reported_by_callback_limits_sms_for_a_while(
@@ -210,7 +211,7 @@ def test_an_unreachable_handset_reported_by_callback_limits_sms_for_a_while(
 ) -> None:
     settings = twilio_settings(db_url, tmp_path, catalog, fake)
     with running(settings, clock=system_clock) as (client, service):
-        message = sent_sms(client, "cy")
+        message = sent_sms(client, service, "cy")
         params = {
             "MessageSid": message["provider_ref"],
             "MessageStatus": "undelivered",
@@ -237,7 +238,7 @@ def test_a_call_speaks_the_copy_in_the_profiles_language(
     db_url: str, tmp_path: Path, catalog: Path, fake: TwilioFake
 ) -> None:
     settings = twilio_settings(db_url, tmp_path, catalog, fake)
-    with running(settings, clock=system_clock) as (client, _):
+    with running(settings, clock=system_clock) as (client, service):
         profile(client, "di", phone="+5511977776666")
         event = {"id": "c1", "type": "payment.call", "profile_id": "di", "payload": PAYMENT}
         assert client.post("/v1/events", json=event).status_code == 202
@@ -245,7 +246,7 @@ def test_a_call_speaks_the_copy_in_the_profiles_language(
         def call() -> Any:
             return [r for r in fake.requests if r.form.get("To") == "+5511977776666"]
 
-        [request] = wait_for(call)
+        [request] = when_idle(service, call)
         assert request.resource == "Calls"
         say = ET.fromstring(request.form["Twiml"]).find("Say")
         assert say is not None and say.attrib == {"language": "pt-BR"}
@@ -264,13 +265,13 @@ def test_a_callback_before_the_sid_is_stored_is_applied_when_it_is(
 
     fake.script = known_sid
     settings = twilio_settings(db_url, tmp_path, catalog, fake)
-    with running(settings, clock=system_clock) as (client, _):
+    with running(settings, clock=system_clock) as (client, service):
         early = callback(client, {"MessageSid": sid, "MessageStatus": "delivered"})
         assert early == (200, {"applied": False, "guid": None, "held": True})
         metrics = client.get("/metrics").text
         assert 'clarion_provider_reports_total{provider="twilio",result="held"}' in metrics
 
-        message = sent_sms(client, "di")
+        message = sent_sms(client, service, "di")
 
         assert (message["status"], message["provider_ref"]) == ("delivered", sid)
         assert timeline(client, message["guid"])[-2:] == [("sent", None), ("delivered", None)]

@@ -3,6 +3,8 @@
 In embedded mode they share the API's process; ``clarion worker`` runs them alone
 (distributed mode, several processes on PostgreSQL). Idle workers sleep for the
 poll interval, or less when intake or the orchestrator signals new work.
+``run_until_idle`` runs the same steps on the caller's thread instead, until none
+has anything left to do at the clock's time (as dramatiq's ``join()`` does for tests).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from clarion.channels.base import Provider
 from clarion.channels.provider_config import rate_limits
 from clarion.config import Settings
 from clarion.core.backoff import RetryPolicy
+from clarion.core.partitions import PARTITIONS
 from clarion.observability import get_logger
 from clarion.runtime.clock import Clock
 from clarion.runtime.dispatcher import Dispatcher
@@ -127,6 +130,7 @@ class Workers:
             store, lambda: catalog.current, clock, owner, batch=settings.escalation_batch
         )
         self._orchestrates = orchestrate
+        self._dispatches = dispatch
         self._next_escalation = time.monotonic()
         self.inapp_sweeper = InAppSweeper(store, clock, batch=settings.escalation_batch)
         self.dispatcher = Dispatcher(
@@ -150,6 +154,10 @@ class Workers:
             max_wait=min(settings.rate_limit_max_wait_seconds, settings.message_lease_seconds / 2),
         )
         self._threads: list[threading.Thread] = []
+        self._started = False
+        #: The event loop ``run_until_idle`` dispatches on: one for the life of these
+        #: workers, as the dispatcher thread's, since providers keep connections per loop.
+        self._loop: asyncio.AbstractEventLoop | None = None
         if orchestrate:
             self._threads.append(
                 threading.Thread(target=self._orchestrate, name="clarion-orchestrator", daemon=True)
@@ -160,6 +168,9 @@ class Workers:
             )
 
     def start(self) -> None:
+        if self._loop is not None:
+            raise RuntimeError("these workers were run by run_until_idle; threads cannot join")
+        self._started = True
         for thread in self._threads:
             thread.start()
         log.info("workers_started", threads=[t.name for t in self._threads])
@@ -168,8 +179,10 @@ class Workers:
         self._stop.set()
         self._events_waiting.set()
         self._messages_waiting.set()
-        for thread in self._threads:
-            thread.join(timeout)
+        if self._started:
+            for thread in self._threads:
+                thread.join(timeout)
+        self._close_loop()
         if self._orchestrates:
             # Hand the partitions over now rather than when their lease runs out.
             try:
@@ -180,6 +193,61 @@ class Workers:
     def wake(self) -> None:
         """New events were accepted."""
         self._events_waiting.set()
+
+    def run_until_idle(self, max_rounds: int = 1000) -> int:
+        """Run every worker step on this thread, in rounds, until a round finds nothing
+        to do at the clock's current time; returns how many rounds did something.
+
+        A round is one batch of each step, in the threads' order: the orchestrator,
+        the in-app sweeper, the escalator, the dispatcher. Idle means the orchestrator
+        claimed no event, and the sweeper, the escalator and the dispatcher found
+        nothing either; a retry or a delay not yet due waits for a later call, after
+        the clock has moved. For workers whose threads were not started (tests, tools
+        that drive the clock by hand); not thread-safe.
+        """
+        if self._started:
+            raise RuntimeError("the worker threads are running; they cannot also be run here")
+        if not (self._orchestrates and self._dispatches):
+            raise RuntimeError("run_until_idle needs workers that orchestrate and dispatch")
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        for busy_rounds in range(max_rounds + 1):
+            handled = self.orchestrator.run_once()
+            held = len(self.orchestrator.partitions.held)
+            if held < PARTITIONS:
+                # Events of the other partitions wait for another worker: "idle" would lie.
+                raise RuntimeError(f"run_until_idle holds {held} of {PARTITIONS} partitions")
+            swept = self.inapp_sweeper.run_once()
+            moved = self.escalator.run_once()
+            sent = self._loop.run_until_complete(self.dispatcher.run_once())
+            if not (handled or swept or moved or sent):
+                return busy_rounds
+        raise RuntimeError(f"still busy after {max_rounds} rounds")
+
+    def _close_loop(self) -> None:
+        """Close the providers' connections on the loop that opened them, then the loop."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+
+        def close() -> None:
+            try:
+                for provider in self._providers.values():
+                    loop.run_until_complete(provider.aclose())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            close()
+            return
+        # Called from a running loop (the API's shutdown): one loop cannot run inside
+        # another on a thread, so this one finishes on a thread of its own.
+        closer = threading.Thread(target=close, name="clarion-idle-loop-close")
+        closer.start()
+        closer.join()
 
     def _pause(self, signal: Signal) -> None:
         signal.wait(self._settings.poll_interval_seconds)
