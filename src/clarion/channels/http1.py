@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import h11
 import httpx
 
-from clarion.channels.http_status import Response
+from clarion.channels.http_status import Response, connect
 
 Header = tuple[str, str]
 
@@ -190,20 +190,7 @@ class Http1Pool:
             if not conn.dead:
                 return conn
             self._open.discard(conn)
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout_at(deadline):
-                _, protocol = await loop.create_connection(
-                    _Connection,
-                    self._host,
-                    self._port,
-                    ssl=self._tls,
-                    server_hostname=self._host if self._tls is not None else None,
-                )
-        except TimeoutError as exc:
-            raise httpx.ConnectTimeout(f"connecting to {self._host}:{self._port}") from exc
-        except OSError as exc:
-            raise httpx.ConnectError(f"connecting to {self._host}:{self._port}: {exc}") from exc
+        _, protocol = await connect(_Connection, self._host, self._port, self._tls, deadline)
         self._open.add(protocol)
         return protocol
 

@@ -43,7 +43,7 @@ import hpack
 import httpx
 from hpack import HeaderTuple, NeverIndexedHeaderTuple
 
-from clarion.channels.http_status import Response
+from clarion.channels.http_status import Response, connect
 
 Header = tuple[str, str]
 
@@ -276,19 +276,10 @@ class Http2Client:
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         conn = _Connection(loop)
-        try:
-            async with asyncio.timeout(self._timeout):
-                transport, _ = await loop.create_connection(
-                    lambda: _Protocol(conn),
-                    self._host,
-                    self._port,
-                    ssl=self._tls,
-                    server_hostname=self._host if self._tls is not None else None,
-                )
-        except TimeoutError as exc:
-            raise httpx.ConnectTimeout(f"connecting to {self._host}:{self._port}") from exc
-        except OSError as exc:
-            raise httpx.ConnectError(f"connecting to {self._host}:{self._port}: {exc}") from exc
+        deadline = loop.time() + self._timeout
+        transport, _ = await connect(
+            lambda: _Protocol(conn), self._host, self._port, self._tls, deadline
+        )
         assert isinstance(transport, asyncio.Transport)
         if self._tls is not None:
             ssl_object = transport.get_extra_info("ssl_object")

@@ -5,12 +5,15 @@ Shared by every provider that speaks HTTP, so a 429 means the same thing for all
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Iterator
+import ssl
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import httpx
 
@@ -117,3 +120,25 @@ async def close_client(client: httpx.AsyncClient) -> None:
     except RuntimeError as exc:
         if "closed" not in str(exc):
             raise
+
+
+_P = TypeVar("_P", bound=asyncio.Protocol)
+
+
+async def connect(
+    factory: Callable[[], _P], host: str, port: int, tls: ssl.SSLContext | None, deadline: float
+) -> tuple[asyncio.BaseTransport, _P]:
+    """Open a connection (TLS when ``tls``) by ``deadline`` (the loop's clock); its
+    failures are httpx's exceptions, which ``transport_errors`` maps, as for every
+    other transport failure of the providers' own HTTP clients."""
+    loop = asyncio.get_running_loop()
+    hostname = host if tls is not None else None
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await loop.create_connection(
+                factory, host, port, ssl=tls, server_hostname=hostname
+            )
+    except TimeoutError as exc:
+        raise httpx.ConnectTimeout(f"connecting to {host}:{port}") from exc
+    except OSError as exc:
+        raise httpx.ConnectError(f"connecting to {host}:{port}: {exc}") from exc
