@@ -134,8 +134,10 @@ def test_workers_back_off_while_postgresql_is_down_and_log_it_twice(
                 time.sleep(3.0)  # the outage lasts: retries must not spin
                 proxy.resume()
                 # Generous: a call caught mid-flight by the outage may wait out the
-                # workers' call budget (30 s) before its connection is closed.
-                ended = wait_for(lambda: _ends(buffer) if len(_ends(buffer)) == 2 else None, 90)
+                # workers' call budget (30 s) before its connection is closed, more
+                # than once on a loaded machine (seen once past 90 s in a full run
+                # beside a soak benchmark; the log below says which loop lagged).
+                ended = _wait_for_ends(buffer, 2, 240)
     finally:
         structlog.reset_defaults()
 
@@ -159,6 +161,19 @@ def _events(buffer: io.StringIO) -> list[dict[str, Any]]:
 
 def _logged(buffer: io.StringIO, event: str) -> int:
     return sum(1 for e in _events(buffer) if e["event"] == event)
+
+
+def _wait_for_ends(buffer: io.StringIO, count: int, timeout: float) -> list[dict[str, Any]]:
+    """The ``database_available`` entries once there are ``count``; on a timeout the
+    error carries what the loops logged, to say which one never came back."""
+    try:
+        ended: list[dict[str, Any]] = wait_for(
+            lambda: _ends(buffer) if len(_ends(buffer)) == count else None, timeout
+        )
+    except AssertionError as exc:
+        logged = [(e.get("worker"), e["event"]) for e in _events(buffer)]
+        raise AssertionError(f"{exc}; the loops logged {logged[-40:]}") from None
+    return ended
 
 
 def _ends(buffer: io.StringIO) -> list[dict[str, Any]]:
